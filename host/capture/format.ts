@@ -1,0 +1,75 @@
+import { crc32 } from 'node:zlib';
+import {
+  Arch, type ArchName, CAPTURE_MAGIC, CAPTURE_VERSION, CaptureHeader, FrameHeader, FrameType, MAX_FRAME_LENGTH,
+} from '../format/layout.generated.js';
+
+export interface CaptureInfo {
+  version: number;
+  arch: ArchName;
+  pointerSize: number;
+  captureId: string;
+}
+
+export type FrameTypeName = keyof typeof FrameType;
+
+const ARCH_NAMES = Object.fromEntries(Object.entries(Arch).map(([k, v]) => [v, k as ArchName]));
+const FRAME_TYPE_NAMES = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k as FrameTypeName]));
+
+export function encodeCaptureHeader(info: Omit<CaptureInfo, 'version'>): Buffer {
+  const b = Buffer.alloc(CaptureHeader.size);
+  b.write(CAPTURE_MAGIC, CaptureHeader.magic, 'latin1');
+  b.writeUInt16LE(CAPTURE_VERSION, CaptureHeader.version);
+  b.writeUInt8(Arch[info.arch], CaptureHeader.arch);
+  b.writeUInt8(info.pointerSize, CaptureHeader.pointerSize);
+  b.writeUInt32LE(CaptureHeader.size, CaptureHeader.headerSize);
+  Buffer.from(info.captureId, 'hex').copy(b, CaptureHeader.captureId);
+  return b;
+}
+
+/** Returns the header, or a reason why these bytes are not a capture this code reads. */
+export function decodeCaptureHeader(b: Buffer): CaptureInfo | string {
+  if (b.length < CaptureHeader.size || b.toString('latin1', CaptureHeader.magic, CaptureHeader.magic + 8) !== CAPTURE_MAGIC) {
+    return 'not a stalk-trace capture file (bad magic)';
+  }
+  const version = b.readUInt16LE(CaptureHeader.version);
+  if (version > CAPTURE_VERSION) {
+    return `capture format version ${version} is newer than this stalk-trace reads (${CAPTURE_VERSION}); upgrade stalk-trace`;
+  }
+  const arch = ARCH_NAMES[b.readUInt8(CaptureHeader.arch)];
+  const pointerSize = b.readUInt8(CaptureHeader.pointerSize);
+  if (!arch || (pointerSize !== 4 && pointerSize !== 8)) return 'capture header names an unknown architecture';
+  return { version, arch, pointerSize, captureId: b.toString('hex', CaptureHeader.captureId, CaptureHeader.captureId + 16) };
+}
+
+function headerCheck(b: Buffer, offset: number): number {
+  return crc32(b.subarray(offset, offset + FrameHeader.headerCheck)) & 0xffff;
+}
+
+export function encodeFrameHeader(type: FrameTypeName, payload: Uint8Array): Buffer {
+  const b = Buffer.alloc(FrameHeader.size);
+  b.writeUInt32LE(payload.length, FrameHeader.length);
+  b.writeUInt8(FrameType[type], FrameHeader.type);
+  b.writeUInt16LE(headerCheck(b, 0), FrameHeader.headerCheck);
+  b.writeUInt32LE(crc32(payload), FrameHeader.payloadCrc);
+  return b;
+}
+
+export interface FrameHeaderFields {
+  type: FrameTypeName;
+  length: number;
+  payloadCrc: number;
+}
+
+/** Decodes a frame header at `offset` in `b`; a string says what is wrong with it. */
+export function decodeFrameHeader(b: Buffer, offset: number): FrameHeaderFields | string {
+  if (b.readUInt16LE(offset + FrameHeader.headerCheck) !== headerCheck(b, offset)) return 'frame header checksum mismatch';
+  const type = FRAME_TYPE_NAMES[b.readUInt8(offset + FrameHeader.type)];
+  if (!type) return `unknown frame type ${b.readUInt8(offset + FrameHeader.type)}`;
+  const length = b.readUInt32LE(offset + FrameHeader.length);
+  if (length > MAX_FRAME_LENGTH) return `frame length ${length} exceeds the format's limit`;
+  return { type, length, payloadCrc: b.readUInt32LE(offset + FrameHeader.payloadCrc) };
+}
+
+export function payloadMatches(payload: Uint8Array, crc: number): boolean {
+  return crc32(payload) === crc;
+}

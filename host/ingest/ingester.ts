@@ -1,0 +1,398 @@
+import type { Statement } from 'better-sqlite3';
+import { FrameHeader, Kind, KIND_NAMES, StoredEvent, type EndMessage, type TraceMessage } from '../format/layout.generated.js';
+import type { CaptureInfo } from '../capture/format.js';
+import type { Frame } from '../capture/reader.js';
+import { parseMeta } from '../capture/meta.js';
+import { UserError } from '../cli/errors.js';
+import type { TraceDb } from '../store/database.js';
+import { CallStacks } from './call-stacks.js';
+import { chunksOf, ChunkError, type Chunk } from './chunks.js';
+import { Locations } from './locations.js';
+import { ModuleRegistry } from './modules.js';
+
+export type CostUnit = 'instructions' | 'blocks' | 'calls';
+
+/** Which record kind a cost unit counts. */
+const COST_KIND: Record<CostUnit, number> = { instructions: Kind.exec, blocks: Kind.block, calls: Kind.call };
+
+const TWO_32 = 4294967296;
+const MAX_COMPILE_BYTES = 255 * 16;
+
+interface ThreadState {
+  tid: number;
+  name: string | null;
+  firstSeen: number | null;
+  lastSeen: number | null;
+  nextSeq: number;
+  /** Running count of the trace's cost unit on this thread. */
+  cost: number;
+  lost: number;
+  ended: boolean;
+  // Deltas since the last flush:
+  events: number;
+  missing: number;
+  stallNs: number;
+  kinds: Float64Array;
+  stacks: CallStacks;
+  openSyscalls: { id: number; nr: number }[];
+}
+
+interface BlockState {
+  id: number;
+  code: Buffer | null;
+  executions: number;
+}
+
+export interface IngestWarning {
+  (message: string): void;
+}
+
+/**
+ * Turns capture frames into the trace store: resolves addresses, keeps per-thread call stacks,
+ * counts, and writes events compactly. Everything since the last commit is one transaction
+ * together with the capture offset it reached, so a rerun resumes exactly where this one stopped.
+ */
+export class Ingester {
+  private readonly modules: ModuleRegistry;
+  private readonly locations: Locations;
+  private readonly threads = new Map<number, ThreadState>();
+  private readonly blocks = new Map<number, BlockState>();
+  private costKind: number = Kind.call;
+  private hasTrace: boolean;
+  private nextChunkId: number;
+  private nextSyscallId: number;
+  private nextBlockId: number;
+  /** Capture offset of everything stored once the open transaction commits. */
+  position: number;
+  private readonly sql: Record<string, Statement>;
+
+  constructor(private readonly db: TraceDb, private readonly capture: CaptureInfo, private readonly warn: IngestWarning) {
+    const trace = db.prepare('SELECT capture_id, cost_unit, ingested_bytes FROM trace').get() as
+      { capture_id: string; cost_unit: CostUnit; ingested_bytes: number } | undefined;
+    this.hasTrace = trace !== undefined;
+    this.position = trace?.ingested_bytes ?? 0;
+    if (trace) this.costKind = COST_KIND[trace.cost_unit];
+    const nextId = (table: string) => db.prepare(`SELECT coalesce(max(id), 0) + 1 FROM ${table}`).pluck().get() as number;
+    this.nextChunkId = nextId('event_chunks');
+    this.nextSyscallId = nextId('syscalls');
+    this.nextBlockId = nextId('blocks');
+    this.sql = {
+      insertTrace: db.prepare(`INSERT INTO trace (id, capture_id, target, pid, device, arch, pointer_size, platform, frida_version,
+        options, started_at, cost_unit) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      endTrace: db.prepare('UPDATE trace SET ended_at = ?, end_reason = ?, end_detail = ?'),
+      progress: db.prepare('UPDATE trace SET ingested_bytes = ?'),
+      insertChunk: db.prepare('INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, data) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertCallIndex: db.prepare('INSERT INTO call_index (callee_id, chunk_id, calls) VALUES (?, ?, ?)'),
+      insertSyscall: db.prepare(`INSERT INTO syscalls (id, thread_id, seq, location_id, nr, arg0, arg1, arg2, arg3, arg4, arg5)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      returnSyscall: db.prepare('UPDATE syscalls SET ret = ?, ret_seq = ? WHERE id = ?'),
+      insertBlock: db.prepare('INSERT INTO blocks (id, location_id, start, end, code) VALUES (?, ?, ?, ?, ?)'),
+      setBlockCode: db.prepare('UPDATE blocks SET code = ? WHERE id = ?'),
+      addExecutions: db.prepare('UPDATE blocks SET executions = executions + ? WHERE id = ?'),
+      upsertThread: db.prepare(`INSERT INTO threads (id, name, first_seen_ns, last_seen_ns, events, lost, missing, stall_ns, ended)
+        VALUES (@tid, @name, @firstSeen, @lastSeen, @events, @lost, @missing, @stallNs, @ended)
+        ON CONFLICT (id) DO UPDATE SET name = coalesce(excluded.name, name),
+          first_seen_ns = coalesce(first_seen_ns, excluded.first_seen_ns),
+          last_seen_ns = coalesce(excluded.last_seen_ns, last_seen_ns),
+          events = events + excluded.events, lost = max(lost, excluded.lost), missing = missing + excluded.missing,
+          stall_ns = stall_ns + excluded.stall_ns, ended = max(ended, excluded.ended)`),
+      addKind: db.prepare(`INSERT INTO kind_counts (thread_id, kind, count) VALUES (?, ?, ?)
+        ON CONFLICT DO UPDATE SET count = count + excluded.count`),
+      addFunction: db.prepare(`INSERT INTO function_stats (thread_id, function_id, calls, self_cost, total_cost) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT DO UPDATE SET calls = calls + excluded.calls, self_cost = self_cost + excluded.self_cost,
+          total_cost = total_cost + excluded.total_cost`),
+      addEdge: db.prepare(`INSERT INTO call_edges (thread_id, caller_id, callee_id, calls, total_cost) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT DO UPDATE SET calls = calls + excluded.calls, total_cost = total_cost + excluded.total_cost`),
+      clearFrames: db.prepare('DELETE FROM open_frames'),
+      saveFrame: db.prepare(`INSERT INTO open_frames (thread_id, position, function_id, caller_id, depth, entry_cost, child_cost)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    };
+    this.modules = new ModuleRegistry(db);
+    this.locations = new Locations(db, this.modules.map);
+    this.restore();
+    db.exec('BEGIN');
+  }
+
+  /** Reloads what an earlier ingest of this trace left: threads, open frames, syscalls, blocks. */
+  private restore(): void {
+    const db = this.db;
+    const costKindName = KIND_NAMES[this.costKind];
+    for (const t of db.prepare(`SELECT t.id, t.name, t.first_seen_ns, t.last_seen_ns, t.lost, t.ended,
+        (SELECT coalesce(max(first_seq + count), 0) FROM event_chunks WHERE thread_id = t.id) AS next_seq,
+        (SELECT coalesce(sum(count), 0) FROM kind_counts WHERE thread_id = t.id AND kind = ?) AS cost
+        FROM threads t`).all(costKindName) as Record<string, number & string>[]) {
+      const state = this.thread(t.id);
+      Object.assign(state, { name: t.name, firstSeen: t.first_seen_ns, lastSeen: t.last_seen_ns, lost: t.lost, ended: !!t.ended, nextSeq: t.next_seq, cost: t.cost });
+    }
+    for (const f of db.prepare('SELECT * FROM open_frames ORDER BY thread_id, position').all() as Record<string, number>[]) {
+      this.thread(f.thread_id).stacks.restore({ functionId: f.function_id, callerId: f.caller_id, depth: f.depth, entryCost: f.entry_cost, childCost: f.child_cost });
+    }
+    for (const s of db.prepare('SELECT id, thread_id, nr FROM syscalls WHERE ret IS NULL ORDER BY seq').all() as Record<string, number>[]) {
+      this.thread(s.thread_id).openSyscalls.push({ id: s.id, nr: s.nr });
+    }
+    for (const b of db.prepare('SELECT id, location_id, end - start AS size, code FROM blocks ORDER BY id').all() as { id: number; location_id: number; size: number; code: Buffer | null }[]) {
+      this.blocks.set(b.location_id * 65536 + b.size, { id: b.id, code: b.code, executions: 0 });
+    }
+  }
+
+  private thread(tid: number): ThreadState {
+    let t = this.threads.get(tid);
+    if (!t) {
+      t = {
+        tid, name: null, firstSeen: null, lastSeen: null, nextSeq: 0, cost: 0, lost: 0, ended: false,
+        events: 0, missing: 0, stallNs: 0, kinds: new Float64Array(256), stacks: new CallStacks(), openSyscalls: [],
+      };
+      this.threads.set(tid, t);
+    }
+    return t;
+  }
+
+  /** Stores one frame; `frame.end` becomes the resume point at the next commit. */
+  frame(frame: Frame): void {
+    if (frame.type === 'meta') this.meta(frame);
+    else this.events(frame);
+    this.position = frame.end;
+  }
+
+  private corrupt(frame: Frame, offsetInPayload: number, reason: string): UserError {
+    return new UserError(`capture is corrupt at byte offset ${frame.offset + FrameHeader.size + offsetInPayload}: ${reason}`);
+  }
+
+  private meta(frame: Frame): void {
+    const message = parseMeta(frame.payload);
+    if (typeof message === 'string') throw this.corrupt(frame, 0, message);
+    if (message.type !== 'trace' && !this.hasTrace) throw this.corrupt(frame, 0, 'the capture does not start with a trace frame');
+    switch (message.type) {
+      case 'trace': return this.startTrace(message);
+      case 'module-load': this.modules.load(message); return;
+      case 'module-unload': return this.modules.unload(message.base);
+      case 'thread': this.thread(message.tid).name = message.name ?? null; return;
+      case 'end': return this.endTrace(message);
+    }
+  }
+
+  private startTrace(m: TraceMessage): void {
+    if (this.hasTrace) return;
+    const events = Array.isArray(m.options.events) ? m.options.events : [];
+    const unit: CostUnit = events.includes('exec') ? 'instructions' : events.includes('block') ? 'blocks' : 'calls';
+    this.costKind = COST_KIND[unit];
+    this.sql.insertTrace.run(this.capture.captureId, m.target, m.pid, m.device, m.arch, m.pointerSize, m.platform,
+      m.fridaVersion ?? null, JSON.stringify(m.options), m.startedAt, unit);
+    this.hasTrace = true;
+  }
+
+  /** The recording ended in order: frames still open end here, at the last cost seen. */
+  private endTrace(m: EndMessage): void {
+    this.sql.endTrace.run(m.endedAt, m.reason, m.detail ?? null);
+    for (const t of this.threads.values()) t.stacks.closeAll(t.cost);
+  }
+
+  private events(frame: Frame): void {
+    if (!this.hasTrace) throw this.corrupt(frame, 0, 'events before the trace frame');
+    try {
+      for (const chunk of chunksOf(frame.payload)) this.chunk(chunk);
+    } catch (e) {
+      if (e instanceof ChunkError) throw this.corrupt(frame, e.offset, e.message);
+      throw e;
+    }
+  }
+
+  private chunk(chunk: Chunk): void {
+    const t = this.thread(chunk.threadId);
+    if (chunk.firstSeq + chunk.recordCount <= t.nextSeq) return; // sent twice: already stored
+    if (chunk.firstSeq < t.nextSeq) throw new ChunkError(`thread ${t.tid} chunk overlaps events already stored`, 0);
+    if (chunk.firstSeq > t.nextSeq) {
+      const gap = chunk.firstSeq - t.nextSeq;
+      t.missing += gap;
+      this.warn(`thread ${t.tid}: ${gap} events missing before sequence ${chunk.firstSeq}`);
+    }
+    t.firstSeen ??= chunk.timestampNs;
+    t.lastSeen = chunk.timestampNs;
+    t.lost = Math.max(t.lost, chunk.lost);
+
+    const chunkId = this.nextChunkId++;
+    const callIndex = new Map<number, number>();
+    const out = Buffer.allocUnsafe(chunk.recordCount * StoredEvent.size);
+    const o = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const v = chunk.records;
+    const locations = this.locations;
+    const stacks = t.stacks;
+    const kinds = t.kinds;
+    const costKind = this.costKind;
+    let seq = chunk.firstSeq;
+    let at = 0;
+    let w = 0;
+    const end = chunk.slotCount * 16;
+    while (at < end) {
+      const address = v.getUint16(at + 4, true) * TWO_32 + v.getUint32(at, true);
+      const kind = v.getUint8(at + 6);
+      const extra = v.getUint8(at + 7);
+      const target = v.getUint16(at + 12, true) * TWO_32 + v.getUint32(at + 8, true);
+      const depth = v.getInt16(at + 14, true);
+      if (at + (1 + extra) * 16 > end) throw new ChunkError(`record at slot ${at / 16} overruns its chunk`, 0);
+      if (w === out.length) throw new ChunkError('chunk holds more records than its header says', 0);
+      const locationId = locations.id(address);
+      let value = 0;
+      if (kind === costKind) t.cost++;
+      switch (kind) {
+        case Kind.call:
+          value = locations.id(target);
+          stacks.call(value, depth, t.cost);
+          callIndex.set(value, (callIndex.get(value) ?? 0) + 1);
+          break;
+        case Kind.ret:
+          value = locations.id(target);
+          stacks.ret(depth, t.cost);
+          break;
+        case Kind.exec:
+          break;
+        case Kind.block:
+          value = target - address;
+          this.block(locationId, address, target).executions++;
+          break;
+        case Kind.compile:
+          value = target - address;
+          this.compile(locationId, address, target, v, at + 16);
+          break;
+        case Kind.syscall:
+          value = this.syscall(t, seq, locationId, target, v, at + 16);
+          break;
+        case Kind.sysret:
+          value = this.sysret(t, seq, target, v, at + 16);
+          break;
+        case Kind.stall:
+          value = target;
+          t.stallNs += target;
+          break;
+        default:
+          throw new ChunkError(`unknown record kind ${kind} at slot ${at / 16}`, 0);
+      }
+      kinds[kind]++;
+      o.setUint8(w, kind);
+      o.setUint8(w + 1, 0);
+      o.setInt16(w + 2, depth, true);
+      o.setUint32(w + 4, locationId, true);
+      o.setUint32(w + 8, value % TWO_32, true);
+      o.setUint32(w + 12, Math.floor(value / TWO_32), true);
+      w += StoredEvent.size;
+      at += (1 + extra) * 16;
+      seq++;
+    }
+    if (w !== out.length) throw new ChunkError('chunk holds fewer records than its header says', 0);
+    this.sql.insertChunk.run(chunkId, t.tid, chunk.firstSeq, chunk.recordCount, chunk.timestampNs, out);
+    for (const [calleeId, calls] of callIndex) this.sql.insertCallIndex.run(calleeId, chunkId, calls);
+    t.events += chunk.recordCount;
+    t.nextSeq = seq;
+    if (chunk.threadEnded) {
+      t.ended = true;
+      stacks.closeAll(t.cost);
+    }
+  }
+
+  private block(locationId: number, start: number, end: number): BlockState {
+    const key = locationId * 65536 + (end - start);
+    let b = this.blocks.get(key);
+    if (!b) {
+      b = { id: this.nextBlockId++, code: null, executions: 0 };
+      this.sql.insertBlock.run(b.id, locationId, start, end, null);
+      this.blocks.set(key, b);
+    }
+    return b;
+  }
+
+  /** Keeps a block's code once; code that changed at the same address (JIT) becomes a new block. */
+  private compile(locationId: number, start: number, end: number, v: DataView, at: number): void {
+    const length = Math.min(end - start, MAX_COMPILE_BYTES);
+    const code = Buffer.from(v.buffer, v.byteOffset + at, length);
+    const key = locationId * 65536 + (end - start);
+    const known = this.blocks.get(key);
+    if (known?.code?.equals(code)) return;
+    if (known && known.code === null) {
+      known.code = Buffer.from(code);
+      this.sql.setBlockCode.run(known.code, known.id);
+      return;
+    }
+    const b = { id: this.nextBlockId++, code: Buffer.from(code), executions: 0 };
+    this.sql.insertBlock.run(b.id, locationId, start, end, b.code);
+    if (known) this.flushBlock(known);
+    this.blocks.set(key, b);
+  }
+
+  private syscall(t: ThreadState, seq: number, locationId: number, nr: number, v: DataView, at: number): number {
+    const id = this.nextSyscallId++;
+    const args = [0, 1, 2, 3, 4, 5].map((i) => BigInt.asIntN(64, v.getBigUint64(at + i * 8, true)));
+    this.sql.insertSyscall.run(id, t.tid, seq, locationId, nr, ...args);
+    t.openSyscalls.push({ id, nr });
+    return id;
+  }
+
+  /** Pairs a return with the innermost open syscall of that number (signal handlers nest them). */
+  private sysret(t: ThreadState, seq: number, nr: number, v: DataView, at: number): number {
+    const open = t.openSyscalls;
+    let i = open.length - 1;
+    while (i >= 0 && open[i].nr !== nr) i--;
+    if (i < 0) return 0;
+    const [entry] = open.splice(i, 1);
+    this.sql.returnSyscall.run(v.getBigInt64(at, true), seq, entry.id);
+    return entry.id;
+  }
+
+  private flushBlock(b: BlockState): void {
+    if (b.executions === 0) return;
+    this.sql.addExecutions.run(b.executions, b.id);
+    b.executions = 0;
+  }
+
+  /** Writes the aggregates gathered since the last flush. */
+  private flush(): void {
+    const sql = this.sql;
+    for (const b of this.blocks.values()) this.flushBlock(b);
+    sql.clearFrames.run();
+    for (const t of this.threads.values()) {
+      sql.upsertThread.run({
+        tid: t.tid, name: t.name, firstSeen: t.firstSeen, lastSeen: t.lastSeen, events: t.events, lost: t.lost,
+        missing: t.missing, stallNs: t.stallNs, ended: t.ended ? 1 : 0,
+      });
+      t.events = t.missing = t.stallNs = 0;
+      t.kinds.forEach((count, kind) => {
+        if (count > 0) sql.addKind.run(t.tid, KIND_NAMES[kind] ?? String(kind), count);
+      });
+      t.kinds.fill(0);
+      for (const [functionId, s] of t.stacks.functions) {
+        if (s.calls === 0 && s.self === 0 && s.total === 0) continue;
+        sql.addFunction.run(t.tid, functionId, s.calls, s.self, s.total);
+        s.calls = s.self = s.total = 0;
+      }
+      for (const [callerId, callees] of t.stacks.edges) {
+        for (const [calleeId, e] of callees) {
+          if (e.calls === 0 && e.total === 0) continue;
+          sql.addEdge.run(t.tid, callerId, calleeId, e.calls, e.total);
+          e.calls = e.total = 0;
+        }
+      }
+      t.stacks.frames.forEach((f, position) =>
+        sql.saveFrame.run(t.tid, position, f.functionId, f.callerId, f.depth, f.entryCost, f.childCost));
+    }
+    sql.progress.run(this.position);
+  }
+
+  /** Makes everything so far durable, and starts the next transaction. */
+  commit(): void {
+    this.flush();
+    this.db.exec('COMMIT');
+    this.db.exec('BEGIN');
+  }
+
+  /**
+   * Commits the rest. Frames are left open where the capture stopped without an end frame, so a
+   * longer copy of the same capture continues them.
+   */
+  finish(): void {
+    this.flush();
+    this.db.exec('COMMIT');
+  }
+
+  abort(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+}

@@ -1,0 +1,43 @@
+/** One module's function symbols, sorted by offset, for nearest-preceding lookups. */
+export class SymbolIndex {
+  private readonly offsets: Float64Array;
+  private readonly sizes: Float64Array;
+  private readonly names: string[];
+  private readonly ids: Int32Array;
+
+  /** `symbols` are [offset, size, name, id]; size 0 means unknown. */
+  constructor(symbols: ReadonlyArray<readonly [number, number, string, number]>) {
+    const sorted = [...symbols].sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    this.offsets = Float64Array.from(sorted, (s) => s[0]);
+    this.sizes = Float64Array.from(sorted, (s) => s[1]);
+    this.names = sorted.map((s) => s[2]);
+    this.ids = Int32Array.from(sorted, (s) => s[3]);
+  }
+
+  get length(): number {
+    return this.names.length;
+  }
+
+  /**
+   * The symbol an offset falls in: the nearest one at or before it, unless its known size ends
+   * before the offset (then the offset is in unnamed code).
+   */
+  lookup(offset: number): { id: number; name: string; delta: number } | undefined {
+    let lo = 0;
+    let hi = this.offsets.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.offsets[mid] <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found < 0) return undefined;
+    const delta = offset - this.offsets[found];
+    if (this.sizes[found] !== 0 && delta >= this.sizes[found]) return undefined;
+    return { id: this.ids[found], name: this.names[found], delta };
+  }
+}

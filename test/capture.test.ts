@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, truncateSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CaptureReader } from '../host/capture/reader.js';
+import { CaptureWriter } from '../host/capture/writer.js';
+import { tempDir } from './helpers.js';
+
+/** Frame start offsets, walked with the documented layout (32-byte header; u32 length + 8 more header bytes). */
+function frameOffsets(file: Buffer): number[] {
+  const offsets: number[] = [];
+  for (let at = 32; at < file.length; at += 12 + file.readUInt32LE(at)) offsets.push(at);
+  return offsets;
+}
+
+function writeSample(path: string): Buffer[] {
+  const payloads = [Buffer.from('one'), Buffer.alloc(5000, 7), Buffer.from('three'), Buffer.alloc(100, 9)];
+  const w = CaptureWriter.create(path, { arch: 'arm64', pointerSize: 8 });
+  w.appendMeta({ type: 'thread', tid: 1 });
+  for (const p of payloads) w.appendEvents(p);
+  w.close();
+  return payloads;
+}
+
+test('frames read back exactly as written, with the header fields', () => {
+  const path = join(tempDir(), 'a.stcap');
+  const payloads = writeSample(path);
+  const r = CaptureReader.open(path);
+  assert.equal(r.info.arch, 'arm64');
+  assert.equal(r.info.pointerSize, 8);
+  const scan = r.scan();
+  assert.equal(scan.frames, 5);
+  assert.equal(scan.truncated, undefined);
+  const frames = [...r.frames(0, scan.end)].map((f) => ({ type: f.type, payload: Buffer.from(f.payload) }));
+  r.close();
+  assert.deepEqual(frames.map((f) => f.type), ['meta', 'events', 'events', 'events', 'events']);
+  assert.deepEqual(JSON.parse(frames[0].payload.toString()), { type: 'thread', tid: 1 });
+  frames.slice(1).forEach((f, i) => assert.ok(f.payload.equals(payloads[i])));
+});
+
+test('a new capture never overwrites an existing file', () => {
+  const path = join(tempDir(), 'a.stcap');
+  writeSample(path);
+  assert.throws(() => CaptureWriter.create(path, { arch: 'x64', pointerSize: 8 }), /EEXIST/);
+});
+
+test('a last frame cut short anywhere is dropped and everything before it kept', () => {
+  const dir = tempDir();
+  const original = join(dir, 'a.stcap');
+  writeSample(original);
+  const file = readFileSync(original);
+  const offsets = frameOffsets(file);
+  const last = offsets[offsets.length - 1];
+  // Cut inside the last frame's header, and inside its payload.
+  for (const cut of [last + 5, last + 12, last + 60]) {
+    const path = join(dir, `cut-${cut}.stcap`);
+    writeFileSync(path, file.subarray(0, cut));
+    const r = CaptureReader.open(path);
+    const scan = r.scan();
+    r.close();
+    assert.equal(scan.frames, offsets.length - 1);
+    assert.equal(scan.end, last);
+    assert.equal(scan.truncated?.offset, last);
+  }
+});
+
+test('a zero-filled tail after the last whole frame counts as torn, not corrupt', () => {
+  const path = join(tempDir(), 'a.stcap');
+  writeSample(path);
+  const size = readFileSync(path).length;
+  appendFileSync(path, Buffer.alloc(4096));
+  const r = CaptureReader.open(path);
+  const scan = r.scan();
+  r.close();
+  assert.equal(scan.end, size);
+  assert.equal(scan.truncated?.reason, 'zero-filled tail');
+});
+
+test('damage before the last frame is reported with its byte offset', () => {
+  const dir = tempDir();
+  const original = join(dir, 'a.stcap');
+  writeSample(original);
+  const file = readFileSync(original);
+  const offsets = frameOffsets(file);
+
+  const payloadHit = Buffer.from(file);
+  payloadHit[offsets[2] + 12 + 100] ^= 0xff;
+  writeFileSync(join(dir, 'p.stcap'), payloadHit);
+  const p = CaptureReader.open(join(dir, 'p.stcap'));
+  assert.throws(() => p.scan(), new RegExp(`corrupt at byte offset ${offsets[2]}: payload checksum mismatch`));
+  p.close();
+
+  const lengthHit = Buffer.from(file);
+  lengthHit.writeUInt32LE(1 << 20, offsets[1]);
+  writeFileSync(join(dir, 'l.stcap'), lengthHit);
+  const l = CaptureReader.open(join(dir, 'l.stcap'));
+  assert.throws(() => l.scan(), new RegExp(`corrupt at byte offset ${offsets[1]}: frame header checksum mismatch`));
+  l.close();
+});
+
+test('files that are not captures are refused with the reason', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'text.stcap'), 'hello, this is not a capture at all');
+  assert.throws(() => CaptureReader.open(join(dir, 'text.stcap')), /not a stalk-trace capture file/);
+  const path = join(dir, 'future.stcap');
+  writeSample(path);
+  const future = readFileSync(path);
+  future.writeUInt16LE(99, 8);
+  writeFileSync(path, future);
+  assert.throws(() => CaptureReader.open(path), /capture format version 99 is newer/);
+  truncateSync(path, 0);
+  assert.throws(() => CaptureReader.open(path), /not a stalk-trace capture file/);
+});

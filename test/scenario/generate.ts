@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { CaptureWriter } from '../../host/capture/writer.js';
+import { CHUNK_MAGIC, ChunkHeader, Kind, KIND_EXTRA_SLOTS, SLOT_SIZE } from '../../host/format/layout.generated.js';
+import type { CallSpec, FunctionSpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+const NOPS = new Array<number>(16).fill(0x90);
+
+interface ThreadCursor {
+  seq: number;
+  lost: number;
+  depth: number;
+  compiled: Set<number>;
+}
+
+interface Resolved {
+  module: ModuleSpec;
+  fn: FunctionSpec;
+  entry: number;
+}
+
+/** Writes ring records into chunks and chunks into events frames, as the agent sends them. */
+class ChunkWriter {
+  private slots: Buffer;
+  private used = 0;
+  private records = 0;
+  private pending: Buffer[] = [];
+  private tid = 0;
+  private cursor!: ThreadCursor;
+
+  constructor(private readonly capture: CaptureWriter, private readonly chunkRecords: number, private readonly chunksPerFrame: number) {
+    this.slots = Buffer.alloc((chunkRecords + 256) * SLOT_SIZE);
+  }
+
+  begin(tid: number, cursor: ThreadCursor): void {
+    this.tid = tid;
+    this.cursor = cursor;
+  }
+
+  record(kind: number, location: number, target: number, depth: number, payload?: Buffer): void {
+    const extra = payload ? Math.ceil(payload.length / SLOT_SIZE) : 0;
+    const at = this.used * SLOT_SIZE;
+    const b = this.slots;
+    b.writeUIntLE(location, at, 6);
+    b.writeUInt8(kind, at + 6);
+    b.writeUInt8(extra, at + 7);
+    b.writeUIntLE(target, at + 8, 6);
+    b.writeInt16LE(depth, at + 14);
+    if (payload) {
+      b.fill(0, at + SLOT_SIZE, at + SLOT_SIZE * (1 + extra));
+      payload.copy(b, at + SLOT_SIZE);
+    }
+    this.used += 1 + extra;
+    this.records++;
+    if (this.records >= this.chunkRecords) this.endChunk(false);
+  }
+
+  endChunk(threadEnded: boolean): void {
+    if (this.records === 0 && !threadEnded) return;
+    const header = Buffer.alloc(ChunkHeader.size);
+    header.writeUInt32LE(CHUNK_MAGIC, ChunkHeader.magic);
+    header.writeUInt32LE(this.tid, ChunkHeader.threadId);
+    header.writeBigUInt64LE(BigInt(this.cursor.seq), ChunkHeader.firstSeq);
+    header.writeUInt32LE(this.records, ChunkHeader.recordCount);
+    header.writeUInt32LE(this.used, ChunkHeader.slotCount);
+    header.writeBigUInt64LE(BigInt(this.cursor.lost), ChunkHeader.lost);
+    header.writeBigUInt64LE(BigInt(this.cursor.seq) * 10n, ChunkHeader.timestampNs);
+    header.writeUInt32LE(threadEnded ? 1 : 0, ChunkHeader.flags);
+    this.pending.push(header, Buffer.from(this.slots.subarray(0, this.used * SLOT_SIZE)));
+    this.cursor.seq += this.records;
+    this.used = 0;
+    this.records = 0;
+    if (this.pending.length >= this.chunksPerFrame * 2) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    this.capture.appendEvents(Buffer.concat(this.pending));
+    this.pending = [];
+  }
+}
+
+/** Writes `scenario` as a capture file at `path`. Memory stays flat however many events it describes. */
+export function generateCapture(path: string, scenario: Scenario, captureId = randomBytes(16).toString('hex')): void {
+  const arch = scenario.arch ?? 'x64';
+  const capture = CaptureWriter.create(path, { arch, pointerSize: 8, captureId });
+  const events = scenario.events ?? ['call', 'ret', 'syscall'];
+  const blocks = events.includes('block');
+  capture.appendMeta({
+    type: 'trace', target: scenario.target ?? 'demo', pid: scenario.pid ?? 4242, device: 'local', arch, pointerSize: 8,
+    platform: 'linux', fridaVersion: '17.0.0', options: { events, generatedBy: 'test/scenario' }, startedAt: '2026-01-01T00:00:00.000Z',
+  });
+  const writer = new ChunkWriter(capture, scenario.chunkRecords ?? 4096, scenario.chunksPerFrame ?? 8);
+  const loaded = new Map<string, ModuleSpec>();
+  const threads = new Map<number, ThreadCursor>();
+
+  const resolve = (spec: string): Resolved => {
+    const [moduleName, fnName] = spec.split('!');
+    const module = loaded.get(moduleName);
+    const fn = module?.functions.find((f) => f.name === fnName);
+    if (!module || !fn) throw new Error(`scenario names ${spec}, which is not loaded`);
+    return { module, fn, entry: module.base + fn.offset };
+  };
+
+  const syscall = (s: SyscallSpec, site: number, depth: number) => {
+    for (let i = 0; i < (s.count ?? 1); i++) {
+      const args = Buffer.alloc(KIND_EXTRA_SLOTS.syscall * SLOT_SIZE);
+      (s.args ?? []).forEach((a, j) => args.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), j * 8));
+      writer.record(Kind.syscall, site, s.nr, depth, args);
+      if (s.ret === undefined) continue;
+      const ret = Buffer.alloc(KIND_EXTRA_SLOTS.sysret * SLOT_SIZE);
+      ret.writeBigInt64LE(BigInt(s.ret), 0);
+      writer.record(Kind.sysret, site, s.nr, depth, ret);
+    }
+  };
+
+  // The call site of child i within its caller, and the caller of a thread's outermost calls.
+  const callSite = (callerEntry: number, i: number) => callerEntry + 0x10 + i * 8;
+
+  const run = (call: CallSpec, siteOf: number, cursor: ThreadCursor) => {
+    const callee = resolve(call.fn);
+    const depth = cursor.depth;
+    for (let n = 0; n < (call.count ?? 1); n++) {
+      writer.record(Kind.call, siteOf, callee.entry, depth);
+      cursor.depth++;
+      if (blocks) {
+        for (let b = 0; b < (call.blocks ?? 1); b++) {
+          const start = callee.entry + b * 16;
+          const code = Buffer.from(callee.fn.code ?? NOPS);
+          if (!cursor.compiled.has(start)) {
+            cursor.compiled.add(start);
+            writer.record(Kind.compile, start, start + code.length, cursor.depth, code);
+          }
+          writer.record(Kind.block, start, start + code.length, cursor.depth);
+        }
+      }
+      for (const s of call.syscalls ?? []) syscall(s, callee.entry + 0x20, cursor.depth);
+      (call.children ?? []).forEach((child, i) => run(child, callSite(callee.entry, i), cursor));
+      cursor.depth--;
+      if (call.noReturn) return;
+      writer.record(Kind.ret, callee.entry + callee.fn.size - 1, siteOf + 5, depth);
+    }
+  };
+
+  for (const step of scenario.steps) {
+    if ('load' in step) {
+      loaded.set(step.load.name, step.load);
+      capture.appendMeta({
+        type: 'module-load', name: step.load.name, path: step.load.path ?? `/opt/demo/${step.load.name}`, base: hex(step.load.base),
+        size: step.load.size, symbols: step.load.functions.map((f) => [f.offset, f.size, f.name]),
+      });
+    } else if ('unload' in step) {
+      const module = loaded.get(step.unload)!;
+      loaded.delete(step.unload);
+      capture.appendMeta({ type: 'module-unload', base: hex(module.base) });
+    } else {
+      let cursor = threads.get(step.thread);
+      if (!cursor) {
+        threads.set(step.thread, (cursor = { seq: 0, lost: 0, depth: 0, compiled: new Set() }));
+        capture.appendMeta({ type: 'thread', tid: step.thread, ...(step.name ? { name: step.name } : {}) });
+      }
+      cursor.lost += step.lost ?? 0;
+      writer.begin(step.thread, cursor);
+      if (step.stallNs) writer.record(Kind.stall, 0, step.stallNs, cursor.depth);
+      const root = [...loaded.values()][0];
+      (step.calls ?? []).forEach((call, i) => run(call, callSite(root.base, i), cursor));
+      writer.endChunk(step.ends ?? false);
+      writer.flush();
+    }
+  }
+  if (scenario.end !== null) {
+    const end = scenario.end ?? { reason: 'exited' as const };
+    capture.appendMeta({ type: 'end', reason: end.reason, ...(end.detail ? { detail: end.detail } : {}), endedAt: '2026-01-01T00:00:01.500Z' });
+  }
+  capture.close();
+}

@@ -1,0 +1,61 @@
+/**
+ * A declarative description of a recording, from which the generator writes a capture file.
+ * Steps run in order; each is written whole before the next, so module loads and unloads fall
+ * between the events they affect. Tests derive their expected numbers from these descriptions.
+ */
+export interface Scenario {
+  target?: string;
+  pid?: number;
+  arch?: 'x64' | 'arm64';
+  /** Kinds recorded, as record --events would say: adds block and compile records where 'block' is named. */
+  events?: string[];
+  /** Records per chunk (default 4096). */
+  chunkRecords?: number;
+  /** Chunks per events frame (default 8). */
+  chunksPerFrame?: number;
+  steps: Step[];
+  /** The end frame; null: the capture stops without one, as after a crash of the recorder. */
+  end?: { reason: 'exited' | 'crashed' | 'interrupted' | 'duration' | 'detached'; detail?: string } | null;
+}
+
+export interface ModuleSpec {
+  name: string;
+  path?: string;
+  base: number;
+  size: number;
+  functions: FunctionSpec[];
+}
+
+export interface FunctionSpec {
+  name: string;
+  offset: number;
+  size: number;
+  /** Code bytes of each of the function's blocks (default: 16 nops). */
+  code?: number[];
+}
+
+export interface CallSpec {
+  /** module!function of the callee. */
+  fn: string;
+  /** Consecutive activations (default 1). */
+  count?: number;
+  /** Blocks each activation runs, when blocks are recorded (default 1). */
+  blocks?: number;
+  syscalls?: SyscallSpec[];
+  children?: CallSpec[];
+  /** The activation never returns (longjmp out, or the thread dies in it). */
+  noReturn?: boolean;
+}
+
+export interface SyscallSpec {
+  nr: number;
+  args?: number[];
+  /** Return value; omit for a syscall that never returns (exit). */
+  ret?: number;
+  count?: number;
+}
+
+export type Step =
+  | { load: ModuleSpec }
+  | { unload: string }
+  | { thread: number; name?: string; calls?: CallSpec[]; lost?: number; stallNs?: number; ends?: boolean };
