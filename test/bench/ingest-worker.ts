@@ -1,0 +1,54 @@
+// One ingest run in its own process, so its peak RSS is its own: node ingest-worker.js MODE CAPTURE DB
+import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
+import { CaptureReader } from '../../host/capture/reader.js';
+import { chunksOf } from '../../host/ingest/chunks.js';
+import { ingestCapture } from '../../host/ingest/ingest-capture.js';
+
+const [mode, capture, dbPath] = process.argv.slice(2);
+
+/** The baseline the issue names: one prepared INSERT per event, one transaction, WAL. */
+function naive(): number {
+  const db = new Database(dbPath);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE events (thread INTEGER, seq INTEGER, kind INTEGER, location INTEGER, target INTEGER, depth INTEGER)');
+  const insert = db.prepare('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)');
+  const reader = CaptureReader.open(capture);
+  const scan = reader.scan();
+  let events = 0;
+  db.transaction(() => {
+    for (const frame of reader.frames(0, scan.end)) {
+      if (frame.type !== 'events') continue;
+      for (const chunk of chunksOf(frame.payload)) {
+        const v = chunk.records;
+        let seq = chunk.firstSeq;
+        for (let at = 0; at < v.byteLength; seq++) {
+          const extra = v.getUint8(at + 7);
+          insert.run(chunk.threadId, seq, v.getUint8(at + 6), v.getUint16(at + 4, true) * 2 ** 32 + v.getUint32(at, true),
+            v.getUint16(at + 12, true) * 2 ** 32 + v.getUint32(at + 8, true), v.getInt16(at + 14, true));
+          at += (1 + extra) * 16;
+          events++;
+        }
+      }
+    }
+  })();
+  reader.close();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return events;
+}
+
+function ours(): number {
+  ingestCapture(capture, dbPath, () => {});
+  const db = new Database(dbPath, { readonly: true });
+  const events = db.prepare('SELECT sum(count) FROM event_chunks').pluck().get() as number;
+  db.close();
+  return events;
+}
+
+const start = performance.now();
+const events = mode === 'naive' ? naive() : ours();
+const seconds = (performance.now() - start) / 1000;
+process.stdout.write(JSON.stringify({
+  events, seconds, bytes: statSync(dbPath).size, maxRssBytes: process.resourceUsage().maxRSS * 1024,
+}));
