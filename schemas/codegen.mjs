@@ -39,6 +39,7 @@ function typescript() {
   constObject('ChunkHeader', { size: records.chunkHeader.size, ...offsets(records.chunkHeader.fields) });
   constObject('CHUNK_MAGIC', Number(records.chunkHeader.magic));
   constObject('StoredEvent', { size: records.storedEvent.size, ...offsets(records.storedEvent.fields) });
+  constObject('StoredCall', { size: records.storedCall.size, ...offsets(records.storedCall.fields) });
   constObject('CaptureHeader', { size: capture.header.size, ...offsets(capture.header.fields) });
   constObject('CAPTURE_MAGIC', capture.header.magic);
   constObject('CAPTURE_VERSION', capture.header.version);

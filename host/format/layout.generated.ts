@@ -64,6 +64,14 @@ export const StoredEvent = {
   "value": 8
 } as const;
 
+export const StoredCall = {
+  "size": 16,
+  "threadId": 0,
+  "siteId": 4,
+  "seq": 8,
+  "depth": 14
+} as const;
+
 export const CaptureHeader = {
   "size": 32,
   "magic": 0,

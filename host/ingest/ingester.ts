@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { FrameHeader, Kind, KIND_NAMES, StoredEvent, type EndMessage, type TraceMessage } from '../format/layout.generated.js';
+import { FrameHeader, Kind, KIND_NAMES, StoredCall, StoredEvent, type EndMessage, type TraceMessage } from '../format/layout.generated.js';
 import type { CaptureInfo } from '../capture/format.js';
 import type { Frame } from '../capture/reader.js';
 import { parseMeta } from '../capture/meta.js';
@@ -37,6 +37,16 @@ interface ThreadState {
   openSyscalls: { id: number; nr: number }[];
 }
 
+/** A callee's calls not yet written to call_lists. */
+interface CallList {
+  data: Buffer;
+  count: number;
+}
+
+/** A call list is written as one row when it reaches this size, or when all pending lists together reach PENDING_CALL_BYTES. */
+const CALL_LIST_BYTES = 64 << 10;
+const PENDING_CALL_BYTES = 16 << 20;
+
 interface BlockState {
   id: number;
   code: Buffer | null;
@@ -57,6 +67,8 @@ export class Ingester {
   private readonly locations: Locations;
   private readonly threads = new Map<number, ThreadState>();
   private readonly blocks = new Map<number, BlockState>();
+  private readonly callLists = new Map<number, CallList>();
+  private pendingCallBytes = 0;
   private costKind: number = Kind.call;
   private hasTrace: boolean;
   private nextChunkId: number;
@@ -82,7 +94,7 @@ export class Ingester {
       endTrace: db.prepare('UPDATE trace SET ended_at = ?, end_reason = ?, end_detail = ?'),
       progress: db.prepare('UPDATE trace SET ingested_bytes = ?'),
       insertChunk: db.prepare('INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, data) VALUES (?, ?, ?, ?, ?, ?)'),
-      insertCallIndex: db.prepare('INSERT INTO call_index (callee_id, chunk_id, calls) VALUES (?, ?, ?)'),
+      insertCallList: db.prepare('INSERT INTO call_lists (callee_id, count, data) VALUES (?, ?, ?)'),
       insertSyscall: db.prepare(`INSERT INTO syscalls (id, thread_id, seq, location_id, nr, arg0, arg1, arg2, arg3, arg4, arg5)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       returnSyscall: db.prepare('UPDATE syscalls SET ret = ?, ret_seq = ? WHERE id = ?'),
@@ -211,7 +223,6 @@ export class Ingester {
     t.lost = Math.max(t.lost, chunk.lost);
 
     const chunkId = this.nextChunkId++;
-    const callIndex = new Map<number, number>();
     const out = Buffer.allocUnsafe(chunk.recordCount * StoredEvent.size);
     const o = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const v = chunk.records;
@@ -238,7 +249,7 @@ export class Ingester {
         case Kind.call:
           value = locations.id(target);
           stacks.call(value, depth, t.cost);
-          callIndex.set(value, (callIndex.get(value) ?? 0) + 1);
+          this.listCall(value, t.tid, locationId, seq, depth);
           break;
         case Kind.ret:
           value = locations.id(target);
@@ -280,13 +291,46 @@ export class Ingester {
     }
     if (w !== out.length) throw new ChunkError('chunk holds fewer records than its header says', 0);
     this.sql.insertChunk.run(chunkId, t.tid, chunk.firstSeq, chunk.recordCount, chunk.timestampNs, out);
-    for (const [calleeId, calls] of callIndex) this.sql.insertCallIndex.run(calleeId, chunkId, calls);
     t.events += chunk.recordCount;
     t.nextSeq = seq;
     if (chunk.threadEnded) {
       t.ended = true;
       stacks.closeAll(t.cost);
     }
+  }
+
+  private listCall(calleeId: number, tid: number, siteId: number, seq: number, depth: number): void {
+    let list = this.callLists.get(calleeId);
+    if (!list) {
+      this.callLists.set(calleeId, (list = { data: Buffer.allocUnsafe(256), count: 0 }));
+      this.pendingCallBytes += 256;
+    }
+    let at = list.count * StoredCall.size;
+    if (at === list.data.length) {
+      const grown = Buffer.allocUnsafe(at * 2);
+      list.data.copy(grown);
+      this.pendingCallBytes += at;
+      list.data = grown;
+    }
+    const d = list.data;
+    d.writeUInt32LE(tid, at + StoredCall.threadId);
+    d.writeUInt32LE(siteId, at + StoredCall.siteId);
+    d.writeUIntLE(seq, at + StoredCall.seq, 6);
+    d.writeInt16LE(depth, at + StoredCall.depth);
+    list.count++;
+    at += StoredCall.size;
+    if (at >= CALL_LIST_BYTES) this.flushCallList(calleeId, list);
+    else if (this.pendingCallBytes >= PENDING_CALL_BYTES) this.flushCallLists();
+  }
+
+  private flushCallList(calleeId: number, list: CallList): void {
+    this.sql.insertCallList.run(calleeId, list.count, list.data.subarray(0, list.count * StoredCall.size));
+    this.pendingCallBytes -= list.data.length;
+    this.callLists.delete(calleeId);
+  }
+
+  private flushCallLists(): void {
+    for (const [calleeId, list] of this.callLists) this.flushCallList(calleeId, list);
   }
 
   private block(locationId: number, start: number, end: number): BlockState {
@@ -346,6 +390,7 @@ export class Ingester {
   /** Writes the aggregates gathered since the last flush. */
   private flush(): void {
     const sql = this.sql;
+    this.flushCallLists();
     for (const b of this.blocks.values()) this.flushBlock(b);
     sql.clearFrames.run();
     for (const t of this.threads.values()) {

@@ -72,13 +72,14 @@ CREATE TABLE event_chunks (
   data BLOB NOT NULL
 );
 
--- Which chunks call which function: lets a query for one callee decode only those chunks.
-CREATE TABLE call_index (
+-- Every call once more, grouped by callee as storedCall records: the calls to one function
+-- are read without decoding the other events.
+CREATE TABLE call_lists (
+  id INTEGER PRIMARY KEY,
   callee_id INTEGER NOT NULL,
-  chunk_id INTEGER NOT NULL,
-  calls INTEGER NOT NULL,
-  PRIMARY KEY (callee_id, chunk_id)
-) WITHOUT ROWID;
+  count INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
 
 CREATE TABLE blocks (
   id INTEGER PRIMARY KEY,

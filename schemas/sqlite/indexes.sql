@@ -1,4 +1,5 @@
 -- Built after the bulk load, and again (IF NOT EXISTS) after every ingest.
+CREATE INDEX IF NOT EXISTS call_lists_callee ON call_lists (callee_id, id);
 CREATE INDEX IF NOT EXISTS event_chunks_thread ON event_chunks (thread_id, first_seq);
 CREATE INDEX IF NOT EXISTS locations_name ON locations (name);
 CREATE INDEX IF NOT EXISTS locations_address ON locations (address);

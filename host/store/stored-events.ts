@@ -1,0 +1,135 @@
+import { KIND_NAMES, StoredCall, StoredEvent, type KindName } from '../format/layout.generated.js';
+import type { TraceDb } from './database.js';
+
+const TWO_32 = 4294967296;
+
+/**
+ * Walks stored events without allocating per event: fields are updated in place by next().
+ * Chunks come from a SELECT of (thread_id, first_seq, count, data) rows in the order wanted.
+ */
+export class EventCursor {
+  threadId = 0;
+  seq = 0;
+  kind: KindName = 'call';
+  kindValue = 0;
+  depth = 0;
+  locationId = 0;
+  /** call/ret: target location id; block/compile: size; syscall/sysret: syscalls.id; stall: ns. */
+  value = 0;
+  private view: DataView | null = null;
+  private at = 0;
+  private end = 0;
+  private firstSeq = 0;
+
+  constructor(private readonly chunks: Iterator<{ thread_id: number; first_seq: number; data: Buffer }>) {}
+
+  next(): boolean {
+    while (this.view === null || this.at >= this.end) {
+      const r = this.chunks.next();
+      if (r.done) return false;
+      const { data } = r.value;
+      this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      this.threadId = r.value.thread_id;
+      this.firstSeq = r.value.first_seq;
+      this.at = 0;
+      this.end = data.byteLength;
+    }
+    const v = this.view;
+    const at = this.at;
+    this.kindValue = v.getUint8(at + StoredEvent.kind);
+    this.kind = KIND_NAMES[this.kindValue];
+    this.depth = v.getInt16(at + StoredEvent.depth, true);
+    this.locationId = v.getUint32(at + StoredEvent.locationId, true);
+    this.value = v.getUint32(at + StoredEvent.value + 4, true) * TWO_32 + v.getUint32(at + StoredEvent.value, true);
+    this.seq = this.firstSeq + at / StoredEvent.size;
+    this.at = at + StoredEvent.size;
+    return true;
+  }
+}
+
+export interface EventRange {
+  thread?: number;
+  fromSeq?: number;
+  toSeq?: number;
+}
+
+type ChunkRow = { thread_id: number; first_seq: number; data: Buffer };
+
+/** Chunks a page at a time, so no statement stays open between pages (a virtual table may be nested). */
+const PAGE = 32;
+
+function* chunkPages(db: TraceDb, range: EventRange): Generator<ChunkRow> {
+  const where = ['(thread_id, first_seq) > (?, ?)'];
+  const args: number[] = [];
+  if (range.thread !== undefined) {
+    where.push('thread_id = ?');
+    args.push(range.thread);
+  }
+  if (range.fromSeq !== undefined) {
+    where.push('first_seq + count > ?');
+    args.push(range.fromSeq);
+  }
+  if (range.toSeq !== undefined) {
+    where.push('first_seq <= ?');
+    args.push(range.toSeq);
+  }
+  const page = db.prepare(`SELECT thread_id, first_seq, data FROM event_chunks WHERE ${where.join(' AND ')}
+    ORDER BY thread_id, first_seq LIMIT ${PAGE}`);
+  let after = [-1, -1];
+  for (;;) {
+    const rows = page.all(...after, ...args) as ChunkRow[];
+    yield* rows;
+    if (rows.length < PAGE) return;
+    const last = rows[rows.length - 1];
+    after = [last.thread_id, last.first_seq];
+  }
+}
+
+/** Events of one thread (or all, thread by thread) in sequence order, from fromSeq to toSeq inclusive. */
+export function eventCursor(db: TraceDb, range: EventRange = {}): EventCursor {
+  const cursor = new EventCursor(chunkPages(db, range));
+  if (range.fromSeq === undefined && range.toSeq === undefined) return cursor;
+  const from = range.fromSeq ?? 0;
+  const to = range.toSeq ?? Infinity;
+  // The chunks overlap the window; trim the events of its first and last ones.
+  const inner = cursor.next.bind(cursor);
+  cursor.next = () => {
+    while (inner()) {
+      if (cursor.seq >= from && cursor.seq <= to) return true;
+    }
+    return false;
+  };
+  return cursor;
+}
+
+/** A callee's call lists (all callees' when undefined), a page at a time like chunkPages. */
+export function* callLists(db: TraceDb, calleeId?: number): Generator<{ callee_id: number; data: Buffer }> {
+  const page = db.prepare(`SELECT id, callee_id, data FROM call_lists WHERE id > ? ${calleeId === undefined ? '' : 'AND callee_id = ?'}
+    ORDER BY id LIMIT ${PAGE}`);
+  let after = 0;
+  for (;;) {
+    const rows = page.all(after, ...(calleeId === undefined ? [] : [calleeId])) as { id: number; callee_id: number; data: Buffer }[];
+    yield* rows;
+    if (rows.length < PAGE) return;
+    after = rows[rows.length - 1].id;
+  }
+}
+
+export interface StoredCallRow {
+  threadId: number;
+  siteId: number;
+  seq: number;
+  depth: number;
+}
+
+/** Decodes one call_lists blob. */
+export function* storedCalls(data: Buffer): Generator<StoredCallRow> {
+  for (let at = 0; at < data.length; at += StoredCall.size) {
+    yield {
+      threadId: data.readUInt32LE(at + StoredCall.threadId),
+      siteId: data.readUInt32LE(at + StoredCall.siteId),
+      seq: data.readUIntLE(at + StoredCall.seq, 6),
+      depth: data.readInt16LE(at + StoredCall.depth),
+    };
+  }
+}

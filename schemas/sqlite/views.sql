@@ -1,0 +1,54 @@
+-- Views every query session has. They are TEMP (made per connection), so reading a trace writes
+-- nothing to it. events, call_events and syscall_names are provided by the session too:
+--   events(thread_id, seq, kind, depth, location_id, target_id, size, syscall_id, stall_ns)
+--     every event, decoded from event_chunks; `WHERE thread = N` (or events(N)) reads one thread only
+--   call_events(thread_id, seq, depth, site_id, callee_id)
+--     every call, from call_lists; `WHERE for_callee = ID` reads one callee's calls only
+--   syscall_names(nr, name) for the trace's architecture
+
+-- Every event with its addresses named.
+CREATE TEMP VIEW resolved_events AS
+SELECT e.thread_id, e.seq, e.kind, e.depth, l.name AS location, l.address, t.name AS target, t.address AS target_address,
+       e.size, e.syscall_id, e.stall_ns
+FROM events e
+JOIN locations l ON l.id = e.location_id
+LEFT JOIN locations t ON t.id = e.target_id;
+
+-- Every call: where from (the call instruction) and to, as module!symbol+0xoff.
+-- `WHERE callee = 'module!name'` reads only that function's calls.
+CREATE TEMP VIEW calls AS
+SELECT c.thread_id, c.seq, c.depth, s.name AS caller, f.name AS callee, s.address AS call_site, f.address AS callee_address
+FROM locations f
+JOIN call_events c ON c.for_callee = f.id
+JOIN locations s ON s.id = c.site_id;
+
+-- Caller function -> callee function, per thread, with counts and the callee's cost.
+CREATE TEMP VIEW call_graph AS
+SELECT e.thread_id, coalesce(a.name, '(thread root)') AS caller, b.name AS callee, e.calls, e.total_cost
+FROM call_edges e
+LEFT JOIN locations a ON a.id = e.caller_id
+JOIN locations b ON b.id = e.callee_id;
+
+-- Per function, all threads: calls and costs in trace.cost_unit (frames still open at a cut-short end are not counted).
+CREATE TEMP VIEW functions AS
+SELECT l.name AS function, m.name AS module, l.address, sum(f.calls) AS calls, sum(f.self_cost) AS self_cost,
+       sum(f.total_cost) AS total_cost
+FROM function_stats f
+JOIN locations l ON l.id = f.function_id
+LEFT JOIN modules m ON m.id = l.module_id
+GROUP BY f.function_id;
+
+-- Blocks with where they are and how often they ran; code holds the bytes as compiled.
+CREATE TEMP VIEW block_symbols AS
+SELECT b.id, l.name, m.name AS module, l.offset, b.start, b.end, b.end - b.start AS size, b.executions, b.code
+FROM blocks b
+JOIN locations l ON l.id = b.location_id
+LEFT JOIN modules m ON m.id = l.module_id;
+
+-- Syscalls with their names; ret is NULL for one that never returned.
+CREATE TEMP VIEW syscall_log AS
+SELECT s.thread_id, s.seq, coalesce(n.name, 'syscall_' || s.nr) AS name, s.nr, s.arg0, s.arg1, s.arg2, s.arg3, s.arg4, s.arg5,
+       s.ret, l.name AS location
+FROM syscalls s
+LEFT JOIN syscall_names n ON n.nr = s.nr
+JOIN locations l ON l.id = s.location_id;
