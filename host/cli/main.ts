@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 import { packagePath } from '../paths.js';
 import { ingestCommand } from './commands/ingest.js';
+import { queryCommand } from './commands/query.js';
 
 const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
 
@@ -14,6 +15,7 @@ async function main(argv: string[]): Promise<number> {
     .scriptName('stalk-trace')
     .usage('$0 <command> [options]')
     .command(ingestCommand)
+    .command(queryCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .version(version)
