@@ -11,6 +11,16 @@ export interface ThreadInfo {
   ended: boolean;
 }
 
+export interface ModuleInfo {
+  name: string;
+  path: string;
+  base: string;
+  size: number;
+  /** Loaded after the recording began (dlopen), rather than mapped at its start. */
+  loadedLater: boolean;
+  unloaded: boolean;
+}
+
 export interface TraceInfo {
   target: string | null;
   pid: number | null;
@@ -30,7 +40,7 @@ export interface TraceInfo {
   lost: number;
   missing: number;
   threads: ThreadInfo[];
-  modules: number;
+  modules: ModuleInfo[];
   symbols: number;
   locations: number;
   blocks: number;
@@ -59,7 +69,12 @@ export function traceInfo(db: TraceDb): TraceInfo {
     lost: threads.reduce((a, th) => a + th.lost, 0),
     missing: threads.reduce((a, th) => a + th.missing, 0),
     threads,
-    modules: count('modules'),
+    modules: (db.prepare('SELECT name, path, base, size, loaded_while_recording, unload_order FROM modules ORDER BY id').all() as
+      { name: string; path: string; base: number; size: number; loaded_while_recording: number; unload_order: number | null }[])
+      .map((m) => ({
+        name: m.name, path: m.path, base: `0x${m.base.toString(16)}`, size: m.size,
+        loadedLater: m.loaded_while_recording === 1, unloaded: m.unload_order !== null,
+      })),
     symbols: count('symbols'),
     locations: count('locations'),
     blocks: count('blocks'),
@@ -68,6 +83,7 @@ export function traceInfo(db: TraceDb): TraceInfo {
 }
 
 const n = (v: number) => v.toLocaleString('en-US');
+const MODULES_SHOWN = 20;
 
 function duration(info: TraceInfo): string {
   if (!info.startedAt || !info.endedAt) return 'unknown';
@@ -87,9 +103,15 @@ export function formatInfo(info: TraceInfo): string {
     `ended     ${ended}`,
     `events    ${n(info.events)}${kinds ? `: ${kinds}` : ''}`,
     `lost      ${n(info.lost)} dropped in the target${info.missing ? `, ${n(info.missing)} missing between chunks` : ''}`,
-    `modules   ${n(info.modules)} (${n(info.symbols)} symbols); ${n(info.locations)} distinct addresses, ${n(info.blocks)} blocks, ${n(info.syscalls)} syscalls`,
-    `threads   ${info.threads.length}`,
+    `addresses ${n(info.locations)} distinct, ${n(info.blocks)} blocks, ${n(info.syscalls)} syscalls`,
+    `modules   ${n(info.modules.length)} (${n(info.symbols)} symbols)`,
   ];
+  const shownModules = info.modules.slice(0, MODULES_SHOWN);
+  lines.push(...table(['name', 'base', 'size', 'when', 'path'], shownModules.map((m) => [
+    m.name, m.base, n(m.size), `${m.loadedLater ? 'loaded later' : 'at start'}${m.unloaded ? ', unloaded' : ''}`, m.path,
+  ]), [false, false, true, false, false]).map((l) => `  ${l}`));
+  if (info.modules.length > MODULES_SHOWN) lines.push(`  … ${info.modules.length - MODULES_SHOWN} more (stalk-trace query TRACE "SELECT * FROM modules")`);
+  lines.push(`threads   ${info.threads.length}`);
   const rows = info.threads.map((th) => [
     String(th.tid), th.name ?? '', n(th.events), n(th.lost + th.missing), `${(th.stallNs / 1e6).toFixed(1)} ms`, th.ended ? 'yes' : 'no']);
   lines.push(...table(['tid', 'name', 'events', 'lost', 'stalled', 'ended'], rows, [false, false, true, true, true, false]).map((l) => `  ${l}`));

@@ -4,8 +4,11 @@ import { hideBin } from 'yargs/helpers';
 import { readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 import { packagePath } from '../paths.js';
+import { infoCommand } from './commands/info.js';
 import { ingestCommand } from './commands/ingest.js';
 import { queryCommand } from './commands/query.js';
+import { replayCommand } from './commands/replay.js';
+import { reportCommand } from './commands/report.js';
 
 const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
 
@@ -15,7 +18,10 @@ async function main(argv: string[]): Promise<number> {
     .scriptName('stalk-trace')
     .usage('$0 <command> [options]')
     .command(ingestCommand)
+    .command(infoCommand)
     .command(queryCommand)
+    .command(reportCommand)
+    .command(replayCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .version(version)

@@ -15,7 +15,7 @@ export class ModuleRegistry {
   private readonly markUnloaded: Statement;
 
   constructor(private readonly db: TraceDb) {
-    this.insertModule = db.prepare('INSERT INTO modules (id, name, path, base, size, load_order) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insertModule = db.prepare('INSERT INTO modules (id, name, path, base, size, load_order, loaded_while_recording) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertSymbol = db.prepare('INSERT INTO symbols (id, module_id, name, offset, size) VALUES (?, ?, ?, ?, ?)');
     this.markUnloaded = db.prepare('UPDATE modules SET unload_order = ? WHERE id = ?');
     this.nextModuleId = (db.prepare('SELECT coalesce(max(id), 0) + 1 FROM modules').pluck().get() as number);
@@ -37,12 +37,13 @@ export class ModuleRegistry {
     this.map.epoch = Math.max(this.map.epoch, ...rows.map((r) => Math.max(r.load_order, r.unload_order ?? 0)));
   }
 
-  load(message: ModuleLoadMessage): ModuleInstance {
+  /** `whileRecording`: events were already stored, so this is a later load (dlopen), not the map at start. */
+  load(message: ModuleLoadMessage, whileRecording: boolean): ModuleInstance {
     const id = this.nextModuleId++;
     const symbols = (message.symbols ?? []).map(([offset, size, name]) => [offset, size, name, this.nextSymbolId++] as const);
     const module = { id, name: message.name, path: message.path, base: parseAddress(message.base), size: message.size, symbols: new SymbolIndex(symbols) };
     const gone = this.map.load(module);
-    this.insertModule.run(id, module.name, module.path, module.base, module.size, this.map.epoch);
+    this.insertModule.run(id, module.name, module.path, module.base, module.size, this.map.epoch, whileRecording ? 1 : 0);
     for (const [offset, size, name, symbolId] of symbols) this.insertSymbol.run(symbolId, id, name, offset, size);
     for (const m of gone) this.markUnloaded.run(this.map.epoch, m.id);
     return module;

@@ -39,7 +39,8 @@ CREATE TABLE modules (
   base INTEGER NOT NULL,
   size INTEGER NOT NULL,
   load_order INTEGER NOT NULL,       -- map epoch from which it was mapped
-  unload_order INTEGER               -- map epoch from which it was gone; NULL: mapped to the end
+  unload_order INTEGER,              -- map epoch from which it was gone; NULL: mapped to the end
+  loaded_while_recording INTEGER NOT NULL DEFAULT 0 -- 1: appeared after the first events (dlopen), not in the map at start
 );
 
 CREATE TABLE symbols (

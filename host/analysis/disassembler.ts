@@ -1,0 +1,25 @@
+import { Capstone, Const, loadCapstone } from 'capstone-wasm';
+
+export type Disassemble = (code: Uint8Array, address: number) => string[];
+
+const MODES: Record<string, [number, number]> = {
+  x64: [Const.CS_ARCH_X86, Const.CS_MODE_64],
+  ia32: [Const.CS_ARCH_X86, Const.CS_MODE_32],
+  arm64: [Const.CS_ARCH_ARM64, Const.CS_MODE_ARM],
+  arm: [Const.CS_ARCH_ARM, Const.CS_MODE_ARM],
+};
+
+/** A Capstone disassembler for the trace's architecture; each instruction as `0xaddr  mnemonic operands`. */
+export async function createDisassembler(arch: string): Promise<Disassemble | undefined> {
+  const mode = MODES[arch];
+  if (!mode) return undefined;
+  await loadCapstone();
+  const cs = new Capstone(mode[0], mode[1]);
+  return (code, address) => {
+    const insns = cs.disasm(code, { address: BigInt(address) });
+    const lines = insns.map((i) => `0x${i.address.toString(16)}  ${i.mnemonic}${i.opStr ? ` ${i.opStr}` : ''}`);
+    const decoded = insns.reduce((sum, i) => sum + i.size, 0);
+    if (decoded < code.length) lines.push(`0x${(address + decoded).toString(16)}  (${code.length - decoded} bytes that do not decode)`);
+    return lines;
+  };
+}

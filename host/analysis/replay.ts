@@ -1,0 +1,146 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Statement } from 'better-sqlite3';
+import { UserError } from '../cli/errors.js';
+import type { Output } from '../cli/output.js';
+import type { TraceDb } from '../store/database.js';
+import { callLists, eventCursor, storedCalls, type EventCursor } from '../store/stored-events.js';
+import { syscallNames } from '../symbols/syscall-table.js';
+import { createDisassembler, type Disassemble } from './disassembler.js';
+import { threadIds, threadName } from './trace-facts.js';
+
+export interface ReplayOptions {
+  thread?: number;
+  fromSeq?: number;
+  toSeq?: number;
+  /** Only the activations of this function: module!symbol, or a symbol in any module. */
+  func?: string;
+  disassemble: boolean;
+  /** Keep printing what a running recording adds, until it ends. */
+  follow?: boolean;
+}
+
+const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+
+/** Renders events as lines: what each needs from the trace is looked up once and cached. */
+class Renderer {
+  private readonly names = new Map<number, string>();
+  private readonly codes = new Map<string, Buffer | null>();
+  private readonly nameOf: Statement;
+  private readonly addressOf: Statement;
+  private readonly codeOf: Statement;
+  private readonly syscallOf: Statement;
+  private readonly syscallNames: Map<number, string>;
+  private baseDepth: number | undefined;
+
+  constructor(db: TraceDb, private readonly disassemble: Disassemble | undefined) {
+    this.nameOf = db.prepare('SELECT name FROM locations WHERE id = ?').pluck();
+    this.addressOf = db.prepare('SELECT address FROM locations WHERE id = ?').pluck();
+    this.codeOf = db.prepare('SELECT code FROM blocks WHERE location_id = ? AND end - start = ? AND code IS NOT NULL ORDER BY id DESC LIMIT 1').pluck();
+    this.syscallOf = db.prepare('SELECT nr, arg0, arg1, arg2, arg3, arg4, arg5, ret FROM syscalls WHERE id = ?').safeIntegers(true);
+    this.syscallNames = syscallNames(db.prepare('SELECT arch FROM trace').pluck().get() as string);
+  }
+
+  resetIndent(): void {
+    this.baseDepth = undefined;
+  }
+
+  private name(id: number): string {
+    let n = this.names.get(id);
+    if (n === undefined) this.names.set(id, (n = (this.nameOf.get(id) as string | undefined) ?? `location ${id}`));
+    return n;
+  }
+
+  private code(locationId: number, size: number): Buffer | null {
+    const k = `${locationId}:${size}`;
+    let c = this.codes.get(k);
+    if (c === undefined) this.codes.set(k, (c = (this.codeOf.get(locationId, size) as Buffer | undefined) ?? null));
+    return c;
+  }
+
+  private syscall(id: number): string {
+    const s = this.syscallOf.get(id) as Record<string, bigint | null> | undefined;
+    if (!s) return 'syscall (not stored)';
+    const nr = Number(s.nr);
+    const args = [s.arg0, s.arg1, s.arg2, s.arg3, s.arg4, s.arg5].map((a) => hex(BigInt.asUintN(64, a ?? 0n)));
+    return `syscall ${this.syscallNames.get(nr) ?? `syscall_${nr}`}(${args.join(', ')}) = ${s.ret === null ? '? (did not return)' : s.ret}`;
+  }
+
+  /** The lines of the event the cursor is on; empty for records replay folds into others. */
+  lines(e: EventCursor): string[] {
+    if (e.kind === 'compile' || e.kind === 'sysret') return [];
+    this.baseDepth ??= e.depth;
+    const indent = '  '.repeat(Math.max(0, e.depth - this.baseDepth));
+    const head = `#${String(e.seq).padEnd(8)} ${indent}`;
+    switch (e.kind) {
+      case 'call': return [`${head}call   ${this.name(e.locationId)} -> ${this.name(e.value)}`];
+      case 'ret': return [`${head}ret    ${this.name(e.locationId)} -> ${this.name(e.value)}`];
+      case 'exec': return [`${head}exec   ${this.name(e.locationId)}`];
+      case 'syscall': return [`${head}${this.syscall(e.value)}`];
+      case 'stall': return [`${head}stall  ${(e.value / 1e6).toFixed(3)} ms waiting for the ring to drain`];
+      case 'block': {
+        const lines = [`${head}block  ${this.name(e.locationId)} (${e.value} bytes)`];
+        if (!this.disassemble) return lines;
+        const code = this.code(e.locationId, e.value);
+        const pad = `${' '.repeat(10)}${indent}     `;
+        if (!code) return [...lines, `${pad}(no code was captured for this block)`];
+        return [...lines, ...this.disassemble(code, this.addressOf.get(e.locationId) as number).map((l) => pad + l)];
+      }
+    }
+  }
+}
+
+function functionIds(db: TraceDb, func: string): number[] {
+  const ids = db.prepare(`SELECT id FROM locations WHERE name = ? OR (name LIKE ? ESCAPE '\\' AND symbol_offset = 0)`)
+    .pluck().all(func, `%!${func.replace(/[\\%_]/g, '\\$&')}`) as number[];
+  if (ids.length === 0) throw new UserError(`no function named ${func} was called in this trace`);
+  return ids;
+}
+
+export async function replay(db: TraceDb, options: ReplayOptions, out: Output): Promise<void> {
+  const threads = threadIds(db, options.thread);
+  if (options.thread !== undefined && threads.length === 0) throw new UserError(`the trace has no thread ${options.thread}`);
+  const arch = db.prepare('SELECT arch FROM trace').pluck().get() as string;
+  const r = new Renderer(db, options.disassemble ? await createDisassembler(arch) : undefined);
+  const header = (tid: number) => `thread ${tid}${threadName(db, tid) ? ` "${threadName(db, tid)}"` : ''}`;
+
+  if (options.func !== undefined) {
+    const activations = functionIds(db, options.func)
+      .flatMap((id) => [...callLists(db, id)].flatMap((l) => [...storedCalls(l.data)]))
+      .filter((c) => threads.includes(c.threadId) && (options.fromSeq ?? 0) <= c.seq && c.seq <= (options.toSeq ?? Infinity))
+      .sort((a, b) => a.threadId - b.threadId || a.seq - b.seq);
+    for (const [i, call] of activations.entries()) {
+      await out.line(`== ${options.func}: activation ${i + 1} of ${activations.length}, ${header(call.threadId)}, from #${call.seq}`);
+      r.resetIndent();
+      const cursor = eventCursor(db, { thread: call.threadId, fromSeq: call.seq });
+      while (cursor.next() && !out.closed) {
+        for (const line of r.lines(cursor)) await out.line(line);
+        if (cursor.kind === 'ret' && cursor.depth <= call.depth) break;
+      }
+    }
+    return out.flush();
+  }
+
+  const next = new Map<number, number>();
+  for (;;) {
+    let printed = false;
+    for (const tid of threadIds(db, options.thread)) {
+      const from = Math.max(next.get(tid) ?? 0, options.fromSeq ?? 0);
+      const cursor = eventCursor(db, { thread: tid, fromSeq: from, toSeq: options.toSeq });
+      let first = true;
+      while (cursor.next() && !out.closed) {
+        if (first && !next.has(tid)) {
+          r.resetIndent();
+          await out.line(header(tid));
+        }
+        first = false;
+        printed = true;
+        for (const line of r.lines(cursor)) await out.line(line);
+        next.set(tid, cursor.seq + 1);
+      }
+    }
+    await out.flush();
+    const ended = db.prepare('SELECT end_reason IS NOT NULL FROM trace').pluck().get() === 1;
+    if (!options.follow || out.closed || (ended && !printed)) return;
+    if (!printed) await sleep(250);
+  }
+}

@@ -1,0 +1,25 @@
+import type { CommandModule } from 'yargs';
+import { formatInfo, traceInfo } from '../../analysis/info.js';
+import { openTraceReadOnly } from '../../store/database.js';
+
+interface Args {
+  trace: string;
+  json?: boolean;
+}
+
+export const infoCommand: CommandModule<object, Args> = {
+  command: 'info <trace>',
+  describe: 'What a trace holds: target, threads, modules, events by kind, losses, how it ended',
+  builder: (y) => y
+    .positional('trace', { type: 'string', demandOption: true, describe: 'trace database' })
+    .option('json', { type: 'boolean', describe: 'machine-readable output' }),
+  handler: (args) => {
+    const db = openTraceReadOnly(args.trace);
+    try {
+      const info = traceInfo(db);
+      console.log(args.json ? JSON.stringify(info, null, 2) : formatInfo(info));
+    } finally {
+      db.close();
+    }
+  },
+};
