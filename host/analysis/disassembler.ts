@@ -1,20 +1,22 @@
-import { Capstone, Const, loadCapstone } from 'capstone-wasm';
-
 export type Disassemble = (code: Uint8Array, address: number) => string[];
 
-const MODES: Record<string, [number, number]> = {
-  x64: [Const.CS_ARCH_X86, Const.CS_MODE_64],
-  ia32: [Const.CS_ARCH_X86, Const.CS_MODE_32],
-  arm64: [Const.CS_ARCH_ARM64, Const.CS_MODE_ARM],
-  arm: [Const.CS_ARCH_ARM, Const.CS_MODE_ARM],
+const MODES: Record<string, [string, string]> = {
+  x64: ['CS_ARCH_X86', 'CS_MODE_64'],
+  ia32: ['CS_ARCH_X86', 'CS_MODE_32'],
+  arm64: ['CS_ARCH_ARM64', 'CS_MODE_ARM'],
+  arm: ['CS_ARCH_ARM', 'CS_MODE_ARM'],
 };
 
-/** A Capstone disassembler for the trace's architecture; each instruction as `0xaddr  mnemonic operands`. */
+/**
+ * A Capstone disassembler for the trace's architecture; each instruction as `0xaddr  mnemonic operands`.
+ * Capstone is loaded here, when asked for, so commands that never disassemble do not pay for it.
+ */
 export async function createDisassembler(arch: string): Promise<Disassemble | undefined> {
   const mode = MODES[arch];
   if (!mode) return undefined;
+  const { Capstone, Const, loadCapstone } = await import('capstone-wasm');
   await loadCapstone();
-  const cs = new Capstone(mode[0], mode[1]);
+  const cs = new Capstone(Const[mode[0]], Const[mode[1]]);
   return (code, address) => {
     const insns = cs.disasm(code, { address: BigInt(address) });
     const lines = insns.map((i) => `0x${i.address.toString(16)}  ${i.mnemonic}${i.opStr ? ` ${i.opStr}` : ''}`);

@@ -3,12 +3,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { analysisBench } from './analysis-bench.js';
 import { ingestBench } from './ingest-bench.js';
 
 const events = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'stalk-trace-bench-'));
 try {
-  ingestBench(dir, events);
+  analysisBench(ingestBench(dir, events));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -127,7 +127,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
         for (let b = 0; b < (call.blocks ?? 1); b++) {
           const start = callee.entry + b * 16;
           const code = Buffer.from(callee.fn.code ?? NOPS);
-          if (!cursor.compiled.has(start)) {
+          if (scenario.captureCode !== false && !cursor.compiled.has(start)) {
             cursor.compiled.add(start);
             writer.record(Kind.compile, start, start + code.length, cursor.depth, code);
           }

@@ -9,6 +9,8 @@ export interface Scenario {
   arch?: 'x64' | 'arm64';
   /** Kinds recorded, as record --events would say: adds block and compile records where 'block' is named. */
   events?: string[];
+  /** Send each block's code once in a compile record (default true), as the agent does. */
+  captureCode?: boolean;
   /** Records per chunk (default 4096). */
   chunkRecords?: number;
   /** Chunks per events frame (default 8). */
