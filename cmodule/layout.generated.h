@@ -29,12 +29,12 @@
 #define ST_REC_LOCATION_SHIFT 0
 #define ST_REC_KIND_WORD 0
 #define ST_REC_KIND_SHIFT 48
-#define ST_REC_EXTRA_SLOTS_WORD 0
-#define ST_REC_EXTRA_SLOTS_SHIFT 56
+#define ST_REC_AUX_WORD 0
+#define ST_REC_AUX_SHIFT 56
 #define ST_REC_TARGET_WORD 1
 #define ST_REC_TARGET_SHIFT 0
-#define ST_REC_DEPTH_WORD 1
-#define ST_REC_DEPTH_SHIFT 48
+#define ST_REC_RESERVED_WORD 1
+#define ST_REC_RESERVED_SHIFT 48
 
 typedef struct _StRecord StRecord;
 struct _StRecord
@@ -43,12 +43,11 @@ struct _StRecord
 };
 
 static inline void
-st_record_set (StRecord * r, uint64_t location, unsigned kind, unsigned extra_slots,
-    uint64_t target, int depth)
+st_record_set (StRecord * r, uint64_t location, unsigned kind, unsigned aux, uint64_t target)
 {
   r->word[0] = (location & ST_ADDRESS_MASK) | ((uint64_t) (kind & 0xff) << 48) |
-      ((uint64_t) (extra_slots & 0xff) << 56);
-  r->word[1] = (target & ST_ADDRESS_MASK) | ((uint64_t) (uint16_t) depth << 48);
+      ((uint64_t) (aux & 0xff) << 56);
+  r->word[1] = target & ST_ADDRESS_MASK;
 }
 
 #define ST_CHUNK_MAGIC 0x4b484353u

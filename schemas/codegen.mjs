@@ -18,7 +18,7 @@ const offsets = (fields) => Object.fromEntries(fields.map((f) => [f.name, f.offs
 
 // A ring record is two little-endian u64 words; each field is a bit range of one of them.
 function wordLayout(fields) {
-  const widths = { u8: 8, i16: 16, u48: 48 };
+  const widths = { u8: 8, u16: 16, u48: 48 };
   return fields.map((f) => ({ ...f, word: f.offset >> 3, shift: (f.offset & 7) * 8, bits: widths[f.type] }));
 }
 
@@ -86,12 +86,11 @@ function c() {
   }
   out.push('');
   out.push('typedef struct _StRecord StRecord;', 'struct _StRecord', '{', '  uint64_t word[2];', '};', '');
-  out.push('static inline void', 'st_record_set (StRecord * r, uint64_t location, unsigned kind, unsigned extra_slots,',
-    '    uint64_t target, int depth)', '{');
-  const [loc, kind, extra, target, depth] = wordLayout(records.ringRecord.fields);
+  out.push('static inline void', 'st_record_set (StRecord * r, uint64_t location, unsigned kind, unsigned aux, uint64_t target)', '{');
+  const [loc, kind, aux, target] = wordLayout(records.ringRecord.fields);
   out.push(`  r->word[${loc.word}] = (location & ST_ADDRESS_MASK) | ((uint64_t) (kind & 0xff) << ${kind.shift}) |`,
-    `      ((uint64_t) (extra_slots & 0xff) << ${extra.shift});`);
-  out.push(`  r->word[${target.word}] = (target & ST_ADDRESS_MASK) | ((uint64_t) (uint16_t) depth << ${depth.shift});`);
+    `      ((uint64_t) (aux & 0xff) << ${aux.shift});`);
+  out.push(`  r->word[${target.word}] = target & ST_ADDRESS_MASK;`);
   out.push('}', '');
   const ctype = { u32: 'uint32_t', u64: 'uint64_t' };
   out.push(`#define ST_CHUNK_MAGIC ${records.chunkHeader.magic}u`, '');

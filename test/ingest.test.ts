@@ -4,10 +4,11 @@ import Database from 'better-sqlite3';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ingestCapture } from '../host/ingest/ingest-capture.js';
+import { eventCursor } from '../host/store/stored-events.js';
 import { generateCapture } from './scenario/generate.js';
 import { expectedFor, threadIds } from './scenario/expect.js';
 import type { ModuleSpec, Scenario } from './scenario/scenario.js';
-import { fixtureScenarios } from './fixtures/fixtures.js';
+import { fixturePath, fixtureScenarios } from './fixtures/fixtures.js';
 import { runCli, tempDir } from './helpers.js';
 
 const quiet = () => {};
@@ -275,4 +276,28 @@ test('an output that is not a trace database is refused untouched', () => {
   const r2 = runCli(['ingest', capture, '-o', other]);
   assert.equal(r2.code, 1);
   assert.match(r2.stderr, /is a SQLite database, but not a stalk-trace trace/);
+});
+
+test('a call whose return is never seen is closed by its caller\'s return', () => {
+  const { db } = ingestScenario({
+    steps: [{ load: mainModule }, { thread: 1, calls: [{ fn: 'app!main', children: [{ fn: 'app!b' }, { fn: 'app!a', noReturn: true, children: [{ fn: 'app!b', count: 2 }] }] }] }],
+  });
+  // main made 2 calls, a made 2; a's frame ends when main returns.
+  assert.deepEqual(statsOf(db, 'app!a'), { calls: 1, self: 2, total: 2 });
+  assert.deepEqual(statsOf(db, 'app!main'), { calls: 1, self: 2, total: 4 });
+  assert.equal(db.prepare('SELECT count(*) FROM open_frames').pluck().get(), 0);
+  // The depths the store derived: a call and its return share one; main's return also ends a.
+  const cursor = eventCursor(db, { thread: 1 });
+  const seen: string[] = [];
+  while (cursor.next()) seen.push(`${cursor.kind} ${cursor.depth}`);
+  assert.deepEqual(seen, ['call 0', 'call 1', 'ret 1', 'call 1', 'call 2', 'ret 2', 'call 2', 'ret 2', 'ret 0']);
+});
+
+test('the committed fixture captures are what the generator writes from their descriptions', () => {
+  const dir = tempDir();
+  for (const [name, scenario] of Object.entries(fixtureScenarios())) {
+    const fresh = join(dir, `${name}.stcap`);
+    generateCapture(fresh, scenario, scenario.captureId);
+    assert.ok(readFileSync(fresh).equals(readFileSync(fixturePath(`${name}.stcap`))), `${name}.stcap is stale: node dist/test/fixtures/make-fixtures.js`);
+  }
 });

@@ -22,7 +22,7 @@ int main (void) {
   StRecord r;
   const unsigned char * p = (const unsigned char *) &r;
   int i;
-  st_record_set (&r, 0x7ffff7a1b2c3ULL, ST_KIND_SYSCALL, ST_EXTRA_SLOTS_SYSCALL, 0x1234deadbeefULL, -3);
+  st_record_set (&r, 0xffff7ffff7a1b2c3ULL, ST_KIND_SYSCALL, ST_EXTRA_SLOTS_SYSCALL, 0xabcd1234deadbeefULL);
   printf ("{\\"record\\": \\"");
   for (i = 0; i != sizeof (r); i++) printf ("%02x", p[i]);
   printf ("\\", \\"recordSize\\": %d, \\"slot\\": %d, \\"kindCall\\": %d, \\"kindSysret\\": %d", (int) sizeof (StRecord), ST_SLOT_SIZE, ST_KIND_CALL, ST_KIND_SYSRET);
@@ -54,8 +54,9 @@ for (const cc of compilers) {
     const b = Buffer.from(out.record, 'hex');
     assert.equal(b.readUIntLE(RingRecord.location, 6), 0x7ffff7a1b2c3);
     assert.equal(b.readUInt8(RingRecord.kind), Kind.syscall);
-    assert.equal(b.readUInt8(RingRecord.extraSlots), KIND_EXTRA_SLOTS.syscall);
+    assert.equal(b.readUInt8(RingRecord.aux), KIND_EXTRA_SLOTS.syscall);
+    // Bits above 48 (tags, pointer authentication) are cleared.
     assert.equal(b.readUIntLE(RingRecord.target, 6), 0x1234deadbeef);
-    assert.equal(b.readInt16LE(RingRecord.depth), -3);
+    assert.equal(b.readUInt16LE(RingRecord.reserved), 0);
   });
 }

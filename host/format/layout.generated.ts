@@ -5,9 +5,9 @@ export const SLOT_SIZE = 16 as const;
 export const RingRecord = {
   "location": 0,
   "kind": 6,
-  "extraSlots": 7,
+  "aux": 7,
   "target": 8,
-  "depth": 14
+  "reserved": 14
 } as const;
 
 export const Kind = {

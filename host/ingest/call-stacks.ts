@@ -15,19 +15,22 @@ export interface EdgeAggregate {
 export interface Frame {
   functionId: number;
   callerId: number;
-  depth: number;
+  /** Where the call returns to: a return to this address closes the frame. */
+  returnAddress: number;
   entryCost: number;
   childCost: number;
   stats: FunctionAggregate;
   edge: EdgeAggregate;
 }
 
-export type FrameState = Pick<Frame, 'functionId' | 'callerId' | 'depth' | 'entryCost' | 'childCost'>;
+export type FrameState = Pick<Frame, 'functionId' | 'callerId' | 'returnAddress' | 'entryCost' | 'childCost'>;
 
 /**
- * One thread's shadow stack, matched from call and return records by depth, and the function
- * and call-edge aggregates it yields. Cost is whatever the trace counts (instructions, blocks or
- * calls): the thread's running count is passed in.
+ * One thread's shadow stack and the function and call-edge aggregates it yields. A return closes
+ * the frame whose call returns to the same address, and any frames above it (a longjmp, an
+ * exception, or calls into code that was not followed, whose returns were never seen). Depth is
+ * the number of frames open. Cost is whatever the trace counts (instructions, blocks or calls):
+ * the thread's running count is passed in.
  */
 export class CallStacks {
   readonly frames: Frame[] = [];
@@ -55,21 +58,31 @@ export class CallStacks {
     this.frames.push({ ...state, stats, edge: this.edge(state.callerId, state.functionId) });
   }
 
-  call(functionId: number, depth: number, cost: number): void {
-    const callerId = this.frames.length > 0 ? this.frames[this.frames.length - 1].functionId : 0;
+  get depth(): number {
+    return this.frames.length;
+  }
+
+  /** Opens a frame; returns the call's depth. */
+  call(functionId: number, returnAddress: number, cost: number): number {
+    const frames = this.frames;
+    const callerId = frames.length > 0 ? frames[frames.length - 1].functionId : 0;
     const stats = this.stats(functionId);
     const edge = this.edge(callerId, functionId);
     stats.calls++;
     stats.active++;
     edge.calls++;
-    this.frames.push({ functionId, callerId, depth, entryCost: cost, childCost: 0, stats, edge });
+    frames.push({ functionId, callerId, returnAddress, entryCost: cost, childCost: 0, stats, edge });
+    return frames.length - 1;
   }
 
-  /** Closes the frame of this depth, and any deeper ones a longjmp or exception left behind. */
-  ret(depth: number, cost: number): void {
+  /** Closes the frame returning to `target` and those above it; returns the return's depth. */
+  ret(target: number, cost: number): number {
     const frames = this.frames;
-    while (frames.length > 0 && frames[frames.length - 1].depth > depth) this.close(cost);
-    if (frames.length > 0 && frames[frames.length - 1].depth === depth) this.close(cost);
+    let i = frames.length - 1;
+    while (i >= 0 && frames[i].returnAddress !== target) i--;
+    if (i < 0) return frames.length; // a return from a frame entered before the recording began
+    while (frames.length > i) this.close(cost);
+    return i;
   }
 
   /** Closes every open frame: the thread ended, or the trace did. */

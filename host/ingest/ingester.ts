@@ -116,7 +116,7 @@ export class Ingester {
       addEdge: db.prepare(`INSERT INTO call_edges (thread_id, caller_id, callee_id, calls, total_cost) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT DO UPDATE SET calls = calls + excluded.calls, total_cost = total_cost + excluded.total_cost`),
       clearFrames: db.prepare('DELETE FROM open_frames'),
-      saveFrame: db.prepare(`INSERT INTO open_frames (thread_id, position, function_id, caller_id, depth, entry_cost, child_cost)
+      saveFrame: db.prepare(`INSERT INTO open_frames (thread_id, position, function_id, caller_id, return_address, entry_cost, child_cost)
         VALUES (?, ?, ?, ?, ?, ?, ?)`),
     };
     this.modules = new ModuleRegistry(db);
@@ -137,7 +137,7 @@ export class Ingester {
       Object.assign(state, { name: t.name, firstSeen: t.first_seen_ns, lastSeen: t.last_seen_ns, lost: t.lost, ended: !!t.ended, nextSeq: t.next_seq, cost: t.cost });
     }
     for (const f of db.prepare('SELECT * FROM open_frames ORDER BY thread_id, position').all() as Record<string, number>[]) {
-      this.thread(f.thread_id).stacks.restore({ functionId: f.function_id, callerId: f.caller_id, depth: f.depth, entryCost: f.entry_cost, childCost: f.child_cost });
+      this.thread(f.thread_id).stacks.restore({ functionId: f.function_id, callerId: f.caller_id, returnAddress: f.return_address, entryCost: f.entry_cost, childCost: f.child_cost });
     }
     for (const s of db.prepare('SELECT id, thread_id, nr FROM syscalls WHERE ret IS NULL ORDER BY seq').all() as Record<string, number>[]) {
       this.thread(s.thread_id).openSyscalls.push({ id: s.id, nr: s.nr });
@@ -237,9 +237,10 @@ export class Ingester {
     while (at < end) {
       const address = v.getUint16(at + 4, true) * TWO_32 + v.getUint32(at, true);
       const kind = v.getUint8(at + 6);
-      const extra = v.getUint8(at + 7);
+      const aux = v.getUint8(at + 7);
+      const extra = kind === Kind.call ? 0 : aux;
       const target = v.getUint16(at + 12, true) * TWO_32 + v.getUint32(at + 8, true);
-      const depth = v.getInt16(at + 14, true);
+      let depth = stacks.depth;
       if (at + (1 + extra) * 16 > end) throw new ChunkError(`record at slot ${at / 16} overruns its chunk`, 0);
       if (w === out.length) throw new ChunkError('chunk holds more records than its header says', 0);
       const locationId = locations.id(address);
@@ -248,12 +249,12 @@ export class Ingester {
       switch (kind) {
         case Kind.call:
           value = locations.id(target);
-          stacks.call(value, depth, t.cost);
+          depth = stacks.call(value, address + aux, t.cost);
           this.listCall(value, t.tid, locationId, seq, depth);
           break;
         case Kind.ret:
           value = locations.id(target);
-          stacks.ret(depth, t.cost);
+          depth = stacks.ret(target, t.cost);
           break;
         case Kind.exec:
           break;
@@ -416,7 +417,7 @@ export class Ingester {
         }
       }
       t.stacks.frames.forEach((f, position) =>
-        sql.saveFrame.run(t.tid, position, f.functionId, f.callerId, f.depth, f.entryCost, f.childCost));
+        sql.saveFrame.run(t.tid, position, f.functionId, f.callerId, f.returnAddress, f.entryCost, f.childCost));
     }
     sql.progress.run(this.position);
   }

@@ -137,7 +137,7 @@ CREATE TABLE open_frames (
   position INTEGER NOT NULL,
   function_id INTEGER NOT NULL,
   caller_id INTEGER NOT NULL,
-  depth INTEGER NOT NULL,
+  return_address INTEGER NOT NULL,
   entry_cost INTEGER NOT NULL,
   child_cost INTEGER NOT NULL,
   PRIMARY KEY (thread_id, position)

@@ -9,9 +9,11 @@ const NOPS = new Array<number>(16).fill(0x90);
 interface ThreadCursor {
   seq: number;
   lost: number;
-  depth: number;
   compiled: Set<number>;
 }
+
+/** x86_64 `call rel32`: the return address is the call site plus this. */
+const CALL_LENGTH = 5;
 
 interface Resolved {
   module: ModuleSpec;
@@ -37,15 +39,16 @@ class ChunkWriter {
     this.cursor = cursor;
   }
 
-  record(kind: number, location: number, target: number, depth: number, payload?: Buffer): void {
+  /** `aux`: the call instruction's length for calls; payload kinds count their slots themselves. */
+  record(kind: number, location: number, target: number, payload?: Buffer, aux = 0): void {
     const extra = payload ? Math.ceil(payload.length / SLOT_SIZE) : 0;
     const at = this.used * SLOT_SIZE;
     const b = this.slots;
     b.writeUIntLE(location, at, 6);
     b.writeUInt8(kind, at + 6);
-    b.writeUInt8(extra, at + 7);
+    b.writeUInt8(payload ? extra : aux, at + 7);
     b.writeUIntLE(target, at + 8, 6);
-    b.writeInt16LE(depth, at + 14);
+    b.writeUInt16LE(0, at + 14);
     if (payload) {
       b.fill(0, at + SLOT_SIZE, at + SLOT_SIZE * (1 + extra));
       payload.copy(b, at + SLOT_SIZE);
@@ -102,15 +105,15 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
     return { module, fn, entry: module.base + fn.offset };
   };
 
-  const syscall = (s: SyscallSpec, site: number, depth: number) => {
+  const syscall = (s: SyscallSpec, site: number) => {
     for (let i = 0; i < (s.count ?? 1); i++) {
       const args = Buffer.alloc(KIND_EXTRA_SLOTS.syscall * SLOT_SIZE);
       (s.args ?? []).forEach((a, j) => args.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), j * 8));
-      writer.record(Kind.syscall, site, s.nr, depth, args);
+      writer.record(Kind.syscall, site, s.nr, args);
       if (s.ret === undefined) continue;
       const ret = Buffer.alloc(KIND_EXTRA_SLOTS.sysret * SLOT_SIZE);
       ret.writeBigInt64LE(BigInt(s.ret), 0);
-      writer.record(Kind.sysret, site, s.nr, depth, ret);
+      writer.record(Kind.sysret, site, s.nr, ret);
     }
   };
 
@@ -119,26 +122,23 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
 
   const run = (call: CallSpec, siteOf: number, cursor: ThreadCursor) => {
     const callee = resolve(call.fn);
-    const depth = cursor.depth;
     for (let n = 0; n < (call.count ?? 1); n++) {
-      writer.record(Kind.call, siteOf, callee.entry, depth);
-      cursor.depth++;
+      writer.record(Kind.call, siteOf, callee.entry, undefined, CALL_LENGTH);
       if (blocks) {
         for (let b = 0; b < (call.blocks ?? 1); b++) {
           const start = callee.entry + b * 16;
           const code = Buffer.from(callee.fn.code ?? NOPS);
           if (scenario.captureCode !== false && !cursor.compiled.has(start)) {
             cursor.compiled.add(start);
-            writer.record(Kind.compile, start, start + code.length, cursor.depth, code);
+            writer.record(Kind.compile, start, start + code.length, code);
           }
-          writer.record(Kind.block, start, start + code.length, cursor.depth);
+          writer.record(Kind.block, start, start + code.length);
         }
       }
-      for (const s of call.syscalls ?? []) syscall(s, callee.entry + 0x20, cursor.depth);
+      for (const s of call.syscalls ?? []) syscall(s, callee.entry + 0x20);
       (call.children ?? []).forEach((child, i) => run(child, callSite(callee.entry, i), cursor));
-      cursor.depth--;
       if (call.noReturn) return;
-      writer.record(Kind.ret, callee.entry + callee.fn.size - 1, siteOf + 5, depth);
+      writer.record(Kind.ret, callee.entry + callee.fn.size - 1, siteOf + CALL_LENGTH);
     }
   };
 
@@ -156,12 +156,12 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
     } else {
       let cursor = threads.get(step.thread);
       if (!cursor) {
-        threads.set(step.thread, (cursor = { seq: 0, lost: 0, depth: 0, compiled: new Set() }));
+        threads.set(step.thread, (cursor = { seq: 0, lost: 0, compiled: new Set() }));
         capture.appendMeta({ type: 'thread', tid: step.thread, ...(step.name ? { name: step.name } : {}) });
       }
       cursor.lost += step.lost ?? 0;
       writer.begin(step.thread, cursor);
-      if (step.stallNs) writer.record(Kind.stall, 0, step.stallNs, cursor.depth);
+      if (step.stallNs) writer.record(Kind.stall, 0, step.stallNs);
       const root = [...loaded.values()][0];
       (step.calls ?? []).forEach((call, i) => run(call, callSite(root.base, i), cursor));
       writer.endChunk(step.ends ?? false);
