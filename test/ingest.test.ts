@@ -301,3 +301,13 @@ test('the committed fixture captures are what the generator writes from their de
     assert.ok(readFileSync(fresh).equals(readFileSync(fixturePath(`${name}.stcap`))), `${name}.stcap is stale: node dist/test/fixtures/make-fixtures.js`);
   }
 });
+
+test('a thread that ends closes its open frames, even in an empty last chunk', () => {
+  const { db } = ingestScenario({
+    end: null,
+    steps: [{ load: mainModule }, { thread: 3, calls: [{ fn: 'app!main', noReturn: true, children: [{ fn: 'app!a', count: 2 }] }] }, { thread: 3, ends: true }],
+  });
+  assert.deepEqual(statsOf(db, 'app!main'), { calls: 1, self: 2, total: 2 });
+  assert.equal(db.prepare('SELECT count(*) FROM open_frames').pluck().get(), 0);
+  assert.equal(db.prepare('SELECT ended FROM threads WHERE id = 3').pluck().get(), 1);
+});

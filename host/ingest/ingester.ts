@@ -211,6 +211,15 @@ export class Ingester {
 
   private chunk(chunk: Chunk): void {
     const t = this.thread(chunk.threadId);
+    t.lost = Math.max(t.lost, chunk.lost);
+    if (chunk.recordCount > 0) this.records(t, chunk);
+    if (chunk.threadEnded) {
+      t.ended = true;
+      t.stacks.closeAll(t.cost);
+    }
+  }
+
+  private records(t: ThreadState, chunk: Chunk): void {
     if (chunk.firstSeq + chunk.recordCount <= t.nextSeq) return; // sent twice: already stored
     if (chunk.firstSeq < t.nextSeq) throw new ChunkError(`thread ${t.tid} chunk overlaps events already stored`, 0);
     if (chunk.firstSeq > t.nextSeq) {
@@ -220,7 +229,6 @@ export class Ingester {
     }
     t.firstSeen ??= chunk.timestampNs;
     t.lastSeen = chunk.timestampNs;
-    t.lost = Math.max(t.lost, chunk.lost);
 
     const chunkId = this.nextChunkId++;
     const out = Buffer.allocUnsafe(chunk.recordCount * StoredEvent.size);
@@ -294,10 +302,6 @@ export class Ingester {
     this.sql.insertChunk.run(chunkId, t.tid, chunk.firstSeq, chunk.recordCount, chunk.timestampNs, out);
     t.events += chunk.recordCount;
     t.nextSeq = seq;
-    if (chunk.threadEnded) {
-      t.ended = true;
-      stacks.closeAll(t.cost);
-    }
   }
 
   private listCall(calleeId: number, tid: number, siteId: number, seq: number, depth: number): void {

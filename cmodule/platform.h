@@ -1,0 +1,37 @@
+/*
+ * What the ring needs from its surroundings. Inside the target it is provided by
+ * platform-frida.c (GLib from Frida's CModule runtime, libc's syscall()); the native tests
+ * provide it themselves. TinyCC has no __atomic builtins, so ordering is spelled out here.
+ */
+#ifndef STALK_TRACE_PLATFORM_H
+#define STALK_TRACE_PLATFORM_H
+
+#include <stdint.h>
+
+/* Orders the stores before it ahead of those after it (publishing a write position). */
+void st_release_fence (void);
+/* Orders the loads after it behind those before it (reading a published position). */
+void st_acquire_fence (void);
+
+/* Waits while *word == expected, at most timeout_ms; returns early when woken. */
+void st_futex_wait (volatile uint32_t * word, uint32_t expected, uint32_t timeout_ms);
+void st_futex_wake (volatile uint32_t * word);
+
+uint64_t st_now_ns (void);
+
+void * st_alloc (uint64_t size);
+void st_free (void * p);
+
+uint32_t st_gettid (void);
+
+typedef struct _StThread StThread;
+StThread * st_thread_start (const char * name, void (* func) (void * data), void * data);
+void st_thread_join (StThread * thread);
+
+typedef struct _StLock StLock;
+StLock * st_lock_new (void);
+void st_lock_free (StLock * lock);
+void st_lock (StLock * lock);
+void st_unlock (StLock * lock);
+
+#endif

@@ -1,0 +1,363 @@
+#include "ring.h"
+
+static uint8_t *
+block_start (StRing * r, uint64_t index)
+{
+  return r->blocks + (index % ST_RING_BLOCKS) * ST_BLOCK_SIZE;
+}
+
+static uint32_t
+record_slots (const uint8_t * record)
+{
+  unsigned kind = record[ST_REC_KIND_SHIFT / 8];
+  unsigned aux = record[ST_REC_AUX_SHIFT / 8];
+  /* A call's aux is its instruction length; other kinds count their payload slots in it. */
+  return 1 + (kind == ST_KIND_CALL ? 0 : aux);
+}
+
+static uint32_t
+count_records (const uint8_t * from, const uint8_t * to)
+{
+  uint32_t n = 0;
+  while (from < to)
+  {
+    from += ST_SLOT_SIZE * record_slots (from);
+    n++;
+  }
+  return n;
+}
+
+StTracer *
+st_tracer_new (uint64_t outbox_capacity)
+{
+  StTracer * t = st_alloc (sizeof (StTracer));
+  t->lock = st_lock_new ();
+  t->outbox.lock = st_lock_new ();
+  t->outbox.buffers[0] = st_alloc (outbox_capacity);
+  t->outbox.buffers[1] = st_alloc (outbox_capacity);
+  t->outbox.capacity = outbox_capacity;
+  t->started_ns = st_now_ns ();
+  return t;
+}
+
+static void
+ring_free (StRing * r)
+{
+  st_free (r->blocks);
+  st_free (r->scratch);
+  st_free (r);
+}
+
+void
+st_tracer_free (StTracer * t)
+{
+  uint32_t i;
+  for (i = 0; i != t->ring_count; i++)
+    ring_free (t->rings[i]);
+  st_free (t->outbox.buffers[0]);
+  st_free (t->outbox.buffers[1]);
+  st_lock_free (t->outbox.lock);
+  st_lock_free (t->lock);
+  st_free (t);
+}
+
+StRing *
+st_ring_new (StTracer * t, uint32_t thread_id, int lossy)
+{
+  StRing * r;
+
+  st_lock (t->lock);
+  if (t->ring_count == ST_MAX_RINGS)
+  {
+    st_unlock (t->lock);
+    return 0;
+  }
+  r = st_alloc (sizeof (StRing));
+  r->blocks = st_alloc ((uint64_t) ST_BLOCK_SIZE * ST_RING_BLOCKS);
+  r->scratch = st_alloc (ST_BLOCK_SIZE);
+  r->cur = r->blocks;
+  r->remaining = ST_BLOCK_SIZE;
+  r->thread_id = thread_id;
+  r->lossy = lossy;
+  r->tracer = t;
+  t->rings[t->ring_count++] = r;
+  st_unlock (t->lock);
+  return r;
+}
+
+void
+st_ring_end (StRing * r, int exited)
+{
+  r->exited = exited;
+  st_release_fence ();
+  r->ended = 1;
+  r->tracer->drain_signal++;
+  st_futex_wake (&r->tracer->drain_signal);
+}
+
+static void
+write_stall (StRing * r, uint64_t waited_ns)
+{
+  st_record_set ((StRecord *) r->cur, 0, ST_KIND_STALL, 0, waited_ns);
+  st_release_fence ();
+  r->cur += ST_SLOT_SIZE;
+  r->remaining -= ST_SLOT_SIZE;
+}
+
+void
+st_ring_refill (StRing * r)
+{
+  uint64_t produced;
+  uint64_t waited_from = 0;
+
+  if (r->dropping)
+  {
+    r->lost += count_records (r->scratch, r->cur);
+  }
+  else
+  {
+    /* What was written so far in this block is final: hand the block to the drain thread. */
+    produced = r->produced_blocks;
+    r->block_fill[produced % ST_RING_BLOCKS] = (uint32_t) (r->cur - block_start (r, produced));
+    st_release_fence ();
+    r->produced_blocks = produced + 1;
+    r->tracer->drain_signal++;
+    st_futex_wake (&r->tracer->drain_signal);
+  }
+
+  for (;;)
+  {
+    uint32_t signal = r->space_signal;
+    st_acquire_fence ();
+    if (r->produced_blocks - r->consumed_blocks < ST_RING_BLOCKS)
+      break;
+    if (r->lossy)
+    {
+      r->dropping = 1;
+      r->cur = r->scratch;
+      r->remaining = ST_BLOCK_SIZE;
+      return;
+    }
+    if (waited_from == 0)
+      waited_from = st_now_ns ();
+    st_futex_wait (&r->space_signal, signal, 10);
+  }
+
+  r->dropping = 0;
+  r->cur = block_start (r, r->produced_blocks);
+  r->remaining = ST_BLOCK_SIZE;
+  if (waited_from != 0)
+    write_stall (r, st_now_ns () - waited_from);
+}
+
+void
+st_ring_write (StRing * r, unsigned kind, uint64_t location, uint64_t target, const void * payload,
+    uint32_t payload_size)
+{
+  uint32_t extra = (payload_size + ST_SLOT_SIZE - 1) / ST_SLOT_SIZE;
+  uint64_t need = (uint64_t) ST_SLOT_SIZE * (1 + extra);
+  uint8_t * p;
+  uint32_t i;
+
+  /* Records never straddle blocks: end this one early when the record does not fit. */
+  if (r->remaining < need)
+    st_ring_refill (r);
+  p = r->cur;
+  st_record_set ((StRecord *) p, location, kind, extra, target);
+  for (i = 0; i != payload_size; i++)
+    p[ST_SLOT_SIZE + i] = ((const uint8_t *) payload)[i];
+  for (i = ST_SLOT_SIZE + payload_size; i != need; i++)
+    p[i] = 0;
+  st_release_fence ();
+  r->cur = p + need;
+  r->remaining -= need;
+  if (r->remaining == 0)
+    st_ring_refill (r);
+}
+
+void
+st_ring_write_slot (StRing * r, uint64_t word0, uint64_t word1)
+{
+  StRecord * rec = (StRecord *) r->cur;
+  rec->word[0] = word0;
+  rec->word[1] = word1;
+  st_release_fence ();
+  r->cur += ST_SLOT_SIZE;
+  r->remaining -= ST_SLOT_SIZE;
+  if (r->remaining == 0)
+    st_ring_refill (r);
+}
+
+static void
+put_u32 (uint8_t * p, uint32_t v)
+{
+  *(uint32_t *) p = v;
+}
+
+static void
+put_u64 (uint8_t * p, uint64_t v)
+{
+  put_u32 (p, (uint32_t) v);
+  put_u32 (p + 4, (uint32_t) (v >> 32));
+}
+
+/* One chunk into the outbox (locked by the caller); 0 when it does not fit. */
+static int
+emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread_exited)
+{
+  StOutbox * ob = &t->outbox;
+  uint8_t * out = ob->buffers[ob->active] + ob->used[ob->active];
+  uint32_t records;
+  uint32_t i;
+
+  if (ob->used[ob->active] + ST_CHUNK_HEADER_SIZE + bytes > ob->capacity)
+    return 0;
+  records = count_records (from, from + bytes);
+  put_u32 (out + ST_CHUNK_MAGIC_OFFSET, ST_CHUNK_MAGIC);
+  put_u32 (out + ST_CHUNK_THREAD_ID_OFFSET, r->thread_id);
+  put_u64 (out + ST_CHUNK_FIRST_SEQ_OFFSET, r->records_drained);
+  put_u32 (out + ST_CHUNK_RECORD_COUNT_OFFSET, records);
+  put_u32 (out + ST_CHUNK_SLOT_COUNT_OFFSET, bytes / ST_SLOT_SIZE);
+  put_u64 (out + ST_CHUNK_LOST_OFFSET, r->lost);
+  put_u64 (out + ST_CHUNK_TIMESTAMP_NS_OFFSET, st_now_ns () - t->started_ns);
+  put_u32 (out + ST_CHUNK_FLAGS_OFFSET, thread_exited ? 1 : 0);
+  put_u32 (out + ST_CHUNK_RESERVED_OFFSET, 0);
+  /* Slots and the outbox are 16-byte aligned: copy by words. */
+  for (i = 0; i != bytes / 8; i++)
+    ((uint64_t *) (out + ST_CHUNK_HEADER_SIZE))[i] = ((const uint64_t *) from)[i];
+  ob->used[ob->active] += ST_CHUNK_HEADER_SIZE + bytes;
+  r->records_drained += records;
+  return 1;
+}
+
+/* Moves what the thread has written into the outbox; returns 1 when nothing is left behind. */
+static int
+drain_ring (StTracer * t, StRing * r)
+{
+  for (;;)
+  {
+    uint64_t produced = r->produced_blocks;
+    uint8_t * start;
+    uint8_t * cur;
+    uint32_t bytes;
+
+    st_acquire_fence ();
+    if (r->consumed_blocks < produced)
+    {
+      uint64_t b = r->consumed_blocks;
+      bytes = r->block_fill[b % ST_RING_BLOCKS] - (uint32_t) r->consumed_offset;
+      if (bytes != 0 && !emit (t, r, block_start (r, b) + r->consumed_offset, bytes, 0))
+        return 0;
+      r->consumed_offset = 0;
+      st_release_fence ();
+      r->consumed_blocks = b + 1;
+      r->space_signal++;
+      st_futex_wake (&r->space_signal);
+      continue;
+    }
+
+    /* The block the thread is writing now. */
+    cur = r->cur;
+    st_acquire_fence ();
+    if (r->produced_blocks != produced)
+      continue;
+    start = block_start (r, produced);
+    if (cur < start || cur > start + ST_BLOCK_SIZE)
+      return 1; /* writing into the scratch block: nothing to send */
+    bytes = (uint32_t) (cur - start - r->consumed_offset);
+    if (bytes == 0)
+      return 1;
+    if (!emit (t, r, start + r->consumed_offset, bytes, 0))
+      return 0;
+    r->consumed_offset += bytes;
+    return 1;
+  }
+}
+
+/* A ring whose thread will write no more: count what it dropped last, say so, and let it go. */
+static int
+finish_ring (StTracer * t, StRing * r)
+{
+  if (r->dropping)
+  {
+    r->lost += count_records (r->scratch, r->cur);
+    r->cur = r->scratch;
+  }
+  return emit (t, r, 0, 0, r->exited);
+}
+
+uint64_t
+st_tracer_drain (StTracer * t)
+{
+  uint64_t before;
+  uint32_t i;
+
+  st_lock (t->lock);
+  st_lock (t->outbox.lock);
+  before = t->outbox.used[t->outbox.active];
+  for (i = 0; i < t->ring_count;)
+  {
+    StRing * r = t->rings[i];
+    int ended = r->ended;
+    st_acquire_fence ();
+    if (drain_ring (t, r) && ended && finish_ring (t, r))
+    {
+      t->rings[i] = t->rings[--t->ring_count];
+      ring_free (r);
+      continue;
+    }
+    i++;
+  }
+  i = t->outbox.used[t->outbox.active] - before;
+  st_unlock (t->outbox.lock);
+  st_unlock (t->lock);
+  return i;
+}
+
+uint64_t
+st_outbox_take (StTracer * t, uint8_t ** data)
+{
+  StOutbox * ob = &t->outbox;
+  uint64_t n;
+
+  st_lock (ob->lock);
+  *data = ob->buffers[ob->active];
+  n = ob->used[ob->active];
+  ob->active = 1 - ob->active;
+  ob->used[ob->active] = 0;
+  st_unlock (ob->lock);
+  return n;
+}
+
+static void
+drain_loop (void * data)
+{
+  StTracer * t = data;
+
+  t->drain_thread_id = st_gettid ();
+  while (!t->stopping)
+  {
+    uint32_t signal = t->drain_signal;
+    st_acquire_fence ();
+    st_tracer_drain (t);
+    st_futex_wait (&t->drain_signal, signal, 5);
+  }
+}
+
+void
+st_tracer_start (StTracer * t)
+{
+  t->drain_thread = st_thread_start ("stalk-trace-drain", drain_loop, t);
+  while (t->drain_thread_id == 0)
+    st_futex_wait (&t->drain_thread_id, 0, 1);
+}
+
+void
+st_tracer_stop (StTracer * t)
+{
+  t->stopping = 1;
+  t->drain_signal++;
+  st_futex_wake (&t->drain_signal);
+  st_thread_join (t->drain_thread);
+  st_tracer_drain (t);
+}

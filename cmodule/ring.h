@@ -1,0 +1,111 @@
+/*
+ * Per-thread event rings and the outbox they drain into.
+ *
+ * A followed thread writes records (layout.generated.h) into its own ring: one producer, the
+ * thread, and one consumer, the drain thread. The ring is ST_RING_BLOCKS blocks; the thread
+ * writes into a window that is the rest of its current block. The inline writer emitted into
+ * the thread's code (transform.c) writes one slot at `cur`, advances `cur`, takes 16 from
+ * `remaining`, and calls st_ring_refill when `remaining` reaches 0, so a one-slot record
+ * always fits. Records never straddle blocks.
+ *
+ * Full ring: lossless, the thread waits for the drain and then writes a stall record saying
+ * how long; lossy, it writes into a scratch block whose records are counted as lost.
+ */
+#ifndef STALK_TRACE_RING_H
+#define STALK_TRACE_RING_H
+
+#include "layout.generated.h"
+#include "platform.h"
+
+#define ST_BLOCK_SIZE (64 * 1024)
+#define ST_RING_BLOCKS 16
+#define ST_MAX_RINGS 4096
+
+typedef struct _StRing StRing;
+typedef struct _StOutbox StOutbox;
+typedef struct _StTracer StTracer;
+
+struct _StRing
+{
+  /* The inline writer's window: their offsets are part of the code transform.c emits. */
+  uint8_t * cur;
+  uint64_t remaining;
+
+  /* The producer's side. */
+  uint8_t * blocks;
+  volatile uint64_t produced_blocks;
+  uint32_t block_fill[ST_RING_BLOCKS];
+  uint8_t * scratch;
+  int dropping;
+  volatile uint64_t lost;
+  volatile uint32_t space_signal;
+  uint32_t thread_id;
+  int lossy;
+  uint64_t pending_syscall;
+  StTracer * tracer;
+
+  /* The consumer's side, kept apart from the producer's fields. */
+  uint8_t consumer_pad[64];
+  volatile uint64_t consumed_blocks;
+  uint64_t consumed_offset;
+  uint64_t records_drained;
+  volatile uint32_t ended;
+  int exited;
+};
+
+#define ST_RING_CUR_OFFSET 0
+#define ST_RING_REMAINING_OFFSET 8
+
+/* Agent messages are double-buffered: the drain thread fills one while the agent sends the other. */
+struct _StOutbox
+{
+  StLock * lock;
+  uint8_t * buffers[2];
+  uint64_t capacity;
+  uint64_t used[2];
+  int active;
+};
+
+struct _StTracer
+{
+  StLock * lock;
+  StRing * rings[ST_MAX_RINGS];
+  uint32_t ring_count;
+  StOutbox outbox;
+  uint64_t started_ns;
+  /* Bumped by producers that filled a block, so the drain thread wakes at once. */
+  volatile uint32_t drain_signal;
+  volatile uint32_t stopping;
+  StThread * drain_thread;
+  volatile uint32_t drain_thread_id;
+};
+
+StTracer * st_tracer_new (uint64_t outbox_capacity);
+void st_tracer_free (StTracer * tracer);
+
+/* Starts the drain thread; its id is in drain_thread_id once this returns. */
+void st_tracer_start (StTracer * tracer);
+/* Stops the drain thread after a last drain of every ring. */
+void st_tracer_stop (StTracer * tracer);
+
+StRing * st_ring_new (StTracer * tracer, uint32_t thread_id, int lossy);
+/*
+ * Nothing more will be written: the drain thread sends what is left, then frees the ring.
+ * `exited`: the thread is gone (its last chunk says so), rather than no longer followed.
+ */
+void st_ring_end (StRing * ring, int exited);
+
+/* Producer side: called by the inline writer when remaining reached 0. */
+void st_ring_refill (StRing * ring);
+/* Producer side: one record with an optional payload of payload_size bytes (padded to slots). */
+void st_ring_write (StRing * ring, unsigned kind, uint64_t location, uint64_t target,
+    const void * payload, uint32_t payload_size);
+/* Producer side: the one-slot record the inline writer writes, for C callers and tests. */
+void st_ring_write_slot (StRing * ring, uint64_t word0, uint64_t word1);
+
+/* Consumer side: drains every ring into the outbox; returns the bytes added. */
+uint64_t st_tracer_drain (StTracer * tracer);
+/* Consumer side, for the agent: the filled outbox buffer, swapped for the empty one. */
+uint64_t st_outbox_take (StTracer * tracer, uint8_t ** data);
+
+#endif

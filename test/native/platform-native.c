@@ -1,0 +1,81 @@
+/* platform.h for the native ring tests: libc and pthreads in place of Frida's GLib. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include "platform.h"
+
+/* x86 orders stores and loads among themselves; this keeps the compiler from reordering. */
+void st_release_fence (void) { __asm__ __volatile__ ("" ::: "memory"); }
+void st_acquire_fence (void) { __asm__ __volatile__ ("" ::: "memory"); }
+
+void
+st_futex_wait (volatile uint32_t * word, uint32_t expected, uint32_t timeout_ms)
+{
+  struct timespec ts = { timeout_ms / 1000, (long) (timeout_ms % 1000) * 1000000 };
+  syscall (SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
+}
+
+void
+st_futex_wake (volatile uint32_t * word)
+{
+  syscall (SYS_futex, word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+uint64_t
+st_now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+void * st_alloc (uint64_t size) { return calloc (1, size); }
+void st_free (void * p) { free (p); }
+uint32_t st_gettid (void) { return (uint32_t) syscall (SYS_gettid); }
+
+struct _StThread { pthread_t thread; void (* func) (void *); void * data; };
+
+static void *
+thread_main (void * data)
+{
+  StThread * t = data;
+  t->func (t->data);
+  return NULL;
+}
+
+StThread *
+st_thread_start (const char * name, void (* func) (void * data), void * data)
+{
+  StThread * t = calloc (1, sizeof (StThread));
+  (void) name;
+  t->func = func;
+  t->data = data;
+  pthread_create (&t->thread, NULL, thread_main, t);
+  return t;
+}
+
+void
+st_thread_join (StThread * t)
+{
+  pthread_join (t->thread, NULL);
+  free (t);
+}
+
+struct _StLock { pthread_mutex_t mutex; };
+
+StLock *
+st_lock_new (void)
+{
+  StLock * lock = calloc (1, sizeof (StLock));
+  pthread_mutex_init (&lock->mutex, NULL);
+  return lock;
+}
+
+void st_lock_free (StLock * lock) { pthread_mutex_destroy (&lock->mutex); free (lock); }
+void st_lock (StLock * lock) { pthread_mutex_lock (&lock->mutex); }
+void st_unlock (StLock * lock) { pthread_mutex_unlock (&lock->mutex); }

@@ -1,0 +1,190 @@
+/*
+ * Producers write numbered records into their rings while the drain thread empties them into
+ * the outbox and this program takes the outbox, as the agent does, and checks what arrives.
+ *
+ * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES
+ * Every 97th record is a syscall record with a six-argument payload (written by st_ring_write);
+ * the others are one-slot call records (st_ring_write_slot, as the inline writer writes them)
+ * whose target is the record's number. Prints one JSON line.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "ring.h"
+
+#define MAX_THREADS 64
+
+typedef struct
+{
+  StRing * ring;
+  uint64_t records;
+} Producer;
+
+typedef struct
+{
+  uint64_t next_seq;
+  uint64_t next_number;
+  uint64_t received;
+  uint64_t lost;
+  uint64_t stalls;
+  uint64_t stall_ns;
+  int exited;
+} Seen;
+
+static Seen seen[MAX_THREADS];
+static int errors;
+
+static void
+fail (const char * what, uint32_t thread)
+{
+  if (errors++ < 5)
+    fprintf (stderr, "thread %u: %s\n", thread, what);
+}
+
+static void *
+produce (void * data)
+{
+  Producer * p = data;
+  StRing * ring = p->ring;
+  uint64_t i;
+
+  for (i = 0; i != p->records; i++)
+  {
+    if (i % 97 == 0)
+    {
+      uint64_t args[6] = { i, i + 1, i + 2, i + 3, i + 4, i + 5 };
+      st_ring_write (ring, ST_KIND_SYSCALL, 0x401000, i, args, sizeof (args));
+    }
+    else
+    {
+      StRecord r;
+      st_record_set (&r, 0x401000 + (i & 0xff), ST_KIND_CALL, 5, i);
+      st_ring_write_slot (ring, r.word[0], r.word[1]);
+    }
+  }
+  st_ring_end (ring, 1);
+  return NULL;
+}
+
+static uint64_t
+u64_at (const uint8_t * p)
+{
+  uint64_t v;
+  memcpy (&v, p, 8);
+  return v;
+}
+
+static void
+check_chunks (const uint8_t * data, uint64_t size, int lossy)
+{
+  uint64_t at = 0;
+  while (at < size)
+  {
+    StChunkHeader h;
+    const uint8_t * slot;
+    const uint8_t * end;
+    Seen * s;
+    uint32_t records = 0;
+
+    memcpy (&h, data + at, sizeof (h));
+    if (h.magic != ST_CHUNK_MAGIC || h.thread_id >= MAX_THREADS)
+    {
+      fail ("bad chunk header", h.thread_id);
+      return;
+    }
+    s = &seen[h.thread_id];
+    if (h.first_seq != s->next_seq)
+      fail ("chunk does not follow the previous one", h.thread_id);
+    s->lost = h.lost;
+    s->exited |= h.flags & 1;
+    slot = data + at + ST_CHUNK_HEADER_SIZE;
+    end = slot + (uint64_t) h.slot_count * ST_SLOT_SIZE;
+    while (slot < end)
+    {
+      unsigned kind = slot[6];
+      uint64_t target = u64_at (slot + 8) & ST_ADDRESS_MASK;
+      records++;
+      if (kind == ST_KIND_STALL)
+      {
+        s->stalls++;
+        s->stall_ns += target;
+        slot += ST_SLOT_SIZE;
+        continue;
+      }
+      if (lossy ? target < s->next_number : target != s->next_number)
+        fail ("record out of order or missing", h.thread_id);
+      if (kind == ST_KIND_SYSCALL)
+      {
+        if (slot[7] != ST_EXTRA_SLOTS_SYSCALL || u64_at (slot + 16 + 40) != target + 5)
+          fail ("syscall payload damaged", h.thread_id);
+        slot += ST_SLOT_SIZE * (1 + ST_EXTRA_SLOTS_SYSCALL);
+      }
+      else
+      {
+        if (kind != ST_KIND_CALL || slot[7] != 5)
+          fail ("call record damaged", h.thread_id);
+        slot += ST_SLOT_SIZE;
+      }
+      s->next_number = target + 1;
+      s->received++;
+    }
+    if (records != h.record_count)
+      fail ("record count does not match the header", h.thread_id);
+    s->next_seq += h.record_count;
+    at += ST_CHUNK_HEADER_SIZE + (uint64_t) h.slot_count * ST_SLOT_SIZE;
+  }
+}
+
+int
+main (int argc, char ** argv)
+{
+  (void) argc;
+  uint32_t threads = atoi (argv[1]);
+  uint64_t records = strtoull (argv[2], NULL, 10);
+  int lossy = atoi (argv[3]);
+  int take_every_us = atoi (argv[4]);
+  StTracer * tracer = st_tracer_new (strtoull (argv[5], NULL, 10));
+  pthread_t tids[MAX_THREADS];
+  Producer producers[MAX_THREADS];
+  uint64_t received = 0, lost = 0, stalls = 0, stall_ns = 0;
+  uint32_t i, exited = 0;
+
+  st_tracer_start (tracer);
+  /* Registered before any producer runs, so an empty registry means every ring is done. */
+  for (i = 0; i != threads; i++)
+    producers[i] = (Producer) { st_ring_new (tracer, i, lossy), records };
+  for (i = 0; i != threads; i++)
+    pthread_create (&tids[i], NULL, produce, &producers[i]);
+  for (;;)
+  {
+    uint8_t * data;
+    uint64_t n = st_outbox_take (tracer, &data);
+    int done;
+    check_chunks (data, n, lossy);
+    st_lock (tracer->lock);
+    done = tracer->ring_count == 0;
+    st_unlock (tracer->lock);
+    if (done && n == 0)
+      break;
+    usleep (take_every_us);
+  }
+  for (i = 0; i != threads; i++)
+    pthread_join (tids[i], NULL);
+  st_tracer_stop (tracer);
+  for (i = 0; i != threads; i++)
+  {
+    received += seen[i].received;
+    lost += seen[i].lost;
+    stalls += seen[i].stalls;
+    stall_ns += seen[i].stall_ns;
+    exited += seen[i].exited;
+  }
+  printf ("{\"written\": %llu, \"received\": %llu, \"lost\": %llu, \"stalls\": %llu, \"stallNs\": %llu, "
+      "\"exited\": %u, \"errors\": %d}\n", (unsigned long long) (threads * records), (unsigned long long) received,
+      (unsigned long long) lost, (unsigned long long) stalls, (unsigned long long) stall_ns, exited, errors);
+  st_tracer_free (tracer);
+  return 0;
+}

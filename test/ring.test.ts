@@ -1,0 +1,45 @@
+// The in-target ring buffer (cmodule/ring.c), compiled natively by every C compiler found
+// (tcc is the family Frida's CModule uses) and driven by real threads.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { packagePath } from '../host/paths.js';
+import { tempDir } from './helpers.js';
+
+const compilers = ['gcc', 'tcc'].filter((cc) => spawnSync(cc, ['-v'], { stdio: 'ignore' }).status === 0);
+
+interface Outcome { written: number; received: number; lost: number; stalls: number; stallNs: number; exited: number; errors: number }
+
+for (const cc of compilers) {
+  const dir = tempDir();
+  const exe = join(dir, `ring-stress-${cc}`);
+  const build = spawnSync(cc, ['-pthread', '-I', packagePath('cmodule'), '-o', exe,
+    packagePath('test', 'native', 'ring-stress.c'), packagePath('cmodule', 'ring.c'), packagePath('test', 'native', 'platform-native.c')], { encoding: 'utf8' });
+  const run = (threads: number, records: number, lossy: boolean, takeEveryUs: number, outboxBytes: number): Outcome => {
+    assert.equal(build.status, 0, build.stderr);
+    const r = spawnSync(exe, [threads, records, lossy ? 1 : 0, takeEveryUs, outboxBytes].map(String), { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+
+  test(`${cc}: every record of every thread arrives once, in order, with payloads intact`, () => {
+    const o = run(4, 300_000, false, 1000, 16 << 20);
+    assert.deepEqual([o.received, o.lost, o.errors, o.exited], [4 * 300_000, 0, 0, 4]);
+  });
+
+  test(`${cc}: lossless: when the agent is slow the threads wait, and say for how long`, () => {
+    // A 256 KiB outbox taken every 50 ms holds far less than the threads write.
+    const o = run(3, 200_000, false, 50_000, 256 << 10);
+    assert.deepEqual([o.received, o.lost, o.errors], [3 * 200_000, 0, 0]);
+    assert.ok(o.stalls > 0 && o.stallNs > 0, JSON.stringify(o));
+  });
+
+  test(`${cc}: lossy: when the agent is slow records are dropped, and every drop is counted`, () => {
+    const o = run(3, 200_000, true, 50_000, 256 << 10);
+    assert.equal(o.errors, 0);
+    assert.ok(o.lost > 0, JSON.stringify(o));
+    assert.equal(o.received + o.lost, o.written);
+    assert.equal(o.stalls, 0);
+  });
+}
