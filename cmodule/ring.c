@@ -54,6 +54,12 @@ st_tracer_free (StTracer * t)
   uint32_t i;
   for (i = 0; i != t->ring_count; i++)
     ring_free (t->rings[i]);
+  while (t->retired != 0)
+  {
+    StRing * r = t->retired;
+    t->retired = r->next_retired;
+    ring_free (r);
+  }
   st_free (t->outbox.buffers[0]);
   st_free (t->outbox.buffers[1]);
   st_lock_free (t->outbox.lock);
@@ -303,7 +309,13 @@ st_tracer_drain (StTracer * t)
     if (drain_ring (t, r) && ended && finish_ring (t, r))
     {
       t->rings[i] = t->rings[--t->ring_count];
-      ring_free (r);
+      if (r->exited)
+        ring_free (r);
+      else
+      {
+        r->next_retired = t->retired;
+        t->retired = r;
+      }
       continue;
     }
     i++;
@@ -350,6 +362,12 @@ st_tracer_start (StTracer * t)
   t->drain_thread = st_thread_start ("stalk-trace-drain", drain_loop, t);
   while (t->drain_thread_id == 0)
     st_futex_wait (&t->drain_thread_id, 0, 1);
+}
+
+uint32_t
+st_tracer_drain_thread_id (StTracer * t)
+{
+  return t->drain_thread_id;
 }
 
 void

@@ -51,6 +51,7 @@ struct _StRing
   uint64_t records_drained;
   volatile uint32_t ended;
   int exited;
+  StRing * next_retired;
 };
 
 #define ST_RING_CUR_OFFSET 0
@@ -71,6 +72,8 @@ struct _StTracer
   StLock * lock;
   StRing * rings[ST_MAX_RINGS];
   uint32_t ring_count;
+  /* Ended rings whose thread lives on: its code may still be leaving Stalker's, so they stay allocated. */
+  StRing * retired;
   StOutbox outbox;
   uint64_t started_ns;
   /* Bumped by producers that filled a block, so the drain thread wakes at once. */
@@ -85,13 +88,15 @@ void st_tracer_free (StTracer * tracer);
 
 /* Starts the drain thread; its id is in drain_thread_id once this returns. */
 void st_tracer_start (StTracer * tracer);
+uint32_t st_tracer_drain_thread_id (StTracer * tracer);
 /* Stops the drain thread after a last drain of every ring. */
 void st_tracer_stop (StTracer * tracer);
 
 StRing * st_ring_new (StTracer * tracer, uint32_t thread_id, int lossy);
 /*
- * Nothing more will be written: the drain thread sends what is left, then frees the ring.
- * `exited`: the thread is gone (its last chunk says so), rather than no longer followed.
+ * Nothing more will be written: the drain thread sends what is left. `exited`: the thread is
+ * gone (its last chunk says so) and the ring is freed; otherwise it is only no longer followed,
+ * and the ring is kept until the tracer is freed.
  */
 void st_ring_end (StRing * ring, int exited);
 

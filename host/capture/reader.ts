@@ -24,7 +24,7 @@ const BLOCK = 8 << 20;
 /** Reads a capture file front to back in large blocks, so memory stays flat however long it is. */
 export class CaptureReader {
   readonly info: CaptureInfo;
-  readonly size: number;
+  size: number;
   private buf = Buffer.allocUnsafeSlow(BLOCK);
   private bufStart = 0;
   private bufLen = 0;
@@ -52,6 +52,11 @@ export class CaptureReader {
 
   close(): void {
     closeSync(this.fd);
+  }
+
+  /** The file was appended to (a recording in progress): frames up to `size` can be read. */
+  grow(size: number): void {
+    this.size = Math.max(this.size, size);
   }
 
   /** Bytes [offset, offset + length) of the file; the view is valid until the next call. */

@@ -4,9 +4,11 @@ import { hideBin } from 'yargs/helpers';
 import { readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 import { packagePath } from '../paths.js';
+import { devicesCommand } from './commands/devices.js';
 import { infoCommand } from './commands/info.js';
 import { ingestCommand } from './commands/ingest.js';
 import { queryCommand } from './commands/query.js';
+import { recordCommand } from './commands/record.js';
 import { replayCommand } from './commands/replay.js';
 import { reportCommand } from './commands/report.js';
 
@@ -17,6 +19,8 @@ async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('stalk-trace')
     .usage('$0 <command> [options]')
+    .command(recordCommand)
+    .command(devicesCommand)
     .command(ingestCommand)
     .command(infoCommand)
     .command(queryCommand)

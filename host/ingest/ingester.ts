@@ -76,6 +76,8 @@ export class Ingester {
   private nextBlockId: number;
   /** Capture offset of everything stored once the open transaction commits. */
   position: number;
+  /** Events stored by this ingester, for progress displays. */
+  storedEvents = 0;
   private readonly sql: Record<string, Statement>;
 
   constructor(private readonly db: TraceDb, private readonly capture: CaptureInfo, private readonly warn: IngestWarning) {
@@ -301,6 +303,7 @@ export class Ingester {
     if (w !== out.length) throw new ChunkError('chunk holds fewer records than its header says', 0);
     this.sql.insertChunk.run(chunkId, t.tid, chunk.firstSeq, chunk.recordCount, chunk.timestampNs, out);
     t.events += chunk.recordCount;
+    this.storedEvents += chunk.recordCount;
     t.nextSeq = seq;
   }
 

@@ -1,0 +1,95 @@
+// stalk-trace's agent: follows threads with Stalker, records through the CModule transformer,
+// and sends the module map, thread names and event chunks to the host (schemas/agent.json).
+import { FuncScope } from './func-scope.js';
+import { watchFaultsAndExit } from './lifecycle.js';
+import { post } from './messages.js';
+import { ModuleWatcher } from './modules.js';
+import { Outbox } from './outbox.js';
+import type { AgentInfo, AgentOptions } from './protocol.generated.js';
+import { Threads } from './threads.js';
+import { Tracer } from './tracer.js';
+
+interface Recording {
+  options: AgentOptions;
+  tracer: Tracer;
+  outbox: Outbox;
+  threads: Threads;
+  modules: ModuleWatcher;
+  func: FuncScope | null;
+}
+
+let recording: Recording | null = null;
+
+/** Where a process that was spawned and not resumed first runs code of its own. */
+function entryHook(): NativePointer | null {
+  const main = Process.mainModule.findExportByName('main') ?? DebugSymbol.fromName('main').address;
+  if (!main.isNull()) return main;
+  return Module.findGlobalExportByName('__libc_start_main') ?? Module.findGlobalExportByName('__libc_init');
+}
+
+function followThreads(r: Recording): void {
+  const { options, threads } = r;
+  const selected = (tid: number) =>
+    options.threads === 'all' || (options.threads === 'main' ? tid === Process.id : options.threadIds.includes(tid));
+  threads.watch(selected);
+  if (options.spawned && !threads.isFollowed(Process.id) && selected(Process.id)) {
+    // Not resumed yet: its threads cannot be listed, so the main thread is taken as it starts.
+    const entry = entryHook();
+    if (entry === null) throw new Error('cannot find main or the C library start routine to begin following the main thread');
+    const hook = Interceptor.attach(entry, {
+      onEnter() {
+        if (!threads.isFollowed(this.threadId)) threads.follow(this.threadId);
+        hook.detach();
+      },
+    });
+  }
+}
+
+rpc.exports = {
+  init(options: AgentOptions): AgentInfo {
+    const events = options.events.includes('block') && !options.events.includes('compile') ? [...options.events, 'compile'] : options.events;
+    const tracer = new Tracer(events, options.outboxBytes, options.lossy);
+    const outbox = new Outbox(tracer);
+    const threads = new Threads(tracer);
+    const func = options.func === null ? null : new FuncScope(options.func, threads);
+    const modules = new ModuleWatcher(options.excludeModules, () => outbox.flush(), () => {
+      try {
+        func?.tryHook();
+      } catch (e) {
+        post({ type: 'fatal', reason: (e as Error).message });
+      }
+    });
+    recording = { options, tracer, outbox, threads, modules, func };
+    return {
+      arch: Process.arch, pointerSize: Process.pointerSize, platform: Process.platform, fridaVersion: Frida.version,
+      mainModule: Process.mainModule.name,
+    };
+  },
+
+  start(): void {
+    const r = recording;
+    if (r === null) throw new Error('init first');
+    watchFaultsAndExit(r.outbox);
+    r.modules.start();
+    if (r.func !== null) {
+      if (!r.func.tryHook()) r.func.deadline(r.options.funcTimeoutMs);
+    } else {
+      followThreads(r);
+    }
+    r.outbox.start(r.options.drainIntervalMs);
+  },
+
+  /** Stops recording and sends everything left; returns the sites left unrecorded. */
+  stop(): number {
+    const r = recording;
+    if (r === null) return 0;
+    r.func?.stop();
+    r.modules.stop();
+    r.threads.stop();
+    r.outbox.stop();
+    r.tracer.stopDrainThread();
+    r.outbox.flush();
+    recording = null;
+    return r.tracer.skippedSites;
+  },
+};

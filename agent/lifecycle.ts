@@ -1,0 +1,27 @@
+// The two moments a recording must not lose its tail: a fault that may kill the process, and
+// exit. Both send everything recorded, then wait until the host has it.
+import { awaitAck, post } from './messages.js';
+import type { Outbox } from './outbox.js';
+
+export function watchFaultsAndExit(outbox: Outbox): void {
+  Process.setExceptionHandler((details) => {
+    outbox.flush();
+    post({ type: 'crash', detail: `${details.type} at ${details.address}${details.memory ? ` (${details.memory.operation} of ${details.memory.address})` : ''}` });
+    awaitAck('crash-ack');
+    return false;
+  });
+  let exiting = false;
+  for (const name of ['exit', '_exit']) {
+    const exit = Module.findGlobalExportByName(name);
+    if (exit === null) continue;
+    Interceptor.attach(exit, {
+      onEnter(args) {
+        if (exiting) return;
+        exiting = true;
+        outbox.flush();
+        post({ type: 'exiting', status: args[0].toInt32() });
+        awaitAck('exit-ack');
+      },
+    });
+  }
+}

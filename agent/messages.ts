@@ -1,0 +1,15 @@
+// Everything the agent tells the host goes through here (schemas/agent.json).
+import type { AgentMessage } from './protocol.generated.js';
+
+export function post(message: AgentMessage, data?: ArrayBuffer): void {
+  send(message, data ?? null);
+}
+
+export function postMeta(message: Record<string, unknown>): void {
+  post({ type: 'meta', message });
+}
+
+/** Blocks this thread until the host answers `type`: what was sent before is then safely received. */
+export function awaitAck(type: string): void {
+  recv(type, () => {}).wait();
+}

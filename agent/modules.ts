@@ -1,0 +1,56 @@
+// The module map: each module once at start and on every load and unload after, with its
+// function symbols, so the host resolves addresses against the map that was live.
+import { postMeta } from './messages.js';
+
+type Symbol = [offset: number, size: number, name: string];
+
+function functionSymbols(m: Module): Symbol[] {
+  const seen = new Set<string>();
+  const out: Symbol[] = [];
+  const add = (address: NativePointer, size: number, name: string) => {
+    const offset = address.sub(m.base).toUInt32();
+    const key = `${offset}:${name}`;
+    if (address.isNull() || offset >= m.size || seen.has(key)) return;
+    seen.add(key);
+    out.push([offset, size, name]);
+  };
+  for (const s of m.enumerateSymbols()) if (s.type === 'function') add(s.address, s.size ?? 0, s.name);
+  for (const e of m.enumerateExports()) if (e.type === 'function') add(e.address, 0, e.name);
+  return out;
+}
+
+const globRegExp = (glob: string) =>
+  new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+
+/** Frida's own code is never followed. */
+const FRIDA_MODULE = /^frida-(agent|gadget)/;
+
+export class ModuleWatcher {
+  private observer: ModuleObserver | null = null;
+  private readonly excluded: RegExp[];
+
+  /** `beforeChange` sends the events recorded so far, so they resolve against the old map. */
+  constructor(excludeGlobs: string[], private readonly beforeChange: () => void, private readonly onLoad: (m: Module) => void) {
+    this.excluded = [FRIDA_MODULE, ...excludeGlobs.map(globRegExp)];
+  }
+
+  start(): void {
+    this.observer = Process.attachModuleObserver({
+      onAdded: (m) => {
+        this.beforeChange();
+        if (this.excluded.some((re) => re.test(m.name))) Stalker.exclude({ base: m.base, size: m.size });
+        postMeta({ type: 'module-load', name: m.name, path: m.path, base: m.base.toString(), size: m.size, symbols: functionSymbols(m) });
+        this.onLoad(m);
+      },
+      onRemoved: (m) => {
+        this.beforeChange();
+        postMeta({ type: 'module-unload', base: m.base.toString() });
+      },
+    });
+  }
+
+  stop(): void {
+    this.observer?.detach();
+    this.observer = null;
+  }
+}

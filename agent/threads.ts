@@ -1,0 +1,63 @@
+// Which threads are followed, and each one's ring.
+import { postMeta } from './messages.js';
+import type { Tracer } from './tracer.js';
+
+export class Threads {
+  private readonly rings = new Map<number, NativePointer>();
+  private observer: ThreadObserver | null = null;
+
+  constructor(private readonly tracer: Tracer) {}
+
+  private ringOf(tid: number, name: string | null): NativePointer {
+    let ring = this.rings.get(tid);
+    if (ring === undefined) {
+      ring = this.tracer.ring(tid);
+      this.rings.set(tid, ring);
+      postMeta({ type: 'thread', tid, ...(name ? { name } : {}) });
+    }
+    return ring;
+  }
+
+  isFollowed(tid: number): boolean {
+    return this.rings.has(tid);
+  }
+
+  /** Follows a thread; the current one starts being followed when the running callback returns. */
+  follow(tid: number, name: string | null = null): void {
+    if (tid === this.tracer.drainThreadId) return;
+    Stalker.follow(tid, { transform: this.tracer.transform, data: this.ringOf(tid, name) });
+  }
+
+  unfollow(tid: number): void {
+    Stalker.unfollow(tid);
+  }
+
+  /** Follows the selected threads there are now and those created later. */
+  watch(selected: (tid: number) => boolean): void {
+    this.observer = Process.attachThreadObserver({
+      onAdded: (t) => {
+        if (selected(t.id) && !this.rings.has(t.id)) this.follow(t.id, t.name ?? null);
+      },
+      onRemoved: (t) => {
+        const ring = this.rings.get(t.id);
+        if (ring === undefined) return;
+        this.rings.delete(t.id);
+        this.tracer.endRing(ring, true);
+      },
+      onRenamed: (t) => {
+        if (this.rings.has(t.id)) postMeta({ type: 'thread', tid: t.id, ...(t.name ? { name: t.name } : {}) });
+      },
+    });
+  }
+
+  /** Stops following every thread; their rings will say so when drained. */
+  stop(): void {
+    this.observer?.detach();
+    this.observer = null;
+    for (const [tid, ring] of this.rings) {
+      Stalker.unfollow(tid);
+      this.tracer.endRing(ring, false);
+    }
+    this.rings.clear();
+  }
+}

@@ -1,0 +1,69 @@
+// The C side of the agent: compiles cmodule/ for this architecture and wraps what TypeScript calls.
+import { CMODULE_SOURCE } from './cmodule-source.generated.js';
+import { EVENT_MASK } from './protocol.generated.js';
+
+export class Tracer {
+  private readonly cm: CModule;
+  private readonly handle: NativePointer;
+  private readonly outboxTake: NativeFunction<UInt64, [NativePointerValue, NativePointerValue]>;
+  private readonly tracerDrain: NativeFunction<UInt64, [NativePointerValue]>;
+  private readonly ringNew: NativeFunction<NativePointer, [NativePointerValue, number, number]>;
+  private readonly ringEnd: NativeFunction<void, [NativePointerValue, number]>;
+  private readonly tracerStop: NativeFunction<void, [NativePointerValue]>;
+  private readonly taken = Memory.alloc(Process.pointerSize);
+  /** The refill stub's page: writable and executable, kept alive with the tracer. */
+  private readonly stub: NativePointer;
+  readonly drainThreadId: number;
+
+  constructor(events: string[], outboxBytes: number, private readonly lossy: boolean) {
+    const source = CMODULE_SOURCE[Process.arch];
+    if (source === undefined) throw new Error(`stalk-trace records x64 and arm64 processes, not ${Process.arch}`);
+    this.cm = new CModule(source, { syscall: Module.getGlobalExportByName('syscall') });
+    this.stub = Memory.alloc(Process.pageSize);
+    Memory.protect(this.stub, Process.pageSize, 'rwx');
+    const mask = events.reduce((m, e) => m | (EVENT_MASK[e as keyof typeof EVENT_MASK] ?? 0), 0);
+    const init = new NativeFunction(this.cm.st_init, 'pointer', ['uint32', 'pointer', 'uint64']);
+    this.handle = init(mask, this.stub, outboxBytes);
+    this.outboxTake = new NativeFunction(this.cm.st_outbox_take, 'uint64', ['pointer', 'pointer']);
+    this.tracerDrain = new NativeFunction(this.cm.st_tracer_drain, 'uint64', ['pointer']);
+    this.ringNew = new NativeFunction(this.cm.st_ring_new, 'pointer', ['pointer', 'uint32', 'int']);
+    this.ringEnd = new NativeFunction(this.cm.st_ring_end, 'void', ['pointer', 'int']);
+    this.tracerStop = new NativeFunction(this.cm.st_tracer_stop, 'void', ['pointer']);
+    this.drainThreadId = new NativeFunction(this.cm.st_tracer_drain_thread_id, 'uint32', ['pointer'])(this.handle);
+  }
+
+  get transform(): NativePointer {
+    return this.cm.transform;
+  }
+
+  /** Call, return and block sites left unrecorded inside exclusive load/store sequences. */
+  get skippedSites(): number {
+    return (this.cm.st_skipped_sites as NativePointer).readU64().toNumber();
+  }
+
+  ring(threadId: number): NativePointer {
+    const ring = this.ringNew(this.handle, threadId, this.lossy ? 1 : 0);
+    if (ring.isNull()) throw new Error('too many threads followed at once');
+    return ring;
+  }
+
+  /** Nothing more will be written to the ring; `exited`: its thread is gone. */
+  endRing(ring: NativePointer, exited: boolean): void {
+    this.ringEnd(ring, exited ? 1 : 0);
+  }
+
+  /** Drains every ring now, on this thread, instead of waiting for the drain thread. */
+  drain(): void {
+    this.tracerDrain(this.handle);
+  }
+
+  /** What was drained since the last call, or null. */
+  take(): ArrayBuffer | null {
+    const n = this.outboxTake(this.handle, this.taken).toNumber();
+    return n === 0 ? null : this.taken.readPointer().readByteArray(n);
+  }
+
+  stopDrainThread(): void {
+    this.tracerStop(this.handle);
+  }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Bundles cmodule/ into one C source per architecture for the agent (CModule compiles a single
+// text, with no file system): writes agent/cmodule-source.generated.ts at build time.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const UNITS = ['platform-frida.c', 'ring.c', 'emit-ARCH.c', 'transform.c'];
+const ARCHES = { x64: 'x86_64', arm64: 'arm64' };
+
+/** Replaces each `#include "local.h"` by the file, once; system includes stay. */
+function inline(file, seen) {
+  return readFileSync(join(here, file), 'utf8').replace(/^#include "([^"]+)"\s*$/gm, (_, name) => {
+    if (seen.has(name)) return '';
+    seen.add(name);
+    return inline(name, seen);
+  });
+}
+
+const sources = Object.fromEntries(Object.entries(ARCHES).map(([arch, suffix]) => {
+  const seen = new Set();
+  return [arch, UNITS.map((unit) => inline(unit.replace('ARCH', suffix), seen)).join('\n')];
+}));
+
+writeFileSync(join(here, '..', 'agent', 'cmodule-source.generated.ts'),
+  `// Generated at build time by cmodule/embed.mjs from cmodule/. Do not edit.\n\nexport const CMODULE_SOURCE: Record<string, string> = ${JSON.stringify(sources, null, 2)};\n`);

@@ -1,0 +1,216 @@
+/*
+ * arm64 inline writer. The emitted code moves sp below the red zone with its first store,
+ * saves x14-x17, and uses no flag-setting instruction (cbz tests the window). The write
+ * position is published with a store-release, so the drain thread never sees a position ahead
+ * of the record it covers. Targets lose their top 16 bits (tags, pointer authentication).
+ */
+#include "emit.h"
+
+/* sp at the instruction, from inside the prologue: the frame below the 128-byte red zone. */
+#define FRAME 176
+#define SLOT_X16 0
+#define SLOT_X17 8
+#define SLOT_X14 16
+#define SLOT_X15 24
+#define SLOT_LR 32
+
+gpointer st_refill_stub;
+
+StInsnKind
+st_classify (const cs_insn * insn)
+{
+  switch (insn->id)
+  {
+    case ARM64_INS_BL:
+    case ARM64_INS_BLR:
+    case ARM64_INS_BLRAA:
+    case ARM64_INS_BLRAAZ:
+    case ARM64_INS_BLRAB:
+    case ARM64_INS_BLRABZ:
+      return ST_INSN_CALL;
+    case ARM64_INS_RET:
+    case ARM64_INS_RETAA:
+    case ARM64_INS_RETAB:
+      return ST_INSN_RET;
+    case ARM64_INS_SVC:
+      return ST_INSN_SYSCALL;
+    case ARM64_INS_LDXR: case ARM64_INS_LDXRB: case ARM64_INS_LDXRH: case ARM64_INS_LDXP:
+    case ARM64_INS_LDAXR: case ARM64_INS_LDAXRB: case ARM64_INS_LDAXRH: case ARM64_INS_LDAXP:
+      return ST_INSN_EXCLUSIVE_LOAD;
+    case ARM64_INS_STXR: case ARM64_INS_STXRB: case ARM64_INS_STXRH: case ARM64_INS_STXP:
+    case ARM64_INS_STLXR: case ARM64_INS_STLXRB: case ARM64_INS_STLXRH: case ARM64_INS_STLXP:
+    case ARM64_INS_CLREX:
+      return ST_INSN_EXCLUSIVE_END;
+    default:
+      return ST_INSN_OTHER;
+  }
+}
+
+/* movz/movk for the low 48 bits: three fixed instructions, so a value can be patched in later. */
+static void
+put_mov_u48 (GumArm64Writer * cw, guint rd, guint64 value)
+{
+  guint hw;
+  for (hw = 0; hw != 3; hw++)
+  {
+    guint32 opcode = (hw == 0) ? 0xd2800000 : 0xf2800000; /* movz : movk, 64-bit */
+    gum_arm64_writer_put_instruction (cw, opcode | (hw << 21) | ((guint32) ((value >> (16 * hw)) & 0xffff) << 5) | rd);
+  }
+}
+
+static void
+patch_mov_u48 (guint32 * code, guint64 value)
+{
+  guint hw;
+  for (hw = 0; hw != 3; hw++)
+    code[hw] = (code[hw] & ~(0xffffu << 5)) | ((guint32) ((value >> (16 * hw)) & 0xffff) << 5);
+}
+
+static void
+prologue (GumArm64Writer * cw)
+{
+  gum_arm64_writer_put_stp_reg_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X17, ARM64_REG_SP, -FRAME, GUM_INDEX_PRE_ADJUST);
+  gum_arm64_writer_put_stp_reg_reg_reg_offset (cw, ARM64_REG_X14, ARM64_REG_X15, ARM64_REG_SP, SLOT_X14, GUM_INDEX_SIGNED_OFFSET);
+}
+
+/* x15 = the value `reg` had at the instruction. */
+static void
+load_original (GumArm64Writer * cw, arm64_reg reg)
+{
+  switch (reg)
+  {
+    case ARM64_REG_X14: gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_SP, SLOT_X14); break;
+    case ARM64_REG_X15: gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_SP, SLOT_X15); break;
+    case ARM64_REG_X16: gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_SP, SLOT_X16); break;
+    case ARM64_REG_X17: gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_SP, SLOT_X17); break;
+    default: gum_arm64_writer_put_mov_reg_reg (cw, ARM64_REG_X15, reg); break;
+  }
+}
+
+/* With the target in x15: writes the record and restores what the prologue saved. */
+static void
+write_record (GumArm64Writer * cw, StRing * ring, guint64 word0)
+{
+  gconstpointer refill = cw->code;
+  gconstpointer restore = cw->code + 1;
+  gconstpointer done = cw->code + 2;
+
+  gum_arm64_writer_put_and_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_X15, ST_ADDRESS_MASK);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (ring));
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, ST_RING_CUR_OFFSET);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, 8);
+  gum_arm64_writer_put_ldr_reg_u64 (cw, ARM64_REG_X15, word0);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, 0);
+  gum_arm64_writer_put_add_reg_reg_imm (cw, ARM64_REG_X17, ARM64_REG_X17, ST_SLOT_SIZE);
+  /* stlr x17, [x16]: the window pointer is at offset 0. */
+  gum_arm64_writer_put_instruction (cw, 0xc89ffc00 | (16 << 5) | 17);
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
+  gum_arm64_writer_put_sub_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_X15, ST_SLOT_SIZE);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
+  gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X15, refill);
+  gum_arm64_writer_put_label (cw, restore);
+  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X14, ARM64_REG_X15, ARM64_REG_SP, SLOT_X14, GUM_INDEX_SIGNED_OFFSET);
+  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X17, ARM64_REG_SP, FRAME, GUM_INDEX_POST_ADJUST);
+  gum_arm64_writer_put_b_label (cw, done);
+  gum_arm64_writer_put_label (cw, refill);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X17, GUM_ADDRESS (st_refill_stub));
+  gum_arm64_writer_put_blr_reg_no_auth (cw, ARM64_REG_X17);
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
+  gum_arm64_writer_put_b_label (cw, restore);
+  gum_arm64_writer_put_label (cw, done);
+}
+
+static guint64
+word0_of (guint64 location, unsigned kind, unsigned aux)
+{
+  StRecord r;
+  st_record_set (&r, location, kind, aux, 0);
+  return r.word[0];
+}
+
+void
+st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
+{
+  GumArm64Writer * cw = output->writer.arm64;
+  const cs_arm64_op * op = &insn->detail->arm64.operands[0];
+  prologue (cw);
+  if (op->type == ARM64_OP_IMM)
+    put_mov_u48 (cw, 15, (guint64) op->imm);
+  else
+    load_original (cw, op->reg);
+  write_record (cw, ring, word0_of (insn->address, ST_KIND_CALL, insn->size));
+}
+
+void
+st_emit_ret (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
+{
+  GumArm64Writer * cw = output->writer.arm64;
+  prologue (cw);
+  load_original (cw, insn->detail->arm64.op_count > 0 ? insn->detail->arm64.operands[0].reg : ARM64_REG_LR);
+  write_record (cw, ring, word0_of (insn->address, ST_KIND_RET, 0));
+}
+
+void
+st_emit_exec (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
+{
+  GumArm64Writer * cw = output->writer.arm64;
+  prologue (cw);
+  gum_arm64_writer_put_mov_reg_reg (cw, ARM64_REG_X15, ARM64_REG_XZR);
+  write_record (cw, ring, word0_of (insn->address, ST_KIND_EXEC, 0));
+}
+
+gpointer
+st_emit_block (GumStalkerOutput * output, StRing * ring, guint64 start)
+{
+  GumArm64Writer * cw = output->writer.arm64;
+  gpointer patch;
+  prologue (cw);
+  patch = cw->code;
+  put_mov_u48 (cw, 15, 0);
+  write_record (cw, ring, word0_of (start, ST_KIND_BLOCK, 0));
+  return patch;
+}
+
+void
+st_patch_block_end (gpointer patch, guint64 end)
+{
+  patch_mov_u48 (patch, end);
+}
+
+guint
+st_write_refill_stub (gpointer code)
+{
+  GumArm64Writer * cw = gum_arm64_writer_new (code);
+  guint size;
+
+  /* Entered with x16 = ring; x14-x17 and lr are saved by the caller. */
+  gum_arm64_writer_put_push_all_x_registers (cw);
+  gum_arm64_writer_put_push_all_q_registers (cw);
+  gum_arm64_writer_put_call_address_with_arguments (cw, GUM_ADDRESS (st_ring_refill), 1, GUM_ARG_REGISTER, ARM64_REG_X16);
+  gum_arm64_writer_put_pop_all_q_registers (cw);
+  gum_arm64_writer_put_pop_all_x_registers (cw);
+  gum_arm64_writer_put_ret (cw);
+  gum_arm64_writer_flush (cw);
+  size = gum_arm64_writer_offset (cw);
+  gum_arm64_writer_unref (cw);
+  return size;
+}
+
+void
+st_on_syscall (GumCpuContext * cpu, gpointer user_data)
+{
+  StSyscallSite * site = user_data;
+  site->ring->pending_syscall = cpu->x[8];
+  st_ring_write (site->ring, ST_KIND_SYSCALL, site->location, cpu->x[8], cpu->x, 6 * sizeof (guint64));
+}
+
+void
+st_on_sysret (GumCpuContext * cpu, gpointer user_data)
+{
+  StSyscallSite * site = user_data;
+  guint64 ret[2];
+  ret[0] = cpu->x[0];
+  ret[1] = 0;
+  st_ring_write (site->ring, ST_KIND_SYSRET, site->location, site->ring->pending_syscall, ret, sizeof (ret));
+}

@@ -1,0 +1,269 @@
+/*
+ * x86_64 inline writer. The emitted code steps over the red zone, saves rax, rcx and rdx, and
+ * uses only flag-preserving instructions (mov, lea, jrcxz): popfq would cost more than the
+ * record. A record is: load the window pointer, store the two words, advance the pointer
+ * (published by the store itself: x86 keeps stores in order), take 16 from the window and,
+ * at zero, call the refill stub.
+ */
+#include "emit.h"
+
+#define RED_ZONE 128
+/* rsp at the instruction, seen from inside the prologue: red zone plus three saved registers. */
+#define SAVED (RED_ZONE + 3 * 8)
+#define SLOT_RDX 0
+#define SLOT_RCX 8
+#define SLOT_RAX 16
+
+gpointer st_refill_stub;
+
+StInsnKind
+st_classify (const cs_insn * insn)
+{
+  switch (insn->id)
+  {
+    case X86_INS_CALL: return ST_INSN_CALL;
+    case X86_INS_RET: return ST_INSN_RET;
+    case X86_INS_SYSCALL: return ST_INSN_SYSCALL;
+    default: return ST_INSN_OTHER;
+  }
+}
+
+static GumX86Reg
+gum_reg (x86_reg reg)
+{
+  switch (reg)
+  {
+    case X86_REG_RAX: return GUM_X86_RAX;
+    case X86_REG_RCX: return GUM_X86_RCX;
+    case X86_REG_RDX: return GUM_X86_RDX;
+    case X86_REG_RBX: return GUM_X86_RBX;
+    case X86_REG_RSP: return GUM_X86_RSP;
+    case X86_REG_RBP: return GUM_X86_RBP;
+    case X86_REG_RSI: return GUM_X86_RSI;
+    case X86_REG_RDI: return GUM_X86_RDI;
+    case X86_REG_R8: return GUM_X86_R8;
+    case X86_REG_R9: return GUM_X86_R9;
+    case X86_REG_R10: return GUM_X86_R10;
+    case X86_REG_R11: return GUM_X86_R11;
+    case X86_REG_R12: return GUM_X86_R12;
+    case X86_REG_R13: return GUM_X86_R13;
+    case X86_REG_R14: return GUM_X86_R14;
+    case X86_REG_R15: return GUM_X86_R15;
+    default: return GUM_X86_NONE;
+  }
+}
+
+/* `dst` = the value `reg` had at the instruction, from inside the prologue. */
+static gboolean
+load_original (GumX86Writer * cw, GumX86Reg dst, x86_reg reg)
+{
+  switch (reg)
+  {
+    case X86_REG_RAX: return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, dst, GUM_X86_RSP, SLOT_RAX);
+    case X86_REG_RCX: return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, dst, GUM_X86_RSP, SLOT_RCX);
+    case X86_REG_RDX: return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, dst, GUM_X86_RSP, SLOT_RDX);
+    case X86_REG_RSP: return gum_x86_writer_put_lea_reg_reg_offset (cw, dst, GUM_X86_RSP, SAVED);
+    default:
+      if (gum_reg (reg) == GUM_X86_NONE)
+        return FALSE;
+      return gum_x86_writer_put_mov_reg_reg (cw, dst, gum_reg (reg));
+  }
+}
+
+/* rax = the call's target, evaluated as the instruction would. FALSE: a form not handled. */
+static gboolean
+load_call_target (GumX86Writer * cw, const cs_insn * insn)
+{
+  const cs_x86_op * op = &insn->detail->x86.operands[0];
+
+  if (op->type == X86_OP_IMM)
+  {
+    gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, (guint64) op->imm);
+    return TRUE;
+  }
+  if (op->type == X86_OP_REG)
+    return load_original (cw, GUM_X86_RAX, op->reg);
+  if (op->type != X86_OP_MEM || op->mem.segment != X86_REG_INVALID)
+    return FALSE;
+  if (op->mem.base == X86_REG_RIP)
+  {
+    gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, insn->address + insn->size + op->mem.disp);
+    return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RAX, 0);
+  }
+  if (op->mem.base != X86_REG_INVALID && !load_original (cw, GUM_X86_RCX, op->mem.base))
+    return FALSE;
+  if (op->mem.index == X86_REG_INVALID)
+  {
+    if (op->mem.base == X86_REG_INVALID)
+    {
+      gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, (guint64) op->mem.disp);
+      return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RAX, 0);
+    }
+    return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RCX, op->mem.disp);
+  }
+  if (!load_original (cw, GUM_X86_RDX, op->mem.index))
+    return FALSE;
+  if (op->mem.base == X86_REG_INVALID)
+    gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_ECX, 0);
+  return gum_x86_writer_put_mov_reg_base_index_scale_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RCX, GUM_X86_RDX,
+      op->mem.scale, op->mem.disp);
+}
+
+static void
+prologue (GumX86Writer * cw)
+{
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, -RED_ZONE);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_RAX);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_RCX);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_RDX);
+}
+
+/* With the target in rax: writes the record and restores what the prologue saved. */
+static void
+write_record (GumX86Writer * cw, StRing * ring, guint64 word0)
+{
+  gconstpointer refill = cw->code;
+  gconstpointer restore = cw->code + 1;
+  gconstpointer done = cw->code + 2;
+
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_CUR_OFFSET);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, 8, GUM_X86_RAX);
+  gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, word0);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, 0, GUM_X86_RAX);
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, ST_SLOT_SIZE);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, ST_RING_CUR_OFFSET, GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_REMAINING_OFFSET);
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, -ST_SLOT_SIZE);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, ST_RING_REMAINING_OFFSET, GUM_X86_RCX);
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, refill, GUM_NO_HINT);
+  gum_x86_writer_put_label (cw, restore);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RDX);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RCX);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RAX);
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, RED_ZONE);
+  gum_x86_writer_put_jmp_short_label (cw, done);
+  gum_x86_writer_put_label (cw, refill);
+  gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_refill_stub));
+  gum_x86_writer_put_jmp_short_label (cw, restore);
+  gum_x86_writer_put_label (cw, done);
+}
+
+static guint64
+word0_of (guint64 location, unsigned kind, unsigned aux)
+{
+  StRecord r;
+  st_record_set (&r, location, kind, aux, 0);
+  return r.word[0];
+}
+
+void
+st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
+{
+  GumX86Writer * cw = output->writer.x86;
+  prologue (cw);
+  if (!load_call_target (cw, insn))
+    gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, 0); /* segment-relative: target unknown */
+  write_record (cw, ring, word0_of (insn->address, ST_KIND_CALL, insn->size));
+}
+
+void
+st_emit_ret (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
+{
+  GumX86Writer * cw = output->writer.x86;
+  prologue (cw);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED);
+  write_record (cw, ring, word0_of (insn->address, ST_KIND_RET, 0));
+}
+
+void
+st_emit_exec (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
+{
+  GumX86Writer * cw = output->writer.x86;
+  prologue (cw);
+  gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_EAX, 0);
+  write_record (cw, ring, word0_of (insn->address, ST_KIND_EXEC, 0));
+}
+
+gpointer
+st_emit_block (GumStalkerOutput * output, StRing * ring, guint64 start)
+{
+  GumX86Writer * cw = output->writer.x86;
+  guint8 * patch;
+  prologue (cw);
+  /* mov rax, imm64 is REX.W B8 imm64: the end goes into its last eight bytes. */
+  patch = cw->code + 2;
+  gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, 0);
+  write_record (cw, ring, word0_of (start, ST_KIND_BLOCK, 0));
+  return patch;
+}
+
+void
+st_patch_block_end (gpointer patch, guint64 end)
+{
+  *(guint64 *) patch = end & ST_ADDRESS_MASK;
+}
+
+guint
+st_write_refill_stub (gpointer code)
+{
+  GumX86Writer * cw = gum_x86_writer_new (code);
+  guint size;
+
+  /* Entered by call with rdx = ring; rax, rcx and rdx are saved by the caller. */
+  gum_x86_writer_put_pushfx (cw);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_RSI);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_RDI);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_R8);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_R9);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_R10);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_R11);
+  gum_x86_writer_put_push_reg (cw, GUM_X86_RBX);
+  gum_x86_writer_put_mov_reg_reg (cw, GUM_X86_RBX, GUM_X86_RSP);
+  gum_x86_writer_put_and_reg_u32 (cw, GUM_X86_RSP, 0xfffffff0);
+  gum_x86_writer_put_sub_reg_imm (cw, GUM_X86_RSP, 512);
+  gum_x86_writer_put_fxsave_reg_ptr (cw, GUM_X86_RSP);
+  gum_x86_writer_put_mov_reg_reg (cw, GUM_X86_RDI, GUM_X86_RDX);
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RAX, GUM_ADDRESS (st_ring_refill));
+  gum_x86_writer_put_call_reg (cw, GUM_X86_RAX);
+  gum_x86_writer_put_fxrstor_reg_ptr (cw, GUM_X86_RSP);
+  gum_x86_writer_put_mov_reg_reg (cw, GUM_X86_RSP, GUM_X86_RBX);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RBX);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_R11);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_R10);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_R9);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_R8);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RDI);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RSI);
+  gum_x86_writer_put_popfx (cw);
+  gum_x86_writer_put_ret (cw);
+  gum_x86_writer_flush (cw);
+  size = gum_x86_writer_offset (cw);
+  gum_x86_writer_unref (cw);
+  return size;
+}
+
+void
+st_on_syscall (GumCpuContext * cpu, gpointer user_data)
+{
+  StSyscallSite * site = user_data;
+  guint64 args[6];
+  args[0] = cpu->rdi;
+  args[1] = cpu->rsi;
+  args[2] = cpu->rdx;
+  args[3] = cpu->r10;
+  args[4] = cpu->r8;
+  args[5] = cpu->r9;
+  site->ring->pending_syscall = cpu->rax;
+  st_ring_write (site->ring, ST_KIND_SYSCALL, site->location, cpu->rax, args, sizeof (args));
+}
+
+void
+st_on_sysret (GumCpuContext * cpu, gpointer user_data)
+{
+  StSyscallSite * site = user_data;
+  guint64 ret[2];
+  ret[0] = cpu->rax;
+  ret[1] = 0;
+  st_ring_write (site->ring, ST_KIND_SYSRET, site->location, site->ring->pending_syscall, ret, sizeof (ret));
+}

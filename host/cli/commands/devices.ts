@@ -1,0 +1,13 @@
+import type { CommandModule } from 'yargs';
+import { loadFrida } from '../../session/frida.js';
+import { table } from '../../analysis/text-table.js';
+
+export const devicesCommand: CommandModule = {
+  command: 'devices',
+  describe: 'List the devices Frida can reach (local, USB, remote)',
+  handler: async () => {
+    const frida = await loadFrida();
+    const devices = await frida.enumerateDevices();
+    console.log(table(['id', 'type', 'name'], devices.map((d) => [d.id, d.type, d.name]), [false, false, false]).join('\n'));
+  },
+};

@@ -1,0 +1,108 @@
+import type { Argv, CommandModule } from 'yargs';
+import { UserError } from '../errors.js';
+import { EventMask } from '../../format/layout.generated.js';
+import { parseFuncSpec } from '../../session/func-spec.js';
+import { record } from '../../session/recorder.js';
+import type { TargetChoice } from '../../session/target.js';
+import { formatInfo, traceInfo } from '../../analysis/info.js';
+import { openTraceReadOnly } from '../../store/database.js';
+
+interface Args {
+  file?: string;
+  args?: string[];
+  pid?: number;
+  name?: string;
+  usb?: boolean;
+  device?: string;
+  host?: string;
+  thread?: number[];
+  mainThread?: boolean;
+  func?: string;
+  funcTimeout: number;
+  excludeModule?: string[];
+  events: string;
+  output?: string;
+  duration?: number;
+  lossy?: boolean;
+  drainInterval: number;
+  keepCapture?: boolean;
+}
+
+const EVENTS = Object.keys(EventMask);
+
+function parseEvents(list: string): string[] {
+  const events = list.split(',').map((e) => e.trim()).filter(Boolean);
+  const unknown = events.filter((e) => !EVENTS.includes(e));
+  if (unknown.length > 0 || events.length === 0) throw new UserError(`--events takes a list of ${EVENTS.join(', ')}; not "${list}"`);
+  return events;
+}
+
+function chooseTarget(args: Args): TargetChoice {
+  const given = [args.file, args.pid, args.name].filter((v) => v !== undefined).length;
+  if (given !== 1) throw new UserError('name one target: -f PROGRAM [ARGS...] to spawn it, -p PID or -n NAME to attach');
+  if (args.file !== undefined) return { spawn: [args.file, ...(args.args ?? []).map(String)] };
+  if (args.pid !== undefined) return { pid: args.pid };
+  return { name: args.name! };
+}
+
+const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+
+export const recordCommand: CommandModule<object, Args> = {
+  command: ['record [args..]', '$0'],
+  describe: 'Record what a target executes (the default command): stalk-trace -U -f com.app --func 0x1234',
+  builder: (y) => (y as Argv<Args>)
+    .positional('args', { type: 'string', array: true, describe: 'arguments for the program -f spawns' })
+    .option('file', { alias: 'f', type: 'string', describe: 'spawn PROGRAM (or an app identifier on a device)' })
+    .option('pid', { alias: 'p', type: 'number', describe: 'attach to this process' })
+    .option('name', { alias: 'n', type: 'string', describe: 'attach to the process with this name' })
+    .option('usb', { alias: 'U', type: 'boolean', describe: 'the USB device' })
+    .option('device', { alias: 'D', type: 'string', describe: 'the device with this id' })
+    .option('host', { alias: 'H', type: 'string', describe: 'the frida-server at HOST[:PORT]' })
+    .option('thread', { type: 'number', array: true, describe: 'follow only this thread (repeatable)' })
+    .option('main-thread', { type: 'boolean', describe: 'follow only the main thread' })
+    .option('func', { type: 'string', describe: 'record only inside this function: 0x1234, lib.so!0x1234, lib.so!name or name' })
+    .option('func-timeout', { type: 'number', default: 30, describe: 'seconds to wait for the --func module to load' })
+    .option('exclude-module', { type: 'string', array: true, describe: 'do not follow into modules matching this glob (repeatable)' })
+    .option('events', { type: 'string', default: 'call,ret,syscall', describe: `what to record: ${EVENTS.join(', ')}` })
+    .option('output', { alias: 'o', type: 'string', describe: 'trace database (default: TARGET-TIME.db)' })
+    .option('duration', { type: 'number', describe: 'stop after this many seconds' })
+    .option('lossy', { type: 'boolean', describe: 'drop (and count) events when the agent falls behind, instead of waiting' })
+    .option('drain-interval', { type: 'number', default: 10, describe: 'ms between the agent\'s sends' })
+    .option('keep-capture', { type: 'boolean', describe: 'keep the capture file (.stcap) beside the trace' })
+    .conflicts('thread', 'main-thread')
+    .conflicts('usb', ['device', 'host'])
+    .conflicts('device', 'host'),
+  handler: async (args) => {
+    // Everything that can be checked is checked before a device is contacted.
+    const target = chooseTarget(args);
+    const events = parseEvents(args.events);
+    const func = args.func === undefined ? null : parseFuncSpec(args.func);
+    const targetName = 'spawn' in target ? target.spawn[0].split('/').pop()! : 'pid' in target ? `pid${target.pid}` : target.name;
+    const output = args.output ?? `${targetName}-${stamp()}.db`;
+    const outcome = await record({
+      device: { usb: args.usb, deviceId: args.device, host: args.host },
+      target,
+      agent: {
+        events, lossy: args.lossy ?? false,
+        threads: args.mainThread ? 'main' : args.thread !== undefined ? 'listed' : 'all', threadIds: args.thread ?? [],
+        func, funcTimeoutMs: args.funcTimeout * 1000, excludeModules: args.excludeModule ?? [],
+        drainIntervalMs: args.drainInterval, outboxBytes: 16 << 20,
+      },
+      output,
+      durationMs: args.duration === undefined ? undefined : args.duration * 1000,
+      keepCapture: args.keepCapture ?? false,
+      log: process.stderr,
+    });
+    const db = openTraceReadOnly(outcome.output);
+    try {
+      console.log(`recorded ${outcome.output}`);
+      console.log(formatInfo(traceInfo(db)));
+    } finally {
+      db.close();
+    }
+    if (outcome.skippedSites > 0) {
+      console.log(`note: ${outcome.skippedSites} sites inside exclusive load/store sequences were left unrecorded (a write there would break them)`);
+    }
+    if (outcome.capture !== null) console.log(`capture kept: ${outcome.capture}`);
+  },
+};

@@ -1,0 +1,89 @@
+// End to end: real targets recorded under Stalker through the CLI. They need the `frida`
+// package's native binding; where it cannot load, they are skipped, saying so.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { packagePath } from '../host/paths.js';
+import { runCli, tempDir } from './helpers.js';
+
+const fridaMissing = await import('frida').then(() => null, (e: Error) => e.message);
+const skip = fridaMissing === null ? false : `live recording needs the frida package's native binding, which did not load (${fridaMissing.split('\n')[0]})`;
+
+const dir = tempDir();
+const program = (name: string) => join(dir, name);
+
+before(() => {
+  if (skip) return;
+  const cc = (args: string[]) => {
+    const r = spawnSync('gcc', args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  for (const name of ['calls', 'writes', 'crash']) cc(['-O1', '-o', program(name), packagePath('test', 'live', `${name}.c`)]);
+  cc(['-O1', '-pthread', '-o', program('threads'), packagePath('test', 'live', 'threads.c')]);
+  cc(['-O1', '-shared', '-fPIC', '-o', program('libplugin.so'), packagePath('test', 'live', 'plugin.c')]);
+  cc(['-O1', '-o', program('dlopen'), packagePath('test', 'live', 'dlopen.c'), '-ldl']);
+});
+
+function recordTrace(name: string, args: string[], programArgs: string[] = []): string {
+  const db = join(dir, `${name}-${Math.random().toString(36).slice(2)}.db`);
+  const r = runCli(['record', '-o', db, ...args, '-f', program(name), ...programArgs]);
+  assert.equal(r.code, 0, `record ${name}: ${r.stderr}\n${r.stdout}`);
+  return db;
+}
+
+function query(db: string, sql: string): Record<string, unknown>[] {
+  const r = runCli(['query', db, sql, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+const count = (db: string, sql: string) => Number(Object.values(query(db, sql)[0])[0]);
+
+test('main -> mid -> leaf 1000 times: 1000 calls to leaf and 1000 returns from it', { skip }, () => {
+  const db = recordTrace('calls', ['--events', 'call,ret']);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'calls!leaf'"), 1002);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'calls!leaf' AND caller LIKE 'calls!mid%'"), 1000);
+  assert.equal(count(db, "SELECT count(*) FROM resolved_events WHERE kind = 'ret' AND location LIKE 'calls!leaf%'"), 1002);
+  assert.equal(count(db, "SELECT calls FROM functions WHERE function = 'calls!mid'"), 1000);
+  assert.equal(count(db, 'SELECT sum(lost + missing) FROM threads'), 0);
+  assert.equal(count(db, "SELECT count(*) FROM trace WHERE end_reason = 'exited'"), 1);
+});
+
+test('ten write() calls: ten write syscalls with their return values', { skip }, () => {
+  const db = recordTrace('writes', []);
+  const rows = query(db, "SELECT arg0, arg2, ret FROM syscall_log WHERE name = 'write' ORDER BY seq");
+  assert.deepEqual(rows, [
+    ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => ({ arg0: 1, arg2: n, ret: n })),
+    { arg0: 77, arg2: 1, ret: -9 },
+  ]);
+});
+
+test('--func mid records nothing outside mid', { skip }, () => {
+  const db = recordTrace('calls', ['--events', 'call,ret', '--func', 'mid']);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'calls!leaf'"), 1000);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'calls!outside'"), 0);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE caller NOT LIKE 'calls!mid%'"), 0);
+});
+
+test('two threads, each with its own known count', { skip }, () => {
+  const db = recordTrace('threads', ['--events', 'call,ret']);
+  const perThread = query(db, "SELECT count(*) AS n FROM calls WHERE callee = 'threads!step' GROUP BY thread_id ORDER BY n")
+    .map((r) => r.n);
+  assert.deepEqual(perThread, [300, 700]);
+});
+
+test('--func in a library the target dlopens later is hooked when it appears', { skip }, () => {
+  const db = recordTrace('dlopen', ['--events', 'call,ret', '--func', 'libplugin.so!plugin_entry'], [program('libplugin.so')]);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'libplugin.so!plugin_leaf'"), 75);
+  assert.equal(count(db, "SELECT loaded_while_recording FROM modules WHERE name = 'libplugin.so'"), 1);
+});
+
+test('a target that crashes keeps everything up to the crash and says it crashed', { skip }, () => {
+  const db = recordTrace('crash', ['--events', 'call,ret']);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'crash!tick'"), 50);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'crash!fault'"), 1);
+  const [trace] = query(db, 'SELECT end_reason, end_detail FROM trace');
+  assert.equal(trace.end_reason, 'crashed');
+  assert.match(String(trace.end_detail), /access-violation/);
+});
