@@ -1,8 +1,10 @@
-// --func: the threads are followed only while they are inside one function, however deep in
-// recursion and on however many threads at once.
+// --func: threads are followed as usual, but record only while they are inside one function,
+// however deep in recursion and on however many threads at once. The transformer opens
+// recording at the function's entry and closes it when the outermost activation returns (see
+// cmodule/transform.c); no hook is placed in the target, so nothing of Frida runs followed.
 import type { FuncSpec } from './protocol.generated.js';
 import { post } from './messages.js';
-import type { Threads } from './threads.js';
+import type { Tracer } from './tracer.js';
 
 function describe(spec: FuncSpec): string {
   const what = spec.symbol ?? `0x${(spec.offset ?? 0).toString(16)}`;
@@ -31,48 +33,34 @@ export function resolveFunc(spec: FuncSpec): NativePointer | null {
 }
 
 export class FuncScope {
-  private readonly depth = new Map<number, number>();
-  private listener: InvocationListener | null = null;
+  private entry: NativePointer | null = null;
   private timeout: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(private readonly spec: FuncSpec, private readonly threads: Threads) {}
+  constructor(private readonly spec: FuncSpec, private readonly tracer: Tracer) {}
 
-  /** Hooks the function now, or when its module appears; a symbol name alone can also appear later (dlopen). */
-  tryHook(): boolean {
-    if (this.listener !== null) return true;
-    const address = resolveFunc(this.spec);
-    if (address === null) return false;
-    const { depth, threads } = this;
-    this.listener = Interceptor.attach(address, {
-      onEnter() {
-        const d = depth.get(this.threadId) ?? 0;
-        depth.set(this.threadId, d + 1);
-        if (d === 0) threads.follow(this.threadId);
-      },
-      onLeave() {
-        const d = (depth.get(this.threadId) ?? 1) - 1;
-        depth.set(this.threadId, d);
-        if (d === 0) threads.unfollow(this.threadId);
-      },
-    });
+  /** Finds the function now, or when its module appears; a symbol name alone can also appear later (dlopen). */
+  tryResolve(): boolean {
+    if (this.entry !== null) return true;
+    const entry = resolveFunc(this.spec);
+    if (entry === null) return false;
+    this.entry = entry;
+    this.tracer.funcEntry = entry;
     if (this.timeout !== null) clearTimeout(this.timeout);
-    post({ type: 'func-hooked', address: address.toString(), name: describe(this.spec) });
+    post({ type: 'func-hooked', address: entry.toString(), name: describe(this.spec) });
     return true;
   }
 
   /** Gives up waiting for the function's module after `ms`. */
   deadline(ms: number): void {
-    if (this.listener !== null) return;
+    if (this.entry !== null) return;
     this.timeout = setTimeout(() => {
-      if (this.listener === null) {
+      if (this.entry === null) {
         post({ type: 'fatal', reason: `${describe(this.spec)} did not appear within ${ms / 1000} s (is its module ever loaded?)` });
       }
     }, ms);
   }
 
   stop(): void {
-    this.listener?.detach();
-    this.listener = null;
     if (this.timeout !== null) clearTimeout(this.timeout);
   }
 }

@@ -1,6 +1,7 @@
 // stalk-trace's agent: follows threads with Stalker, records through the CModule transformer,
 // and sends the module map, thread names and event chunks to the host (schemas/agent.json).
 import { FuncScope } from './func-scope.js';
+import { fridaRanges } from './frida-code.js';
 import { watchFaultsAndExit } from './lifecycle.js';
 import { post } from './messages.js';
 import { ModuleWatcher } from './modules.js';
@@ -27,34 +28,36 @@ function entryHook(): NativePointer | null {
   return Module.findGlobalExportByName('__libc_start_main') ?? Module.findGlobalExportByName('__libc_init');
 }
 
-function followThreads(r: Recording): void {
-  const { options, threads } = r;
-  const selected = (tid: number) =>
-    options.threads === 'all' || (options.threads === 'main' ? tid === Process.id : options.threadIds.includes(tid));
-  threads.watch(selected);
-  if (options.spawned && !threads.isFollowed(Process.id) && selected(Process.id)) {
-    // Not resumed yet: its threads cannot be listed, so the main thread is taken as it starts.
-    const entry = entryHook();
-    if (entry === null) throw new Error('cannot find main or the C library start routine to begin following the main thread');
-    const hook = Interceptor.attach(entry, {
-      onEnter() {
-        if (!threads.isFollowed(this.threadId)) threads.follow(this.threadId);
-        hook.detach();
-      },
-    });
-  }
+const selection = (options: AgentOptions) => (tid: number) =>
+  options.threads === 'all' || (options.threads === 'main' ? tid === Process.id : options.threadIds.includes(tid));
+
+/**
+ * A spawned process is not running yet and following its main thread from here does not take:
+ * the main thread follows itself when it reaches its entry.
+ */
+function followMainThreadAtEntry(r: Recording): void {
+  if (!r.options.spawned || !selection(r.options)(Process.id)) return;
+  const entry = entryHook();
+  if (entry === null) throw new Error('cannot find main or the C library start routine to begin following the main thread');
+  const { threads } = r;
+  const hook = Interceptor.attach(entry, {
+    onEnter() {
+      if (!threads.isFollowed(this.threadId)) threads.follow(this.threadId);
+      hook.detach();
+    },
+  });
 }
 
 rpc.exports = {
   init(options: AgentOptions): AgentInfo {
     const events = options.events.includes('block') && !options.events.includes('compile') ? [...options.events, 'compile'] : options.events;
-    const tracer = new Tracer(events, options.outboxBytes, options.lossy);
+    const tracer = new Tracer(events, options.outboxBytes, options.lossy, options.func === null);
     const outbox = new Outbox(tracer);
     const threads = new Threads(tracer);
-    const func = options.func === null ? null : new FuncScope(options.func, threads);
+    const func = options.func === null ? null : new FuncScope(options.func, tracer);
     const modules = new ModuleWatcher(options.excludeModules, () => outbox.flush(), () => {
       try {
-        func?.tryHook();
+        func?.tryResolve();
       } catch (e) {
         post({ type: 'fatal', reason: (e as Error).message });
       }
@@ -70,12 +73,14 @@ rpc.exports = {
     const r = recording;
     if (r === null) throw new Error('init first');
     watchFaultsAndExit(r.outbox);
+    followMainThreadAtEntry(r);
+    // After the last hook is placed (its trampoline is Frida's memory too), before any following.
+    const frida = fridaRanges();
+    r.tracer.silentRanges = frida;
     r.modules.start();
-    if (r.func !== null) {
-      if (!r.func.tryHook()) r.func.deadline(r.options.funcTimeoutMs);
-    } else {
-      followThreads(r);
-    }
+    if (r.func !== null && !r.func.tryResolve()) r.func.deadline(r.options.funcTimeoutMs);
+    const selected = selection(r.options);
+    r.threads.watch((tid) => selected(tid) && !(r.options.spawned && tid === Process.id));
     r.outbox.start(r.options.drainIntervalMs);
   },
 

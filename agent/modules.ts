@@ -35,11 +35,16 @@ export class ModuleWatcher {
   }
 
   start(): void {
+    // The observer reports the modules there are now before it returns; every later one was loaded while recording.
+    let loadedLater = false;
     this.observer = Process.attachModuleObserver({
       onAdded: (m) => {
         this.beforeChange();
         if (this.excluded.some((re) => re.test(m.name))) Stalker.exclude({ base: m.base, size: m.size });
-        postMeta({ type: 'module-load', name: m.name, path: m.path, base: m.base.toString(), size: m.size, symbols: functionSymbols(m) });
+        postMeta({
+          type: 'module-load', name: m.name, path: m.path, base: m.base.toString(), size: m.size, symbols: functionSymbols(m),
+          ...(loadedLater ? { loadedLater } : {}),
+        });
         this.onLoad(m);
       },
       onRemoved: (m) => {
@@ -47,6 +52,7 @@ export class ModuleWatcher {
         postMeta({ type: 'module-unload', base: m.base.toString() });
       },
     });
+    loadedLater = true;
   }
 
   stop(): void {

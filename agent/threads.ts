@@ -2,6 +2,9 @@
 import { postMeta } from './messages.js';
 import type { Tracer } from './tracer.js';
 
+/** Frida's own threads, which may not be cloaked yet when they are first seen. */
+const FRIDA_THREAD = /^(pool-frida|gum-js-loop|gmain|gdbus|frida-)/;
+
 export class Threads {
   private readonly rings = new Map<number, NativePointer>();
   private observer: ThreadObserver | null = null;
@@ -28,15 +31,12 @@ export class Threads {
     Stalker.follow(tid, { transform: this.tracer.transform, data: this.ringOf(tid, name) });
   }
 
-  unfollow(tid: number): void {
-    Stalker.unfollow(tid);
-  }
-
   /** Follows the selected threads there are now and those created later. */
   watch(selected: (tid: number) => boolean): void {
     this.observer = Process.attachThreadObserver({
       onAdded: (t) => {
-        if (selected(t.id) && !this.rings.has(t.id)) this.follow(t.id, t.name ?? null);
+        const frida = Cloak.hasThread(t.id) || FRIDA_THREAD.test(t.name ?? '');
+        if (selected(t.id) && !this.rings.has(t.id) && !frida) this.follow(t.id, t.name ?? null);
       },
       onRemoved: (t) => {
         const ring = this.rings.get(t.id);

@@ -7,18 +7,24 @@ export class Tracer {
   private readonly handle: NativePointer;
   private readonly outboxTake: NativeFunction<UInt64, [NativePointerValue, NativePointerValue]>;
   private readonly tracerDrain: NativeFunction<UInt64, [NativePointerValue]>;
-  private readonly ringNew: NativeFunction<NativePointer, [NativePointerValue, number, number]>;
+  private readonly ringNew: NativeFunction<NativePointer, [NativePointerValue, number, number, number]>;
   private readonly ringEnd: NativeFunction<void, [NativePointerValue, number]>;
   private readonly tracerStop: NativeFunction<void, [NativePointerValue]>;
+
   private readonly taken = Memory.alloc(Process.pointerSize);
+  /** StGlobals (cmodule/globals.h), which fits in ST_GLOBALS_SPACE: the CModule's own image is read-only. */
+  private readonly globals = Memory.alloc(64);
+
   /** The refill stub's page: writable and executable, kept alive with the tracer. */
   private readonly stub: NativePointer;
   readonly drainThreadId: number;
+  private silent = NULL;
 
-  constructor(events: string[], outboxBytes: number, private readonly lossy: boolean) {
+  /** `recordingFromStart`: false under --func, where records wait for the function's entry. */
+  constructor(events: string[], outboxBytes: number, private readonly lossy: boolean, private readonly recordingFromStart: boolean) {
     const source = CMODULE_SOURCE[Process.arch];
     if (source === undefined) throw new Error(`stalk-trace records x64 and arm64 processes, not ${Process.arch}`);
-    this.cm = new CModule(source, { syscall: Module.getGlobalExportByName('syscall') });
+    this.cm = new CModule(source, { syscall: Module.getGlobalExportByName('syscall'), st_globals: this.globals });
     this.stub = Memory.alloc(Process.pageSize);
     Memory.protect(this.stub, Process.pageSize, 'rwx');
     const mask = events.reduce((m, e) => m | (EVENT_MASK[e as keyof typeof EVENT_MASK] ?? 0), 0);
@@ -26,10 +32,11 @@ export class Tracer {
     this.handle = init(mask, this.stub, outboxBytes);
     this.outboxTake = new NativeFunction(this.cm.st_outbox_take, 'uint64', ['pointer', 'pointer']);
     this.tracerDrain = new NativeFunction(this.cm.st_tracer_drain, 'uint64', ['pointer']);
-    this.ringNew = new NativeFunction(this.cm.st_ring_new, 'pointer', ['pointer', 'uint32', 'int']);
+    this.ringNew = new NativeFunction(this.cm.st_ring_new, 'pointer', ['pointer', 'uint32', 'int', 'int']);
     this.ringEnd = new NativeFunction(this.cm.st_ring_end, 'void', ['pointer', 'int']);
     this.tracerStop = new NativeFunction(this.cm.st_tracer_stop, 'void', ['pointer']);
     this.drainThreadId = new NativeFunction(this.cm.st_tracer_drain_thread_id, 'uint32', ['pointer'])(this.handle);
+
   }
 
   get transform(): NativePointer {
@@ -38,11 +45,26 @@ export class Tracer {
 
   /** Call, return and block sites left unrecorded inside exclusive load/store sequences. */
   get skippedSites(): number {
-    return (this.cm.st_skipped_sites as NativePointer).readU64().toNumber();
+    return new NativeFunction(this.cm.st_skipped_site_count, 'uint64', [])().toNumber();
+  }
+
+  /** Where nothing is recorded: Frida's own memory. The array lives as long as the tracer. */
+  set silentRanges(ranges: { base: NativePointer; size: number }[]) {
+    this.silent = Memory.alloc(Math.max(1, ranges.length) * 16);
+    ranges.forEach((r, i) => {
+      this.silent.add(i * 16).writeU64(uint64(r.base.toString()));
+      this.silent.add(i * 16 + 8).writeU64(uint64(r.base.add(r.size).toString()));
+    });
+    new NativeFunction(this.cm.st_set_silent_ranges, 'void', ['pointer', 'uint'])(this.silent, ranges.length);
+  }
+
+  /** --func: records are written only inside the function at `entry`. */
+  set funcEntry(entry: NativePointer) {
+    new NativeFunction(this.cm.st_set_func_entry, 'void', ['uint64'])(uint64(entry.toString()));
   }
 
   ring(threadId: number): NativePointer {
-    const ring = this.ringNew(this.handle, threadId, this.lossy ? 1 : 0);
+    const ring = this.ringNew(this.handle, threadId, this.lossy ? 1 : 0, this.recordingFromStart ? 1 : 0);
     if (ring.isNull()) throw new Error('too many threads followed at once');
     return ring;
   }

@@ -14,7 +14,6 @@
 #define SLOT_X15 24
 #define SLOT_LR 32
 
-gpointer st_refill_stub;
 
 StInsnKind
 st_classify (const cs_insn * insn)
@@ -97,6 +96,8 @@ write_record (GumArm64Writer * cw, StRing * ring, guint64 word0)
 
   gum_arm64_writer_put_and_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_X15, ST_ADDRESS_MASK);
   gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (ring));
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, recording));
+  gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X17, restore);
   gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, ST_RING_CUR_OFFSET);
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, 8);
   gum_arm64_writer_put_ldr_reg_u64 (cw, ARM64_REG_X15, word0);
@@ -114,7 +115,7 @@ write_record (GumArm64Writer * cw, StRing * ring, guint64 word0)
   gum_arm64_writer_put_b_label (cw, done);
   gum_arm64_writer_put_label (cw, refill);
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
-  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X17, GUM_ADDRESS (st_refill_stub));
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X17, GUM_ADDRESS (st_globals.refill_stub));
   gum_arm64_writer_put_blr_reg_no_auth (cw, ARM64_REG_X17);
   gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
   gum_arm64_writer_put_b_label (cw, restore);
@@ -178,6 +179,36 @@ st_patch_block_end (gpointer patch, guint64 end)
   patch_mov_u48 (patch, end);
 }
 
+void
+st_on_func_enter (GumCpuContext * cpu, gpointer user_data)
+{
+  StRing * ring = user_data;
+  if (ring->recording)
+    return; /* recursion: the outermost activation is the one that counts */
+  ring->func_sp_not = ~cpu->sp;
+  ring->recording = 1;
+}
+
+void
+st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
+{
+  GumArm64Writer * cw = output->writer.arm64;
+  gconstpointer restore = cw->code;
+
+  prologue (cw);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (ring));
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, func_sp_not));
+  /* x17 = sp at the return - sp at entry: ~entry + sp + 1, with adds that set no flags. */
+  gum_arm64_writer_put_add_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_SP, FRAME);
+  gum_arm64_writer_put_add_reg_reg_reg (cw, ARM64_REG_X17, ARM64_REG_X17, ARM64_REG_X15);
+  gum_arm64_writer_put_add_reg_reg_imm (cw, ARM64_REG_X17, ARM64_REG_X17, 1);
+  gum_arm64_writer_put_cbnz_reg_label (cw, ARM64_REG_X17, restore);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_XZR, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, recording));
+  gum_arm64_writer_put_label (cw, restore);
+  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X14, ARM64_REG_X15, ARM64_REG_SP, SLOT_X14, GUM_INDEX_SIGNED_OFFSET);
+  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X17, ARM64_REG_SP, FRAME, GUM_INDEX_POST_ADJUST);
+}
+
 guint
 st_write_refill_stub (gpointer code)
 {
@@ -201,6 +232,8 @@ void
 st_on_syscall (GumCpuContext * cpu, gpointer user_data)
 {
   StSyscallSite * site = user_data;
+  if (!site->ring->recording)
+    return;
   site->ring->pending_syscall = cpu->x[8];
   st_ring_write (site->ring, ST_KIND_SYSCALL, site->location, cpu->x[8], cpu->x, 6 * sizeof (guint64));
 }
@@ -210,6 +243,8 @@ st_on_sysret (GumCpuContext * cpu, gpointer user_data)
 {
   StSyscallSite * site = user_data;
   guint64 ret[2];
+  if (!site->ring->recording)
+    return;
   ret[0] = cpu->x[0];
   ret[1] = 0;
   st_ring_write (site->ring, ST_KIND_SYSRET, site->location, site->ring->pending_syscall, ret, sizeof (ret));

@@ -14,7 +14,6 @@
 #define SLOT_RCX 8
 #define SLOT_RAX 16
 
-gpointer st_refill_stub;
 
 StInsnKind
 st_classify (const cs_insn * insn)
@@ -127,6 +126,8 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0)
   gconstpointer done = cw->code + 2;
 
   gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, recording));
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, restore, GUM_NO_HINT);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_CUR_OFFSET);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, 8, GUM_X86_RAX);
   gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, word0);
@@ -144,7 +145,7 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0)
   gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, RED_ZONE);
   gum_x86_writer_put_jmp_short_label (cw, done);
   gum_x86_writer_put_label (cw, refill);
-  gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_refill_stub));
+  gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_globals.refill_stub));
   gum_x86_writer_put_jmp_short_label (cw, restore);
   gum_x86_writer_put_label (cw, done);
 }
@@ -204,6 +205,44 @@ st_patch_block_end (gpointer patch, guint64 end)
   *(guint64 *) patch = end & ST_ADDRESS_MASK;
 }
 
+void
+st_on_func_enter (GumCpuContext * cpu, gpointer user_data)
+{
+  StRing * ring = user_data;
+  if (ring->recording)
+    return; /* recursion: the outermost activation is the one that counts */
+  ring->func_sp_not = ~cpu->rsp;
+  ring->recording = 1;
+}
+
+void
+st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
+{
+  GumX86Writer * cw = output->writer.x86;
+  gconstpointer close = cw->code;
+  gconstpointer restore = cw->code + 1;
+  guint8 lea[8] = { 0x48, 0x8d, 0x8c, 0x0c, 0, 0, 0, 0 };
+  gint32 disp = SAVED + 1;
+
+  prologue (cw);
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, func_sp_not));
+  /* lea rcx, [rsp + rcx + SAVED + 1]: the stack pointer at the return minus the one at entry. */
+  lea[4] = disp & 0xff;
+  lea[5] = (disp >> 8) & 0xff;
+  gum_x86_writer_put_bytes (cw, lea, sizeof (lea));
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, close, GUM_NO_HINT);
+  gum_x86_writer_put_jmp_short_label (cw, restore);
+  gum_x86_writer_put_label (cw, close);
+  /* rcx is 0 here: the outermost activation returns, recording stops. */
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, recording), GUM_X86_RCX);
+  gum_x86_writer_put_label (cw, restore);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RDX);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RCX);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RAX);
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, RED_ZONE);
+}
+
 guint
 st_write_refill_stub (gpointer code)
 {
@@ -248,6 +287,8 @@ st_on_syscall (GumCpuContext * cpu, gpointer user_data)
 {
   StSyscallSite * site = user_data;
   guint64 args[6];
+  if (!site->ring->recording)
+    return;
   args[0] = cpu->rdi;
   args[1] = cpu->rsi;
   args[2] = cpu->rdx;
@@ -263,6 +304,8 @@ st_on_sysret (GumCpuContext * cpu, gpointer user_data)
 {
   StSyscallSite * site = user_data;
   guint64 ret[2];
+  if (!site->ring->recording)
+    return;
   ret[0] = cpu->rax;
   ret[1] = 0;
   st_ring_write (site->ring, ST_KIND_SYSRET, site->location, site->ring->pending_syscall, ret, sizeof (ret));

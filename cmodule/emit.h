@@ -7,6 +7,7 @@
 #define STALK_TRACE_EMIT_H
 
 #include <gum/gumstalker.h>
+#include "globals.h"
 #include "ring.h"
 
 typedef enum
@@ -40,10 +41,12 @@ struct _StSyscallSite
   guint64 location;
 };
 
+/* --func: opens recording at the function's entry (user_data is the ring)... */
+void st_on_func_enter (GumCpuContext * cpu, gpointer user_data);
+/* ...and code before each return closes it when the outermost activation returns. */
+void st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring);
+
 void st_on_syscall (GumCpuContext * cpu, gpointer user_data);
 void st_on_sysret (GumCpuContext * cpu, gpointer user_data);
-
-/* Set once by st_init: the refill stub every inline writer calls. */
-extern gpointer st_refill_stub;
 
 #endif

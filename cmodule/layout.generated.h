@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define ST_SLOT_SIZE 16
-#define ST_ADDRESS_MASK UINT64_C(0xffffffffffff)
+#define ST_ADDRESS_MASK ((uint64_t) 0xffffffffffffULL)
 #define ST_KIND_CALL 1
 #define ST_KIND_RET 2
 #define ST_KIND_EXEC 4

@@ -1,5 +1,6 @@
 /* platform.h inside the target: GLib from Frida's CModule runtime, and libc's syscall(). */
 #include <glib.h>
+#include "globals.h"
 #include "platform.h"
 
 extern long syscall (long number, ...);
@@ -21,18 +22,16 @@ extern long syscall (long number, ...);
 
 #if defined (HAVE_ARM64) || defined (HAVE_ARM)
 /* TinyCC has no barrier builtin on ARM: a GLib atomic (sequentially consistent) orders both ways. */
-static volatile gint st_fence_word;
-
 void
 st_release_fence (void)
 {
-  g_atomic_int_add (&st_fence_word, 0);
+  g_atomic_int_add (&st_globals.fence, 0);
 }
 
 void
 st_acquire_fence (void)
 {
-  g_atomic_int_add (&st_fence_word, 0);
+  g_atomic_int_add (&st_globals.fence, 0);
 }
 #else
 /* x86 keeps stores in order and loads in order; TinyCC does not reorder across a call. */

@@ -68,7 +68,7 @@ st_tracer_free (StTracer * t)
 }
 
 StRing *
-st_ring_new (StTracer * t, uint32_t thread_id, int lossy)
+st_ring_new (StTracer * t, uint32_t thread_id, int lossy, int recording)
 {
   StRing * r;
 
@@ -85,6 +85,7 @@ st_ring_new (StTracer * t, uint32_t thread_id, int lossy)
   r->remaining = ST_BLOCK_SIZE;
   r->thread_id = thread_id;
   r->lossy = lossy;
+  r->recording = recording;
   r->tracer = t;
   t->rings[t->ring_count++] = r;
   st_unlock (t->lock);

@@ -44,6 +44,14 @@ struct _StRing
   uint64_t pending_syscall;
   StTracer * tracer;
 
+  /*
+   * Records are written only while this is not 0. --func closes it until the function is
+   * entered, and again when its outermost activation returns: func_sp_not is the complement of
+   * the stack pointer at that entry, so the inline check needs no flag-setting subtraction.
+   */
+  volatile uint64_t recording;
+  uint64_t func_sp_not;
+
   /* The consumer's side, kept apart from the producer's fields. */
   uint8_t consumer_pad[64];
   volatile uint64_t consumed_blocks;
@@ -92,7 +100,8 @@ uint32_t st_tracer_drain_thread_id (StTracer * tracer);
 /* Stops the drain thread after a last drain of every ring. */
 void st_tracer_stop (StTracer * tracer);
 
-StRing * st_ring_new (StTracer * tracer, uint32_t thread_id, int lossy);
+/* `recording`: whether records are written from the start (not under --func). */
+StRing * st_ring_new (StTracer * tracer, uint32_t thread_id, int lossy, int recording);
 /*
  * Nothing more will be written: the drain thread sends what is left. `exited`: the thread is
  * gone (its last chunk says so) and the ring is freed; otherwise it is only no longer followed,

@@ -5,20 +5,51 @@
  */
 #include "emit.h"
 
-/* Event mask bits (ST_EVENT_*), set once by st_init. */
-static guint32 st_events;
+/* The agent allocates st_globals without seeing this struct: it gives this many bytes. */
+#define ST_GLOBALS_SPACE 64
+typedef char st_globals_fit_in_their_space[(sizeof (StGlobals) <= ST_GLOBALS_SPACE) ? 1 : -1];
 
-/* Sites left without a record: inside an exclusive load/store sequence, where a write would break it. */
-volatile guint64 st_skipped_sites;
+guint64
+st_skipped_site_count (void)
+{
+  return st_globals.skipped_sites;
+}
+
+/* `ranges` stays owned by the agent, which keeps it alive. */
+void
+st_set_silent_ranges (const StRange * ranges, guint count)
+{
+  st_globals.silent_ranges = ranges;
+  st_globals.silent_range_count = count;
+}
+
+static gboolean
+is_silent (guint64 address)
+{
+  guint i;
+  for (i = 0; i != st_globals.silent_range_count; i++)
+  {
+    if (address >= st_globals.silent_ranges[i].start && address < st_globals.silent_ranges[i].end)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* --func: record only inside the function at `entry`. */
+void
+st_set_func_entry (guint64 entry)
+{
+  st_globals.func_entry = entry;
+}
 
 StTracer *
 st_init (guint32 events, gpointer stub_code, guint64 outbox_capacity)
 {
   StTracer * tracer;
 
-  st_events = events;
+  st_globals.events = events;
   st_write_refill_stub (stub_code);
-  st_refill_stub = stub_code;
+  st_globals.refill_stub = stub_code;
   tracer = st_tracer_new (outbox_capacity);
   st_tracer_start (tracer);
   return tracer;
@@ -43,6 +74,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
   guint64 end = 0;
   gpointer block_patch = NULL;
   gboolean exclusive = FALSE;
+  gboolean silent = FALSE;
 
   while (gum_stalker_iterator_next (iterator, &insn))
   {
@@ -50,15 +82,25 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
     gboolean open = !exclusive && gum_stalker_iterator_get_memory_access (iterator) == GUM_MEMORY_ACCESS_OPEN;
     gboolean wanted;
 
+    if (start == 0 && !silent && is_silent (insn->address))
+      silent = TRUE;
+    if (silent)
+    {
+      gum_stalker_iterator_keep (iterator);
+      continue;
+    }
+
     if (start == 0)
     {
       start = insn->address;
-      if ((st_events & ST_EVENT_BLOCK) != 0)
+      if (start == st_globals.func_entry)
+        gum_stalker_iterator_put_callout (iterator, st_on_func_enter, ring, NULL);
+      if ((st_globals.events & ST_EVENT_BLOCK) != 0)
       {
         if (open)
           block_patch = st_emit_block (output, ring, start);
         else
-          st_skipped_sites++;
+          st_globals.skipped_sites++;
       }
     }
     end = insn->address + insn->size;
@@ -69,23 +111,25 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
       pending_sysret = 0;
     }
 
-    if ((st_events & ST_EVENT_EXEC) != 0)
+    if ((st_globals.events & ST_EVENT_EXEC) != 0)
     {
       if (open)
         st_emit_exec (output, ring, insn);
       else
-        st_skipped_sites++;
+        st_globals.skipped_sites++;
     }
 
-    wanted = (kind == ST_INSN_CALL && (st_events & ST_EVENT_CALL) != 0) ||
-        (kind == ST_INSN_RET && (st_events & ST_EVENT_RET) != 0);
+    wanted = (kind == ST_INSN_CALL && (st_globals.events & ST_EVENT_CALL) != 0) ||
+        (kind == ST_INSN_RET && (st_globals.events & ST_EVENT_RET) != 0);
     if (wanted && !open)
-      st_skipped_sites++;
+      st_globals.skipped_sites++;
     else if (wanted && kind == ST_INSN_CALL)
       st_emit_call (output, ring, insn);
     else if (wanted)
       st_emit_ret (output, ring, insn);
-    else if (kind == ST_INSN_SYSCALL && (st_events & ST_EVENT_SYSCALL) != 0)
+    if (kind == ST_INSN_RET && st_globals.func_entry != 0 && open)
+      st_emit_func_exit_check (output, ring);
+    else if (kind == ST_INSN_SYSCALL && (st_globals.events & ST_EVENT_SYSCALL) != 0)
     {
       put_syscall_callout (iterator, ring, insn->address, FALSE);
       pending_sysret = insn->address;
@@ -100,7 +144,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
 
   if (block_patch != NULL)
     st_patch_block_end (block_patch, end);
-  if ((st_events & ST_EVENT_COMPILE) != 0 && start != 0)
+  if ((st_globals.events & ST_EVENT_COMPILE) != 0 && start != 0)
   {
     guint64 size = end - start;
     st_ring_write (ring, ST_KIND_COMPILE, start, end, GSIZE_TO_POINTER (start),

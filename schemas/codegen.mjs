@@ -54,7 +54,7 @@ function typescript() {
   const tsType = (spec) => {
     if (spec.enum) return spec.enum.map((v) => JSON.stringify(v)).join(' | ');
     if (spec.items === 'symbol') return 'Array<[offset: number, size: number, name: string]>';
-    return { string: 'string', integer: 'number', address: 'string', object: 'Record<string, unknown>', array: 'unknown[]' }[spec.type];
+    return { string: 'string', integer: 'number', boolean: 'boolean', address: 'string', object: 'Record<string, unknown>', array: 'unknown[]' }[spec.type];
   };
   const names = [];
   for (const [type, message] of Object.entries(capture.meta.messages)) {
@@ -76,7 +76,7 @@ function c() {
   const out = [`/* ${banner} */`, '', '#ifndef STALK_TRACE_LAYOUT_H', '#define STALK_TRACE_LAYOUT_H', '', '#include <stdint.h>', ''];
   const define = (name, value) => out.push(`#define ${name} ${value}`);
   define('ST_SLOT_SIZE', records.ringRecord.slotSize);
-  define('ST_ADDRESS_MASK', 'UINT64_C(0xffffffffffff)');
+  define('ST_ADDRESS_MASK', '((uint64_t) 0xffffffffffffULL)');
   for (const k of records.kinds) define(`ST_KIND_${k.name.toUpperCase()}`, k.value);
   for (const [name, n] of Object.entries(extraSlots)) define(`ST_EXTRA_SLOTS_${name.toUpperCase()}`, n);
   for (const [name, bit] of Object.entries(records.eventMask.bits)) define(`ST_EVENT_${name.toUpperCase()}`, bit);

@@ -9,6 +9,7 @@ function checkField(name: string, rule: FieldRule, value: unknown): string | und
   const ok = {
     string: () => typeof value === 'string' && (!rule.enum || rule.enum.includes(value)),
     integer: () => Number.isSafeInteger(value),
+    boolean: () => typeof value === 'boolean',
     address: () => typeof value === 'string' && ADDRESS.test(value),
     object: () => typeof value === 'object' && !Array.isArray(value),
     array: () => Array.isArray(value),

@@ -133,6 +133,7 @@ export interface ModuleLoadMessage {
   base: string;
   size: number;
   symbols?: Array<[offset: number, size: number, name: string]>;
+  loadedLater?: boolean;
 }
 
 /** the module loaded at base is gone */
@@ -215,6 +216,11 @@ export const META_FIELDS = {
       "items": "symbol",
       "optional": true,
       "description": "[offset, size, name] triples, functions only; size 0 where unknown"
+    },
+    "loadedLater": {
+      "type": "boolean",
+      "optional": true,
+      "description": "appeared while recording (dlopen), rather than in the map at its start"
     }
   },
   "module-unload": {

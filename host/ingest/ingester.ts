@@ -178,7 +178,7 @@ export class Ingester {
     if (message.type !== 'trace' && !this.hasTrace) throw this.corrupt(frame, 0, 'the capture does not start with a trace frame');
     switch (message.type) {
       case 'trace': return this.startTrace(message);
-      case 'module-load': this.modules.load(message, this.nextChunkId > 1); return;
+      case 'module-load': this.locations.claim(this.modules.load(message)); return;
       case 'module-unload': return this.modules.unload(message.base);
       case 'thread': this.thread(message.tid).name = message.name ?? null; return;
       case 'end': return this.endTrace(message);

@@ -21,7 +21,10 @@ export class LiveIngest {
       this.worker.on('message', (m: LiveIngestReport) => {
         if (m.type === 'progress') this.stored = m.stored;
         else if (m.type === 'warning') onWarning(m.message);
-        else if (m.type === 'done') resolve({ stored: (this.stored = m.stored) });
+        else if (m.type === 'done') {
+          resolve({ stored: (this.stored = m.stored) });
+          void this.worker.terminate();
+        }
         else reject(new Error(m.message));
       });
       this.worker.on('error', reject);

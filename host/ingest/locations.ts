@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { TraceDb } from '../store/database.js';
-import type { ModuleMap } from '../symbols/module-map.js';
+import type { ModuleInstance, ModuleMap } from '../symbols/module-map.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -16,9 +16,11 @@ export class Locations {
   private epoch: number;
   private nextId: number;
   private readonly insert: Statement;
+  private readonly reresolve: Statement;
 
   constructor(db: TraceDb, private readonly map: ModuleMap) {
     this.insert = db.prepare('INSERT INTO locations (id, address, module_id, offset, symbol_id, symbol_offset, name) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.reresolve = db.prepare('UPDATE locations SET module_id = ?, offset = ?, symbol_id = ?, symbol_offset = ?, name = ? WHERE id = ?');
     this.nextId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM locations').pluck().get() as number;
     for (const row of db.prepare('SELECT id, address, module_id FROM locations').iterate() as Iterable<{ id: number; address: number; module_id: number | null }>) {
       this.moduleCache(row.module_id ?? 0).set(row.address, row.id);
@@ -40,25 +42,42 @@ export class Locations {
     return this.current.get(address) ?? this.resolve(address);
   }
 
+  private describe(address: number, module: ModuleInstance | undefined): [number | null, number | null, number | null, number | null, string] {
+    if (!module) return [null, null, null, null, hex(address)];
+    const offset = address - module.base;
+    const symbol = module.symbols.lookup(offset);
+    const name = symbol
+      ? `${module.name}!${symbol.name}${symbol.delta ? `+${hex(symbol.delta)}` : ''}`
+      : `${module.name}+${hex(offset)}`;
+    return [module.id, offset, symbol?.id ?? null, symbol?.delta ?? null, name];
+  }
+
   private resolve(address: number): number {
     const module = this.map.find(address);
     const cache = this.moduleCache(module?.id ?? 0);
     let id = cache.get(address);
     if (id === undefined) {
       id = this.nextId++;
-      if (module) {
-        const offset = address - module.base;
-        const symbol = module.symbols.lookup(offset);
-        const name = symbol
-          ? `${module.name}!${symbol.name}${symbol.delta ? `+${hex(symbol.delta)}` : ''}`
-          : `${module.name}+${hex(offset)}`;
-        this.insert.run(id, address, module.id, offset, symbol?.id ?? null, symbol?.delta ?? null, name);
-      } else {
-        this.insert.run(id, address, null, null, null, null, hex(address));
-      }
+      this.insert.run(id, address, ...this.describe(address, module));
       cache.set(address, id);
     }
     this.current.set(address, id);
     return id;
+  }
+
+  /**
+   * A module appeared over addresses that ran before any known module held them (code the agent
+   * names only after it ran, like Interceptor's relocated prologue): they belong to it.
+   */
+  claim(module: ModuleInstance): void {
+    const unmapped = this.moduleCache(0);
+    const cache = this.moduleCache(module.id);
+    for (const [address, id] of unmapped) {
+      if (address < module.base || address >= module.base + module.size) continue;
+      const [moduleId, offset, symbolId, symbolOffset, name] = this.describe(address, module);
+      this.reresolve.run(moduleId, offset, symbolId, symbolOffset, name, id);
+      unmapped.delete(address);
+      cache.set(address, id);
+    }
   }
 }

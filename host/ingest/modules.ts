@@ -37,13 +37,12 @@ export class ModuleRegistry {
     this.map.epoch = Math.max(this.map.epoch, ...rows.map((r) => Math.max(r.load_order, r.unload_order ?? 0)));
   }
 
-  /** `whileRecording`: events were already stored, so this is a later load (dlopen), not the map at start. */
-  load(message: ModuleLoadMessage, whileRecording: boolean): ModuleInstance {
+  load(message: ModuleLoadMessage): ModuleInstance {
     const id = this.nextModuleId++;
     const symbols = (message.symbols ?? []).map(([offset, size, name]) => [offset, size, name, this.nextSymbolId++] as const);
     const module = { id, name: message.name, path: message.path, base: parseAddress(message.base), size: message.size, symbols: new SymbolIndex(symbols) };
     const gone = this.map.load(module);
-    this.insertModule.run(id, module.name, module.path, module.base, module.size, this.map.epoch, whileRecording ? 1 : 0);
+    this.insertModule.run(id, module.name, module.path, module.base, module.size, this.map.epoch, message.loadedLater ? 1 : 0);
     for (const [offset, size, name, symbolId] of symbols) this.insertSymbol.run(symbolId, id, name, offset, size);
     for (const m of gone) this.markUnloaded.run(this.map.epoch, m.id);
     return module;

@@ -155,7 +155,7 @@ main (int argc, char ** argv)
   st_tracer_start (tracer);
   /* Registered before any producer runs, so an empty registry means every ring is done. */
   for (i = 0; i != threads; i++)
-    producers[i] = (Producer) { st_ring_new (tracer, i, lossy), records };
+    producers[i] = (Producer) { st_ring_new (tracer, i, lossy, 1), records };
   for (i = 0; i != threads; i++)
     pthread_create (&tids[i], NULL, produce, &producers[i]);
   for (;;)

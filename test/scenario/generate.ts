@@ -96,6 +96,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
   const writer = new ChunkWriter(capture, scenario.chunkRecords ?? 4096, scenario.chunksPerFrame ?? 8);
   const loaded = new Map<string, ModuleSpec>();
   const threads = new Map<number, ThreadCursor>();
+  let running = false;
 
   const resolve = (spec: string): Resolved => {
     const [moduleName, fnName] = spec.split('!');
@@ -147,13 +148,14 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
       loaded.set(step.load.name, step.load);
       capture.appendMeta({
         type: 'module-load', name: step.load.name, path: step.load.path ?? `/opt/demo/${step.load.name}`, base: hex(step.load.base),
-        size: step.load.size, symbols: step.load.functions.map((f) => [f.offset, f.size, f.name]),
+        size: step.load.size, symbols: step.load.functions.map((f) => [f.offset, f.size, f.name]), ...(running ? { loadedLater: true } : {}),
       });
     } else if ('unload' in step) {
       const module = loaded.get(step.unload)!;
       loaded.delete(step.unload);
       capture.appendMeta({ type: 'module-unload', base: hex(module.base) });
     } else {
+      running = true;
       let cursor = threads.get(step.thread);
       if (!cursor) {
         threads.set(step.thread, (cursor = { seq: 0, lost: 0, compiled: new Set() }));
