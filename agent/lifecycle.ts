@@ -10,14 +10,12 @@ export function watchFaultsAndExit(outbox: Outbox): void {
     awaitAck('crash-ack');
     return false;
   });
-  let exiting = false;
+  // exit() runs atexit handlers and stdio teardown before _exit(): flush at both.
   for (const name of ['exit', '_exit']) {
     const exit = Module.findGlobalExportByName(name);
     if (exit === null) continue;
     Interceptor.attach(exit, {
       onEnter(args) {
-        if (exiting) return;
-        exiting = true;
         outbox.flush();
         post({ type: 'exiting', status: args[0].toInt32() });
         awaitAck('exit-ack');

@@ -15,6 +15,15 @@ record_slots (const uint8_t * record)
   return 1 + (kind == ST_KIND_CALL ? 0 : aux);
 }
 
+/* Records in the scratch block, counted from slots: only C-written records carry payload slots. */
+static uint64_t
+count_dropped (StRing * r)
+{
+  uint64_t n = (uint64_t) (r->cur - r->scratch) / ST_SLOT_SIZE - r->scratch_extra_slots;
+  r->scratch_extra_slots = 0;
+  return n;
+}
+
 static uint32_t
 count_records (const uint8_t * from, const uint8_t * to)
 {
@@ -117,9 +126,11 @@ st_ring_refill (StRing * r)
   uint64_t produced;
   uint64_t waited_from = 0;
 
+  r->refill_generation++;
+  st_release_fence ();
   if (r->dropping)
   {
-    r->lost += count_records (r->scratch, r->cur);
+    r->lost += count_dropped (r);
   }
   else
   {
@@ -143,6 +154,8 @@ st_ring_refill (StRing * r)
       r->dropping = 1;
       r->cur = r->scratch;
       r->remaining = ST_BLOCK_SIZE;
+      st_release_fence ();
+      r->refill_generation++;
       return;
     }
     if (waited_from == 0)
@@ -153,8 +166,36 @@ st_ring_refill (StRing * r)
   r->dropping = 0;
   r->cur = block_start (r, r->produced_blocks);
   r->remaining = ST_BLOCK_SIZE;
+  st_release_fence ();
+  r->refill_generation++;
   if (waited_from != 0)
     write_stall (r, st_now_ns () - waited_from);
+}
+
+/*
+ * What the thread has dropped, as the drain side can tell while it runs: the count kept at
+ * refills plus the records in its scratch block now, read between two refills.
+ */
+static uint64_t
+lost_so_far (StRing * r)
+{
+  for (;;)
+  {
+    uint32_t generation = r->refill_generation;
+    uint64_t lost;
+    uint64_t in_scratch = 0;
+    uint8_t * cur;
+    st_acquire_fence ();
+    if ((generation & 1) != 0)
+      continue;
+    lost = r->lost;
+    cur = r->cur;
+    if (r->dropping && cur >= r->scratch && cur <= r->scratch + ST_BLOCK_SIZE)
+      in_scratch = (uint64_t) (cur - r->scratch) / ST_SLOT_SIZE - r->scratch_extra_slots;
+    st_acquire_fence ();
+    if (r->refill_generation == generation)
+      return lost + in_scratch;
+  }
 }
 
 void
@@ -170,6 +211,8 @@ st_ring_write (StRing * r, unsigned kind, uint64_t location, uint64_t target, co
   if (r->remaining < need)
     st_ring_refill (r);
   p = r->cur;
+  if (r->dropping)
+    r->scratch_extra_slots += extra;
   st_record_set ((StRecord *) p, location, kind, extra, target);
   for (i = 0; i != payload_size; i++)
     p[ST_SLOT_SIZE + i] = ((const uint8_t *) payload)[i];
@@ -225,7 +268,8 @@ emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread
   put_u64 (out + ST_CHUNK_FIRST_SEQ_OFFSET, r->records_drained);
   put_u32 (out + ST_CHUNK_RECORD_COUNT_OFFSET, records);
   put_u32 (out + ST_CHUNK_SLOT_COUNT_OFFSET, bytes / ST_SLOT_SIZE);
-  put_u64 (out + ST_CHUNK_LOST_OFFSET, r->lost);
+  r->lost_reported = r->lossy ? lost_so_far (r) : r->lost;
+  put_u64 (out + ST_CHUNK_LOST_OFFSET, r->lost_reported);
   put_u64 (out + ST_CHUNK_TIMESTAMP_NS_OFFSET, st_now_ns () - t->started_ns);
   put_u32 (out + ST_CHUNK_FLAGS_OFFSET, thread_exited ? 1 : 0);
   put_u32 (out + ST_CHUNK_RESERVED_OFFSET, 0);
@@ -270,10 +314,16 @@ drain_ring (StTracer * t, StRing * r)
       continue;
     start = block_start (r, produced);
     if (cur < start || cur > start + ST_BLOCK_SIZE)
-      return 1; /* writing into the scratch block: nothing to send */
-    bytes = (uint32_t) (cur - start - r->consumed_offset);
+      bytes = 0; /* writing into the scratch block */
+    else
+      bytes = (uint32_t) (cur - start - r->consumed_offset);
     if (bytes == 0)
+    {
+      /* Nothing new but drops: an empty chunk carries the count. */
+      if (r->lossy && lost_so_far (r) != r->lost_reported)
+        return emit (t, r, 0, 0, 0);
       return 1;
+    }
     if (!emit (t, r, start + r->consumed_offset, bytes, 0))
       return 0;
     r->consumed_offset += bytes;
@@ -287,7 +337,7 @@ finish_ring (StTracer * t, StRing * r)
 {
   if (r->dropping)
   {
-    r->lost += count_records (r->scratch, r->cur);
+    r->lost += count_dropped (r);
     r->cur = r->scratch;
   }
   return emit (t, r, 0, 0, r->exited);

@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analysisBench } from './analysis-bench.js';
 import { ingestBench } from './ingest-bench.js';
+import { liveBench } from './live-bench.js';
 
 const events = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'stalk-trace-bench-'));
 try {
-  analysisBench(ingestBench(dir, events));
+  if (process.env.BENCH_ONLY !== 'live') analysisBench(ingestBench(dir, events));
+  await liveBench(dir);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
