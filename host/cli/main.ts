@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 import { packagePath } from '../paths.js';
 import { devicesCommand } from './commands/devices.js';
+import { exportCommand } from './commands/export.js';
 import { infoCommand } from './commands/info.js';
 import { ingestCommand } from './commands/ingest.js';
 import { queryCommand } from './commands/query.js';
@@ -26,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
     .command(queryCommand)
     .command(reportCommand)
     .command(replayCommand)
+    .command(exportCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .version(version)
