@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModuleSpec, Scenario } from './scenario/scenario.js';
 import { expectedFor } from './scenario/expect.js';
@@ -113,6 +113,10 @@ test('folded: one line per stack, valued in blocks when blocks were recorded', (
   // Calls only: the value is activations.
   const calls = runCli(['export', traceOf({ steps: [{ load: app }, { thread: 1, calls: [{ fn: 'app!main', children: [{ fn: 'app!a', count: 2, children: [{ fn: 'app!b', count: 3 }] }] }] }] }, dir, 'folded2'), '--format', 'folded']);
   assert.equal(calls.stdout, 'app!main 1\napp!main;app!a 2\napp!main;app!a;app!b 6\n');
+  // -o - is standard output too, not a file named "-".
+  const dashed = runCli(['export', traceOf(blocksScenario(), dir, 'folded3'), '--format', 'folded', '-o', '-'], { cwd: dir });
+  assert.equal(dashed.stdout, r.stdout);
+  assert.equal(existsSync(join(dir, '-')), false);
 });
 
 test('jsonl: one named event per line, --thread narrows it', () => {

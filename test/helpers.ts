@@ -20,9 +20,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+export function runCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8', input: options.input, env: { ...process.env, ...options.env }, maxBuffer: 256 << 20,
+    encoding: 'utf8', input: options.input, cwd: options.cwd, env: { ...process.env, ...options.env }, maxBuffer: 256 << 20,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -25,7 +25,7 @@ export const exportCommand: CommandModule<object, Args> = {
   builder: (y) => y
     .positional('trace', { type: 'string', demandOption: true, describe: 'trace database' })
     .option('format', { alias: 'F', choices: FORMATS, demandOption: true, describe: 'output format' })
-    .option('output', { alias: 'o', type: 'string', describe: 'file to write (default: standard output; drcov needs one)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'file to write; - or none: standard output (drcov needs -o, binary)' })
     .option('thread', { alias: 't', type: 'number', describe: 'only this thread (chrome, folded, jsonl)' }),
   handler: async (args) => {
     if (args.format === 'drcov' && args.output === undefined) throw new UserError('drcov is binary: name a file with -o');
@@ -33,7 +33,7 @@ export const exportCommand: CommandModule<object, Args> = {
     try {
       const threads = threadIds(session.db, args.thread);
       if (args.thread !== undefined && threads.length === 0) throw new UserError(`the trace has no thread ${args.thread}`);
-      const file = args.output === undefined ? null : createWriteStream(args.output);
+      const file = args.output === undefined || args.output === '-' ? null : createWriteStream(args.output);
       const out = new Output(file ?? process.stdout);
       if (args.format === 'drcov') {
         const { outside } = await writeDrcov(session.db, out);
