@@ -1,5 +1,6 @@
 // stalk-trace's agent: follows threads with Stalker, records through the CModule transformer,
 // and sends the module map, thread names and event chunks to the host (schemas/agent.json).
+import { ApiTable } from './apis.js';
 import { FuncScope } from './func-scope.js';
 import { fridaRanges } from './frida-code.js';
 import { watchFaultsAndExit } from './lifecycle.js';
@@ -55,13 +56,15 @@ rpc.exports = {
     const outbox = new Outbox(tracer);
     const threads = new Threads(tracer);
     const func = options.func === null ? null : new FuncScope(options.func, tracer);
-    const modules = new ModuleWatcher(options.excludeModules, () => outbox.flush(), () => {
+    const apis = options.apis === null ? null : new ApiTable(options.apis, tracer);
+    const modules = new ModuleWatcher(options.excludeModules, () => outbox.flush(), (m, symbols, excluded) => {
+      apis?.added(m, symbols, excluded);
       try {
         func?.tryResolve();
       } catch (e) {
         post({ type: 'fatal', reason: (e as Error).message });
       }
-    });
+    }, (m) => apis?.removed(m));
     recording = { options, tracer, outbox, threads, modules, func };
     return {
       arch: Process.arch, pointerSize: Process.pointerSize, platform: Process.platform, fridaVersion: Frida.version,

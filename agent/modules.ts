@@ -1,8 +1,9 @@
 // The module map: each module once at start and on every load and unload after, with its
 // function symbols, so the host resolves addresses against the map that was live.
+import { globRegExp } from './globs.js';
 import { postMeta } from './messages.js';
 
-type Symbol = [offset: number, size: number, name: string];
+export type Symbol = [offset: number, size: number, name: string];
 
 function functionSymbols(m: Module): Symbol[] {
   const seen = new Set<string>();
@@ -19,9 +20,6 @@ function functionSymbols(m: Module): Symbol[] {
   return out;
 }
 
-const globRegExp = (glob: string) =>
-  new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-
 /** Frida's own code is never followed. */
 const FRIDA_MODULE = /^frida-(agent|gadget)/;
 
@@ -30,7 +28,8 @@ export class ModuleWatcher {
   private readonly excluded: RegExp[];
 
   /** `beforeChange` sends the events recorded so far, so they resolve against the old map. */
-  constructor(excludeGlobs: string[], private readonly beforeChange: () => void, private readonly onLoad: (m: Module) => void) {
+  constructor(excludeGlobs: string[], private readonly beforeChange: () => void,
+    private readonly onLoad: (m: Module, symbols: Symbol[], excluded: boolean) => void, private readonly onUnload: (m: Module) => void) {
     this.excluded = [FRIDA_MODULE, ...excludeGlobs.map(globRegExp)];
   }
 
@@ -40,15 +39,18 @@ export class ModuleWatcher {
     this.observer = Process.attachModuleObserver({
       onAdded: (m) => {
         this.beforeChange();
-        if (this.excluded.some((re) => re.test(m.name))) Stalker.exclude({ base: m.base, size: m.size });
+        const excluded = this.excluded.some((re) => re.test(m.name));
+        if (excluded) Stalker.exclude({ base: m.base, size: m.size });
+        const symbols = functionSymbols(m);
         postMeta({
-          type: 'module-load', name: m.name, path: m.path, base: m.base.toString(), size: m.size, symbols: functionSymbols(m),
+          type: 'module-load', name: m.name, path: m.path, base: m.base.toString(), size: m.size, symbols,
           ...(loadedLater ? { loadedLater } : {}),
         });
-        this.onLoad(m);
+        this.onLoad(m, symbols, excluded);
       },
       onRemoved: (m) => {
         this.beforeChange();
+        this.onUnload(m);
         postMeta({ type: 'module-unload', base: m.base.toString() });
       },
     });

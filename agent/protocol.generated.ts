@@ -10,6 +10,26 @@ export interface FuncSpec {
   offset: number | null;
 }
 
+/** --apis, as the host resolved it from the prototype files and filters */
+export interface ApiOptions {
+  /** function name -> its apiPrototype bytes (records.json) */
+  prototypes: Record<string, number[]>;
+  /** apiPrototype bytes for functions without a prototype */
+  unknown: number[];
+  /** module!function globs: only these (empty: all) */
+  include: string[];
+  /** module!function globs: not these */
+  exclude: string[];
+  /** glob: only functions of modules matching it */
+  onlyToLib: string | null;
+  /** skip functions whose names start with _ */
+  ignoreUnderscore: boolean;
+  /** only calls that return into the app module */
+  onlyFromApp: boolean;
+  /** the app module's name; null: the main module */
+  appModule: string | null;
+}
+
 /** What init() is given. */
 export interface AgentOptions {
   /** kinds to record: call, ret, syscall, block, compile, exec (block adds compile) */
@@ -32,6 +52,8 @@ export interface AgentOptions {
   drainIntervalMs: number;
   /** size of each of the two outbox buffers */
   outboxBytes: number;
+  /** --apis: which library calls to record, and what to read of their arguments */
+  apis: ApiOptions | null;
 }
 
 /** What init() returns. */
@@ -98,5 +120,8 @@ export const EVENT_MASK = {
   "exec": 4,
   "block": 8,
   "compile": 16,
-  "syscall": 32
+  "syscall": 32,
+  "api": 64
 } as const;
+
+export const CMODULE_GLOBALS_BYTES = 256;

@@ -1,6 +1,6 @@
 // The C side of the agent: compiles cmodule/ for this architecture and wraps what TypeScript calls.
 import { CMODULE_SOURCE } from './cmodule-source.generated.js';
-import { EVENT_MASK } from './protocol.generated.js';
+import { CMODULE_GLOBALS_BYTES, EVENT_MASK } from './protocol.generated.js';
 
 export class Tracer {
   private readonly cm: CModule;
@@ -13,7 +13,7 @@ export class Tracer {
 
   private readonly taken = Memory.alloc(Process.pointerSize);
   /** StGlobals (cmodule/globals.h), which fits in ST_GLOBALS_SPACE: the CModule's own image is read-only. */
-  private readonly globals = Memory.alloc(64);
+  private readonly globals = Memory.alloc(CMODULE_GLOBALS_BYTES);
 
   /** The refill stub's page: writable and executable, kept alive with the tracer. */
   private readonly stub: NativePointer;
@@ -61,6 +61,26 @@ export class Tracer {
   /** --func: records are written only inside the function at `entry`. */
   set funcEntry(entry: NativePointer) {
     new NativeFunction(this.cm.st_set_func_entry, 'void', ['uint64'])(uint64(entry.toString()));
+  }
+
+  /** --apis: record calls to these functions (entry, prototype), with what their arguments point to. */
+  addApiEntries(entries: [NativePointer, NativePointer][]): void {
+    if (entries.length === 0) return;
+    const pairs = Memory.alloc(entries.length * 16);
+    entries.forEach(([entry, proto], i) => {
+      pairs.add(i * 16).writePointer(entry);
+      pairs.add(i * 16 + 8).writePointer(proto);
+    });
+    new NativeFunction(this.cm.st_api_add_entries, 'void', ['pointer', 'uint'])(pairs, entries.length);
+  }
+
+  removeApiRange(start: NativePointer, end: NativePointer): void {
+    new NativeFunction(this.cm.st_api_remove_range, 'void', ['pointer', 'pointer'])(start, end);
+  }
+
+  /** --only-from-app: only calls returning into [start, end). */
+  setAppRange(start: NativePointer, end: NativePointer): void {
+    new NativeFunction(this.cm.st_api_set_app_range, 'void', ['pointer', 'pointer'])(start, end);
   }
 
   ring(threadId: number): NativePointer {

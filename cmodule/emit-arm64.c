@@ -72,6 +72,13 @@ prologue (GumArm64Writer * cw)
   gum_arm64_writer_put_stp_reg_reg_reg_offset (cw, ARM64_REG_X14, ARM64_REG_X15, ARM64_REG_SP, SLOT_X14, GUM_INDEX_SIGNED_OFFSET);
 }
 
+static void
+epilogue (GumArm64Writer * cw)
+{
+  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X14, ARM64_REG_X15, ARM64_REG_SP, SLOT_X14, GUM_INDEX_SIGNED_OFFSET);
+  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X17, ARM64_REG_SP, FRAME, GUM_INDEX_POST_ADJUST);
+}
+
 /* x15 = the value `reg` had at the instruction. */
 static void
 load_original (GumArm64Writer * cw, arm64_reg reg)
@@ -110,8 +117,7 @@ write_record (GumArm64Writer * cw, StRing * ring, guint64 word0)
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
   gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X15, refill);
   gum_arm64_writer_put_label (cw, restore);
-  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X14, ARM64_REG_X15, ARM64_REG_SP, SLOT_X14, GUM_INDEX_SIGNED_OFFSET);
-  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X17, ARM64_REG_SP, FRAME, GUM_INDEX_POST_ADJUST);
+  epilogue (cw);
   gum_arm64_writer_put_b_label (cw, done);
   gum_arm64_writer_put_label (cw, refill);
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
@@ -180,16 +186,6 @@ st_patch_block_end (gpointer patch, guint64 end)
 }
 
 void
-st_on_func_enter (GumCpuContext * cpu, gpointer user_data)
-{
-  StRing * ring = user_data;
-  if (ring->recording)
-    return; /* recursion: the outermost activation is the one that counts */
-  ring->func_sp_not = ~cpu->sp;
-  ring->recording = 1;
-}
-
-void
 st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
 {
   GumArm64Writer * cw = output->writer.arm64;
@@ -205,8 +201,7 @@ st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
   gum_arm64_writer_put_cbnz_reg_label (cw, ARM64_REG_X17, restore);
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_XZR, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, recording));
   gum_arm64_writer_put_label (cw, restore);
-  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X14, ARM64_REG_X15, ARM64_REG_SP, SLOT_X14, GUM_INDEX_SIGNED_OFFSET);
-  gum_arm64_writer_put_ldp_reg_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X17, ARM64_REG_SP, FRAME, GUM_INDEX_POST_ADJUST);
+  epilogue (cw);
 }
 
 guint
@@ -229,23 +224,71 @@ st_write_refill_stub (gpointer code)
 }
 
 void
-st_on_syscall (GumCpuContext * cpu, gpointer user_data)
+st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput * output, StRing * ring, guint64 site,
+    GumStalkerCallout callout, StSite * data)
 {
-  StSyscallSite * site = user_data;
-  if (!site->ring->recording)
-    return;
-  site->ring->pending_syscall = cpu->x[8];
-  st_ring_write (site->ring, ST_KIND_SYSCALL, site->location, cpu->x[8], cpu->x, 6 * sizeof (guint64));
+  GumArm64Writer * cw = output->writer.arm64;
+  gconstpointer hit = cw->code;
+  gconstpointer skip = cw->code + 1;
+
+  prologue (cw);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (ring));
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, api.return_not));
+  /* ~return address + site + 1: zero when the pending call returns here. */
+  gum_arm64_writer_put_ldr_reg_u64 (cw, ARM64_REG_X15, site + 1);
+  gum_arm64_writer_put_add_reg_reg_reg (cw, ARM64_REG_X17, ARM64_REG_X17, ARM64_REG_X15);
+  gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X17, hit);
+  epilogue (cw);
+  gum_arm64_writer_put_b_label (cw, skip);
+  gum_arm64_writer_put_label (cw, hit);
+  epilogue (cw);
+  gum_stalker_iterator_put_callout (iterator, callout, data, g_free);
+  gum_arm64_writer_put_label (cw, skip);
+}
+
+guint64
+st_cpu_sp (GumCpuContext * cpu)
+{
+  return cpu->sp;
+}
+
+guint64
+st_cpu_syscall_number (GumCpuContext * cpu)
+{
+  return cpu->x[8];
 }
 
 void
-st_on_sysret (GumCpuContext * cpu, gpointer user_data)
+st_cpu_syscall_args (GumCpuContext * cpu, guint64 args[6])
 {
-  StSyscallSite * site = user_data;
-  guint64 ret[2];
-  if (!site->ring->recording)
-    return;
-  ret[0] = cpu->x[0];
-  ret[1] = 0;
-  st_ring_write (site->ring, ST_KIND_SYSRET, site->location, site->ring->pending_syscall, ret, sizeof (ret));
+  guint i;
+  for (i = 0; i != 6; i++)
+    args[i] = cpu->x[i];
+}
+
+guint64
+st_cpu_return_value (GumCpuContext * cpu)
+{
+  return cpu->x[0];
+}
+
+guint64
+st_cpu_return_address (GumCpuContext * cpu)
+{
+  return cpu->lr & ST_ADDRESS_MASK;
+}
+
+void
+st_cpu_call_args (GumCpuContext * cpu, guint n, guint64 * args)
+{
+  guint i;
+  for (i = 0; i != n; i++)
+    args[i] = (i < 8) ? cpu->x[i] : ((const guint64 *) GSIZE_TO_POINTER (cpu->sp))[i - 8];
+}
+
+guint64
+st_cpu_entry_sp_after_return (GumCpuContext * cpu)
+{
+  /* bl keeps the return address in lr: sp is as it was at the entry. */
+  return cpu->sp;
 }

@@ -117,6 +117,15 @@ prologue (GumX86Writer * cw)
   gum_x86_writer_put_push_reg (cw, GUM_X86_RDX);
 }
 
+static void
+epilogue (GumX86Writer * cw)
+{
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RDX);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RCX);
+  gum_x86_writer_put_pop_reg (cw, GUM_X86_RAX);
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, RED_ZONE);
+}
+
 /* With the target in rax: writes the record and restores what the prologue saved. */
 static void
 write_record (GumX86Writer * cw, StRing * ring, guint64 word0)
@@ -139,10 +148,7 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0)
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, ST_RING_REMAINING_OFFSET, GUM_X86_RCX);
   gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, refill, GUM_NO_HINT);
   gum_x86_writer_put_label (cw, restore);
-  gum_x86_writer_put_pop_reg (cw, GUM_X86_RDX);
-  gum_x86_writer_put_pop_reg (cw, GUM_X86_RCX);
-  gum_x86_writer_put_pop_reg (cw, GUM_X86_RAX);
-  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, RED_ZONE);
+  epilogue (cw);
   gum_x86_writer_put_jmp_short_label (cw, done);
   gum_x86_writer_put_label (cw, refill);
   gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_globals.refill_stub));
@@ -206,16 +212,6 @@ st_patch_block_end (gpointer patch, guint64 end)
 }
 
 void
-st_on_func_enter (GumCpuContext * cpu, gpointer user_data)
-{
-  StRing * ring = user_data;
-  if (ring->recording)
-    return; /* recursion: the outermost activation is the one that counts */
-  ring->func_sp_not = ~cpu->rsp;
-  ring->recording = 1;
-}
-
-void
 st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
 {
   GumX86Writer * cw = output->writer.x86;
@@ -237,10 +233,7 @@ st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
   /* rcx is 0 here: the outermost activation returns, recording stops. */
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, recording), GUM_X86_RCX);
   gum_x86_writer_put_label (cw, restore);
-  gum_x86_writer_put_pop_reg (cw, GUM_X86_RDX);
-  gum_x86_writer_put_pop_reg (cw, GUM_X86_RCX);
-  gum_x86_writer_put_pop_reg (cw, GUM_X86_RAX);
-  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, RED_ZONE);
+  epilogue (cw);
 }
 
 guint
@@ -283,30 +276,76 @@ st_write_refill_stub (gpointer code)
 }
 
 void
-st_on_syscall (GumCpuContext * cpu, gpointer user_data)
+st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput * output, StRing * ring, guint64 site,
+    GumStalkerCallout callout, StSite * data)
 {
-  StSyscallSite * site = user_data;
-  guint64 args[6];
-  if (!site->ring->recording)
-    return;
+  GumX86Writer * cw = output->writer.x86;
+  gconstpointer hit = cw->code;
+  gconstpointer skip = cw->code + 1;
+  /* lea rcx, [rcx + rax]: ~return address + site + 1, zero when the pending call returns here. */
+  const guint8 lea[4] = { 0x48, 0x8d, 0x0c, 0x01 };
+
+  prologue (cw);
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, api.return_not));
+  gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, site + 1);
+  gum_x86_writer_put_bytes (cw, lea, sizeof (lea));
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, hit, GUM_NO_HINT);
+  epilogue (cw);
+  gum_x86_writer_put_jmp_near_label (cw, skip);
+  gum_x86_writer_put_label (cw, hit);
+  epilogue (cw);
+  gum_stalker_iterator_put_callout (iterator, callout, data, g_free);
+  gum_x86_writer_put_label (cw, skip);
+}
+
+guint64
+st_cpu_sp (GumCpuContext * cpu)
+{
+  return cpu->rsp;
+}
+
+guint64
+st_cpu_syscall_number (GumCpuContext * cpu)
+{
+  return cpu->rax;
+}
+
+void
+st_cpu_syscall_args (GumCpuContext * cpu, guint64 args[6])
+{
   args[0] = cpu->rdi;
   args[1] = cpu->rsi;
   args[2] = cpu->rdx;
   args[3] = cpu->r10;
   args[4] = cpu->r8;
   args[5] = cpu->r9;
-  site->ring->pending_syscall = cpu->rax;
-  st_ring_write (site->ring, ST_KIND_SYSCALL, site->location, cpu->rax, args, sizeof (args));
+}
+
+guint64
+st_cpu_return_value (GumCpuContext * cpu)
+{
+  return cpu->rax;
+}
+
+guint64
+st_cpu_return_address (GumCpuContext * cpu)
+{
+  return *(const guint64 *) GSIZE_TO_POINTER (cpu->rsp);
 }
 
 void
-st_on_sysret (GumCpuContext * cpu, gpointer user_data)
+st_cpu_call_args (GumCpuContext * cpu, guint n, guint64 * args)
 {
-  StSyscallSite * site = user_data;
-  guint64 ret[2];
-  if (!site->ring->recording)
-    return;
-  ret[0] = cpu->rax;
-  ret[1] = 0;
-  st_ring_write (site->ring, ST_KIND_SYSRET, site->location, site->ring->pending_syscall, ret, sizeof (ret));
+  const guint64 regs[6] = { cpu->rdi, cpu->rsi, cpu->rdx, cpu->rcx, cpu->r8, cpu->r9 };
+  guint i;
+  for (i = 0; i != n; i++)
+    args[i] = (i < 6) ? regs[i] : ((const guint64 *) GSIZE_TO_POINTER (cpu->rsp))[i - 5];
+}
+
+guint64
+st_cpu_entry_sp_after_return (GumCpuContext * cpu)
+{
+  /* ret popped the return address the call pushed. */
+  return cpu->rsp - 8;
 }

@@ -1,7 +1,8 @@
 /*
  * What an architecture provides to the transformer: inline code that writes one-slot records
  * into the thread's ring (the hot path, no callouts), the shared refill stub it calls when a
- * window is used up, and the syscall callouts.
+ * window is used up, the inline checks --func and --apis need, and the CPU context as the
+ * callouts read it.
  */
 #ifndef STALK_TRACE_EMIT_H
 #define STALK_TRACE_EMIT_H
@@ -33,20 +34,35 @@ void st_emit_exec (GumStalkerOutput * output, StRing * ring, const cs_insn * ins
 gpointer st_emit_block (GumStalkerOutput * output, StRing * ring, guint64 start);
 void st_patch_block_end (gpointer patch, guint64 end);
 
-/* Callouts around a syscall instruction; user_data is the thread's StSyscallSite. */
-typedef struct _StSyscallSite StSyscallSite;
-struct _StSyscallSite
+/* --func: code before each return closes recording when the outermost activation returns. */
+void st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring);
+
+/* Where a callout was put, for which thread; with the prototype for a library function's entry. */
+typedef struct _StSite StSite;
+struct _StSite
 {
   StRing * ring;
   guint64 location;
+  const StApiProto * proto;
 };
 
-/* --func: opens recording at the function's entry (user_data is the ring)... */
-void st_on_func_enter (GumCpuContext * cpu, gpointer user_data);
-/* ...and code before each return closes it when the outermost activation returns. */
-void st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring);
+/*
+ * --apis: at a block where a call may return, `callout` runs only if the thread's innermost
+ * pending library call returns to `site` (ring->api.return_not holds that return address's
+ * complement). `data` is freed with the block.
+ */
+void st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput * output, StRing * ring, guint64 site,
+    GumStalkerCallout callout, StSite * data);
 
-void st_on_syscall (GumCpuContext * cpu, gpointer user_data);
-void st_on_sysret (GumCpuContext * cpu, gpointer user_data);
+/* The CPU context as the callouts read it. */
+guint64 st_cpu_sp (GumCpuContext * cpu);
+guint64 st_cpu_syscall_number (GumCpuContext * cpu);
+void st_cpu_syscall_args (GumCpuContext * cpu, guint64 args[6]);
+guint64 st_cpu_return_value (GumCpuContext * cpu);
+/* At a function's first instruction: its return address and its first n arguments. */
+guint64 st_cpu_return_address (GumCpuContext * cpu);
+void st_cpu_call_args (GumCpuContext * cpu, guint n, guint64 * args);
+/* Where a function just returned to: the stack pointer it had at its first instruction. */
+guint64 st_cpu_entry_sp_after_return (GumCpuContext * cpu);
 
 #endif

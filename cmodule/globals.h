@@ -30,6 +30,14 @@ struct _StGlobals
   /* Frida's own memory (agent, trampolines): a thread can be in it when following starts, and nothing there is recorded. */
   const StRange * silent_ranges;
   guint silent_range_count;
+  /* --apis: library functions to record (entry address -> StApiProto), the addresses right
+     after call instructions, and the lock both are shared under. */
+  GHashTable * api_entries;
+  GHashTable * return_sites;
+  GMutex * api_lock;
+  /* --only-from-app: only calls returning into [app_start, app_end). */
+  guint64 app_start;
+  guint64 app_end;
 };
 
 extern StGlobals st_globals;

@@ -1,5 +1,6 @@
 /* platform.h inside the target: GLib from Frida's CModule runtime, and libc's syscall(). */
 #include <glib.h>
+#include <gum/gummemory.h>
 #include "globals.h"
 #include "platform.h"
 
@@ -65,6 +66,15 @@ uint64_t
 st_now_ns (void)
 {
   return (uint64_t) g_get_monotonic_time () * 1000;
+}
+
+uint8_t *
+st_read_memory (uint64_t address, uint32_t size, uint32_t * n_read)
+{
+  gsize n = 0;
+  guint8 * bytes = gum_memory_read (GSIZE_TO_POINTER (address), size, &n);
+  *n_read = (uint32_t) n;
+  return bytes;
 }
 
 void *

@@ -19,6 +19,12 @@ void st_futex_wake (volatile uint32_t * word);
 
 uint64_t st_now_ns (void);
 
+/*
+ * Copies up to `size` bytes at `address` without faulting: what is readable from its start, in
+ * memory to st_free, with the count in *n_read; NULL when not even the first byte is.
+ */
+uint8_t * st_read_memory (uint64_t address, uint32_t size, uint32_t * n_read);
+
 void * st_alloc (uint64_t size);
 void st_free (void * p);
 

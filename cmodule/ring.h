@@ -14,6 +14,7 @@
 #ifndef STALK_TRACE_RING_H
 #define STALK_TRACE_RING_H
 
+#include "api-stack.h"
 #include "layout.generated.h"
 #include "platform.h"
 
@@ -46,7 +47,13 @@ struct _StRing
   uint32_t thread_id;
   int lossy;
   uint64_t pending_syscall;
+  /* The syscall's result buffer, captured at its return: argument index (7: none) and address. */
+  uint32_t pending_obuf_arg;
+  uint64_t pending_obuf;
   StTracer * tracer;
+
+  /* --apis: the library calls that have not returned yet. */
+  StApiStack api;
 
   /*
    * Records are written only while this is not 0. --func closes it until the function is

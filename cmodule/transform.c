@@ -1,12 +1,13 @@
 /*
  * The Stalker transformer: for each block a followed thread is about to run, records what the
- * agent asked for (schemas/records.json kinds) with inline writers, syscalls with callouts,
- * and each block's code once, at compile time, for offline disassembly.
+ * agent asked for (schemas/records.json kinds) with inline writers, syscalls and library calls
+ * with callouts (they read memory), and each block's code once, at compile time, for offline
+ * disassembly.
  */
-#include "emit.h"
+#include "apis.h"
+#include "syscalls.h"
 
-/* The agent allocates st_globals without seeing this struct: it gives this many bytes. */
-#define ST_GLOBALS_SPACE 64
+/* The agent allocates st_globals without seeing this struct: it gives ST_GLOBALS_SPACE bytes. */
 typedef char st_globals_fit_in_their_space[(sizeof (StGlobals) <= ST_GLOBALS_SPACE) ? 1 : -1];
 
 guint64
@@ -48,6 +49,8 @@ st_init (guint32 events, gpointer stub_code, guint64 outbox_capacity)
   StTracer * tracer;
 
   st_globals.events = events;
+  if ((events & ST_EVENT_API) != 0)
+    st_apis_init ();
   st_write_refill_stub (stub_code);
   st_globals.refill_stub = stub_code;
   tracer = st_tracer_new (outbox_capacity);
@@ -55,13 +58,32 @@ st_init (guint32 events, gpointer stub_code, guint64 outbox_capacity)
   return tracer;
 }
 
+/* --func: recording opens at the function's entry; the outermost activation is the one that counts. */
 static void
-put_syscall_callout (GumStalkerIterator * iterator, StRing * ring, guint64 location, gboolean after)
+on_func_enter (GumCpuContext * cpu, gpointer user_data)
 {
-  StSyscallSite * site = g_malloc0 (sizeof (StSyscallSite));
+  StRing * ring = user_data;
+  if (ring->recording)
+    return;
+  ring->func_sp_not = ~st_cpu_sp (cpu);
+  ring->recording = 1;
+}
+
+static StSite *
+site_new (StRing * ring, guint64 location, const StApiProto * proto)
+{
+  StSite * site = g_malloc0 (sizeof (StSite));
   site->ring = ring;
   site->location = location;
-  gum_stalker_iterator_put_callout (iterator, after ? st_on_sysret : st_on_syscall, site, g_free);
+  site->proto = proto;
+  return site;
+}
+
+static void
+put_site_callout (GumStalkerIterator * iterator, GumStalkerCallout callout, StRing * ring, guint64 location,
+    const StApiProto * proto)
+{
+  gum_stalker_iterator_put_callout (iterator, callout, site_new (ring, location, proto), g_free);
 }
 
 void
@@ -75,6 +97,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
   gpointer block_patch = NULL;
   gboolean exclusive = FALSE;
   gboolean silent = FALSE;
+  gboolean apis = (st_globals.events & ST_EVENT_API) != 0;
 
   while (gum_stalker_iterator_next (iterator, &insn))
   {
@@ -94,7 +117,21 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
     {
       start = insn->address;
       if (start == st_globals.func_entry)
-        gum_stalker_iterator_put_callout (iterator, st_on_func_enter, ring, NULL);
+        gum_stalker_iterator_put_callout (iterator, on_func_enter, ring, NULL);
+      if (apis)
+      {
+        const StApiProto * proto = st_api_entry (start);
+        /* The check writes to the stack: not inside an exclusive load/store sequence. */
+        if (st_api_is_return_site (start))
+        {
+          if (open)
+            st_emit_api_return_check (iterator, output, ring, start, st_on_api_return, site_new (ring, start, NULL));
+          else
+            st_globals.skipped_sites++;
+        }
+        if (proto != NULL)
+          put_site_callout (iterator, st_on_api_enter, ring, start, proto);
+      }
       if ((st_globals.events & ST_EVENT_BLOCK) != 0)
       {
         if (open)
@@ -107,7 +144,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
 
     if (pending_sysret != 0)
     {
-      put_syscall_callout (iterator, ring, pending_sysret, TRUE);
+      put_site_callout (iterator, st_on_sysret, ring, pending_sysret, NULL);
       pending_sysret = 0;
     }
 
@@ -131,10 +168,12 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
       st_emit_func_exit_check (output, ring);
     else if (kind == ST_INSN_SYSCALL && (st_globals.events & ST_EVENT_SYSCALL) != 0)
     {
-      put_syscall_callout (iterator, ring, insn->address, FALSE);
+      put_site_callout (iterator, st_on_syscall, ring, insn->address, NULL);
       pending_sysret = insn->address;
     }
-    else if (kind == ST_INSN_EXCLUSIVE_LOAD)
+    if (kind == ST_INSN_CALL && apis)
+      st_api_note_return_site (insn->address + insn->size);
+    if (kind == ST_INSN_EXCLUSIVE_LOAD)
       exclusive = TRUE;
     else if (kind == ST_INSN_EXCLUSIVE_END)
       exclusive = FALSE;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkHeader, Kind, KIND_EXTRA_SLOTS, RingRecord, SLOT_SIZE } from '../host/format/layout.generated.js';
+import { ChunkHeader, Kind, RingRecord, SLOT_SIZE } from '../host/format/layout.generated.js';
 import { packagePath } from '../host/paths.js';
 import { tempDir } from './helpers.js';
 
@@ -22,7 +22,7 @@ int main (void) {
   StRecord r;
   const unsigned char * p = (const unsigned char *) &r;
   int i;
-  st_record_set (&r, 0xffff7ffff7a1b2c3ULL, ST_KIND_SYSCALL, ST_EXTRA_SLOTS_SYSCALL, 0xabcd1234deadbeefULL);
+  st_record_set (&r, 0xffff7ffff7a1b2c3ULL, ST_KIND_SYSCALL, 3, 0xabcd1234deadbeefULL);
   printf ("{\\"record\\": \\"");
   for (i = 0; i != sizeof (r); i++) printf ("%02x", p[i]);
   printf ("\\", \\"recordSize\\": %d, \\"slot\\": %d, \\"kindCall\\": %d, \\"kindSysret\\": %d", (int) sizeof (StRecord), ST_SLOT_SIZE, ST_KIND_CALL, ST_KIND_SYSRET);
@@ -54,7 +54,7 @@ for (const cc of compilers) {
     const b = Buffer.from(out.record, 'hex');
     assert.equal(b.readUIntLE(RingRecord.location, 6), 0x7ffff7a1b2c3);
     assert.equal(b.readUInt8(RingRecord.kind), Kind.syscall);
-    assert.equal(b.readUInt8(RingRecord.aux), KIND_EXTRA_SLOTS.syscall);
+    assert.equal(b.readUInt8(RingRecord.aux), 3);
     // Bits above 48 (tags, pointer authentication) are cleared.
     assert.equal(b.readUIntLE(RingRecord.target, 6), 0x1234deadbeef);
     assert.equal(b.readUInt16LE(RingRecord.reserved), 0);

@@ -4,7 +4,9 @@ import { UserError } from '../cli/errors.js';
 import type { Output } from '../cli/output.js';
 import type { TraceDb } from '../store/database.js';
 import { callLists, eventCursor, storedCalls, type EventCursor } from '../store/stored-events.js';
-import { syscallNames } from '../symbols/syscall-table.js';
+import { ApiFormatter, tracePrototypes, type ApiCallRow } from './api-format.js';
+import { apiCallById, syscallById, type StoredSyscall } from './call-records.js';
+import { SyscallFormatter } from './syscall-format.js';
 import { createDisassembler, type Disassemble } from './disassembler.js';
 import { threadIds, threadName } from './trace-facts.js';
 
@@ -19,8 +21,6 @@ export interface ReplayOptions {
   follow?: boolean;
 }
 
-const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-
 /** Renders events as lines: what each needs from the trace is looked up once and cached. */
 class Renderer {
   private readonly names = new Map<number, string>();
@@ -28,16 +28,20 @@ class Renderer {
   private readonly nameOf: Statement;
   private readonly addressOf: Statement;
   private readonly codeOf: Statement;
-  private readonly syscallOf: Statement;
-  private readonly syscallNames: Map<number, string>;
+  private readonly syscallOf: (id: number) => StoredSyscall | undefined;
+  private readonly syscallFormat: SyscallFormatter;
+  private readonly apiCallOf: (id: number) => ApiCallRow | undefined;
+  private readonly apiFormat: ApiFormatter;
   private baseDepth: number | undefined;
 
   constructor(db: TraceDb, private readonly disassemble: Disassemble | undefined) {
     this.nameOf = db.prepare('SELECT name FROM locations WHERE id = ?').pluck();
     this.addressOf = db.prepare('SELECT address FROM locations WHERE id = ?').pluck();
     this.codeOf = db.prepare('SELECT code FROM blocks WHERE location_id = ? AND end - start = ? AND code IS NOT NULL ORDER BY id DESC LIMIT 1').pluck();
-    this.syscallOf = db.prepare('SELECT nr, arg0, arg1, arg2, arg3, arg4, arg5, ret FROM syscalls WHERE id = ?').safeIntegers(true);
-    this.syscallNames = syscallNames(db.prepare('SELECT arch FROM trace').pluck().get() as string);
+    this.syscallOf = syscallById(db);
+    this.syscallFormat = new SyscallFormatter(db.prepare('SELECT arch FROM trace').pluck().get() as string);
+    this.apiCallOf = apiCallById(db);
+    this.apiFormat = new ApiFormatter(tracePrototypes(db));
   }
 
   resetIndent(): void {
@@ -58,16 +62,18 @@ class Renderer {
   }
 
   private syscall(id: number): string {
-    const s = this.syscallOf.get(id) as Record<string, bigint | null> | undefined;
-    if (!s) return 'syscall (not stored)';
-    const nr = Number(s.nr);
-    const args = [s.arg0, s.arg1, s.arg2, s.arg3, s.arg4, s.arg5].map((a) => hex(BigInt.asUintN(64, a ?? 0n)));
-    return `syscall ${this.syscallNames.get(nr) ?? `syscall_${nr}`}(${args.join(', ')}) = ${s.ret === null ? '? (did not return)' : s.ret}`;
+    const s = this.syscallOf(id);
+    return s === undefined ? 'syscall (not stored)' : `syscall ${this.syscallFormat.line(s, s.memory)}`;
+  }
+
+  private apiCall(id: number): string {
+    const c = this.apiCallOf(id);
+    return c === undefined ? 'api    (not stored)' : `api    ${this.apiFormat.line(c)}`;
   }
 
   /** The lines of the event the cursor is on; empty for records replay folds into others. */
   lines(e: EventCursor): string[] {
-    if (e.kind === 'compile' || e.kind === 'sysret') return [];
+    if (e.kind === 'compile' || e.kind === 'sysret' || e.kind === 'apiret') return [];
     this.baseDepth ??= e.depth;
     const indent = '  '.repeat(Math.max(0, e.depth - this.baseDepth));
     const head = `#${String(e.seq).padEnd(8)} ${indent}`;
@@ -76,6 +82,7 @@ class Renderer {
       case 'ret': return [`${head}ret    ${this.name(e.locationId)} -> ${this.name(e.value)}`];
       case 'exec': return [`${head}exec   ${this.name(e.locationId)}`];
       case 'syscall': return [`${head}${this.syscall(e.value)}`];
+      case 'apicall': return [`${head}${this.apiCall(e.value)}`];
       case 'stall': return [`${head}stall  ${(e.value / 1e6).toFixed(3)} ms waiting for the ring to drain`];
       case 'block': {
         const lines = [`${head}block  ${this.name(e.locationId)} (${e.value} bytes)`];

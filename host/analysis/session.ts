@@ -22,7 +22,7 @@ export function openAnalysis(path: string): AnalysisSession {
   // is in the middle of the query that asked for their rows.
   const reader = new Database(path, { readonly: true, fileMustExist: true });
   db.table('events', {
-    columns: ['thread_id', 'seq', 'kind', 'depth', 'location_id', 'target_id', 'size', 'syscall_id', 'stall_ns'],
+    columns: ['thread_id', 'seq', 'kind', 'depth', 'location_id', 'target_id', 'size', 'syscall_id', 'stall_ns', 'api_call_id'],
     parameters: ['thread'],
     rows: function* (thread?: unknown) {
       const cursor = eventCursor(reader, typeof thread === 'number' ? { thread } : {});
@@ -32,7 +32,8 @@ export function openAnalysis(path: string): AnalysisSession {
           kind === 'call' || kind === 'ret' ? value : null,
           kind === 'block' || kind === 'compile' ? value : null,
           kind === 'syscall' || kind === 'sysret' ? value : null,
-          kind === 'stall' ? value : null];
+          kind === 'stall' ? value : null,
+          kind === 'apicall' || kind === 'apiret' ? value : null];
       }
     },
   });

@@ -35,6 +35,9 @@ export function decodeCaptureHeader(b: Buffer): CaptureInfo | string {
   if (version > CAPTURE_VERSION) {
     return `capture format version ${version} is newer than this stalk-trace reads (${CAPTURE_VERSION}); upgrade stalk-trace`;
   }
+  if (version < CAPTURE_VERSION) {
+    return `capture format version ${version} predates syscall and library-call memory records; ingest it with the stalk-trace that recorded it`;
+  }
   const arch = ARCH_NAMES[b.readUInt8(CaptureHeader.arch)];
   const pointerSize = b.readUInt8(CaptureHeader.pointerSize);
   if (!arch || (pointerSize !== 4 && pointerSize !== 8)) return 'capture header names an unknown architecture';

@@ -1,11 +1,14 @@
 import type { Statement } from 'better-sqlite3';
-import { FrameHeader, Kind, KIND_NAMES, StoredCall, StoredEvent, type EndMessage, type TraceMessage } from '../format/layout.generated.js';
+import {
+  ApicallFlag, FrameHeader, Kind, KIND_NAMES, Payload, StoredCall, StoredEvent, type ApisMessage, type EndMessage, type TraceMessage,
+} from '../format/layout.generated.js';
 import type { CaptureInfo } from '../capture/format.js';
 import type { Frame } from '../capture/reader.js';
 import { parseMeta } from '../capture/meta.js';
 import { UserError } from '../cli/errors.js';
 import type { TraceDb } from '../store/database.js';
 import { CallStacks } from './call-stacks.js';
+import { readCaptures, type Captured } from './captures.js';
 import { chunksOf, ChunkError, type Chunk } from './chunks.js';
 import { Locations } from './locations.js';
 import { ModuleRegistry } from './modules.js';
@@ -35,6 +38,14 @@ interface ThreadState {
   kinds: Float64Array;
   stacks: CallStacks;
   openSyscalls: { id: number; nr: number }[];
+  /** --apis: library calls whose return may still come, innermost last. */
+  openApis: OpenApi[];
+}
+
+interface OpenApi {
+  id: number;
+  functionAddress: number;
+  returnAddress: number;
 }
 
 /** A callee's calls not yet written to call_lists. */
@@ -74,6 +85,12 @@ export class Ingester {
   private nextChunkId: number;
   private nextSyscallId: number;
   private nextBlockId: number;
+  private nextApiCallId: number;
+  private nextApiFunctionId: number;
+  /** api_functions ids by the function's location id. */
+  private readonly apiFunctions = new Map<number, number>();
+  /** Names with a prototype: they name a library function whose address has several. */
+  private readonly prototyped = new Set<string>();
   /** Capture offset of everything stored once the open transaction commits. */
   position: number;
   /** Events stored by this ingester, for progress displays. */
@@ -90,6 +107,8 @@ export class Ingester {
     this.nextChunkId = nextId('event_chunks');
     this.nextSyscallId = nextId('syscalls');
     this.nextBlockId = nextId('blocks');
+    this.nextApiCallId = nextId('api_calls');
+    this.nextApiFunctionId = nextId('api_functions');
     this.sql = {
       insertTrace: db.prepare(`INSERT INTO trace (id, capture_id, target, pid, device, arch, pointer_size, platform, frida_version,
         options, started_at, cost_unit) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -100,6 +119,16 @@ export class Ingester {
       insertSyscall: db.prepare(`INSERT INTO syscalls (id, thread_id, seq, location_id, nr, arg0, arg1, arg2, arg3, arg4, arg5)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       returnSyscall: db.prepare('UPDATE syscalls SET ret = ?, ret_seq = ? WHERE id = ?'),
+      insertSyscallMemory: db.prepare(`INSERT INTO syscall_memory (syscall_id, position, at_return, text, data, truncated, unreadable)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      insertPrototype: db.prepare('INSERT OR REPLACE INTO api_prototypes (name, ret_type, arg_types) VALUES (?, ?, ?)'),
+      insertApiFunction: db.prepare('INSERT INTO api_functions (id, location_id, module, name) VALUES (?, ?, ?, ?)'),
+      insertApiCall: db.prepare(`INSERT INTO api_calls (id, thread_id, seq, function_id, return_id, argc, untracked)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      insertApiArg: db.prepare('INSERT INTO api_args (call_id, position, value) VALUES (?, ?, ?)'),
+      insertApiMemory: db.prepare(`INSERT INTO api_memory (call_id, position, at_return, text, data, truncated, unreadable)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      returnApi: db.prepare('UPDATE api_calls SET ret = ?, ret_seq = ? WHERE id = ?'),
       insertBlock: db.prepare('INSERT INTO blocks (id, location_id, start, end, code) VALUES (?, ?, ?, ?, ?)'),
       setBlockCode: db.prepare('UPDATE blocks SET code = ? WHERE id = ?'),
       addExecutions: db.prepare('UPDATE blocks SET executions = executions + ? WHERE id = ?'),
@@ -144,6 +173,15 @@ export class Ingester {
     for (const s of db.prepare('SELECT id, thread_id, nr FROM syscalls WHERE ret IS NULL ORDER BY seq').all() as Record<string, number>[]) {
       this.thread(s.thread_id).openSyscalls.push({ id: s.id, nr: s.nr });
     }
+    for (const name of db.prepare('SELECT name FROM api_prototypes').pluck().all() as string[]) this.prototyped.add(name);
+    for (const f of db.prepare('SELECT id, location_id FROM api_functions').all() as { id: number; location_id: number }[]) {
+      this.apiFunctions.set(f.location_id, f.id);
+    }
+    for (const c of db.prepare(`SELECT c.id, c.thread_id, fl.address AS fn, r.address AS ret FROM api_calls c
+        JOIN api_functions f ON f.id = c.function_id JOIN locations fl ON fl.id = f.location_id JOIN locations r ON r.id = c.return_id
+        WHERE c.ret_seq IS NULL AND c.untracked = 0 ORDER BY c.seq`).all() as Record<string, number>[]) {
+      this.thread(c.thread_id).openApis.push({ id: c.id, functionAddress: c.fn, returnAddress: c.ret });
+    }
     for (const b of db.prepare('SELECT id, location_id, end - start AS size, code FROM blocks ORDER BY id').all() as { id: number; location_id: number; size: number; code: Buffer | null }[]) {
       this.blocks.set(b.location_id * 65536 + b.size, { id: b.id, code: b.code, executions: 0 });
     }
@@ -154,7 +192,7 @@ export class Ingester {
     if (!t) {
       t = {
         tid, name: null, firstSeen: null, lastSeen: null, nextSeq: 0, cost: 0, lost: 0, ended: false,
-        events: 0, missing: 0, stallNs: 0, kinds: new Float64Array(256), stacks: new CallStacks(), openSyscalls: [],
+        events: 0, missing: 0, stallNs: 0, kinds: new Float64Array(256), stacks: new CallStacks(), openSyscalls: [], openApis: [],
       };
       this.threads.set(tid, t);
     }
@@ -178,6 +216,7 @@ export class Ingester {
     if (message.type !== 'trace' && !this.hasTrace) throw this.corrupt(frame, 0, 'the capture does not start with a trace frame');
     switch (message.type) {
       case 'trace': return this.startTrace(message);
+      case 'apis': return this.prototypes(message);
       case 'module-load': this.locations.claim(this.modules.load(message)); return;
       case 'module-unload': return this.modules.unload(message.base);
       case 'thread': this.thread(message.tid).name = message.name ?? null; return;
@@ -193,6 +232,13 @@ export class Ingester {
     this.sql.insertTrace.run(this.capture.captureId, m.target, m.pid, m.device, m.arch, m.pointerSize, m.platform,
       m.fridaVersion ?? null, JSON.stringify(m.options), m.startedAt, unit);
     this.hasTrace = true;
+  }
+
+  private prototypes(m: ApisMessage): void {
+    for (const [ret, name, args] of m.prototypes) {
+      this.sql.insertPrototype.run(name, ret, JSON.stringify(args));
+      this.prototyped.add(name);
+    }
   }
 
   /** The recording ended in order: frames still open end here, at the last cost seen. */
@@ -249,6 +295,7 @@ export class Ingester {
       const kind = v.getUint8(at + 6);
       const aux = v.getUint8(at + 7);
       const extra = kind === Kind.call ? 0 : aux;
+      const payloadEnd = at + (1 + extra) * 16;
       const target = v.getUint16(at + 12, true) * TWO_32 + v.getUint32(at + 8, true);
       let depth = stacks.depth;
       if (at + (1 + extra) * 16 > end) throw new ChunkError(`record at slot ${at / 16} overruns its chunk`, 0);
@@ -277,10 +324,16 @@ export class Ingester {
           this.compile(locationId, address, target, v, at + 16);
           break;
         case Kind.syscall:
-          value = this.syscall(t, seq, locationId, target, v, at + 16);
+          value = this.syscall(t, seq, locationId, target, v, at + 16, payloadEnd);
           break;
         case Kind.sysret:
-          value = this.sysret(t, seq, target, v, at + 16);
+          value = this.sysret(t, seq, target, v, at + 16, payloadEnd);
+          break;
+        case Kind.apicall:
+          value = this.apicall(t, seq, address, locationId, target, v, at + 16, payloadEnd);
+          break;
+        case Kind.apiret:
+          value = this.apiret(t, seq, address, target, v, at + 16, payloadEnd);
           break;
         case Kind.stall:
           value = target;
@@ -370,23 +423,77 @@ export class Ingester {
     this.blocks.set(key, b);
   }
 
-  private syscall(t: ThreadState, seq: number, locationId: number, nr: number, v: DataView, at: number): number {
+  private payloadCheck(at: number, bytes: number, end: number): void {
+    if (at + bytes > end) throw new ChunkError('a record payload is shorter than its kind needs', 0);
+  }
+
+  private syscall(t: ThreadState, seq: number, locationId: number, nr: number, v: DataView, at: number, end: number): number {
+    this.payloadCheck(at, Payload.syscall.captures, end);
     const id = this.nextSyscallId++;
-    const args = [0, 1, 2, 3, 4, 5].map((i) => BigInt.asIntN(64, v.getBigUint64(at + i * 8, true)));
+    const args = [0, 1, 2, 3, 4, 5].map((i) => BigInt.asIntN(64, v.getBigUint64(at + Payload.syscall.args + i * 8, true)));
     this.sql.insertSyscall.run(id, t.tid, seq, locationId, nr, ...args);
+    this.memory(this.sql.insertSyscallMemory, id, false, readCaptures(v, at + Payload.syscall.captures, end));
     t.openSyscalls.push({ id, nr });
     return id;
   }
 
   /** Pairs a return with the innermost open syscall of that number (signal handlers nest them). */
-  private sysret(t: ThreadState, seq: number, nr: number, v: DataView, at: number): number {
+  private sysret(t: ThreadState, seq: number, nr: number, v: DataView, at: number, end: number): number {
+    this.payloadCheck(at, Payload.sysret.captures, end);
     const open = t.openSyscalls;
     let i = open.length - 1;
     while (i >= 0 && open[i].nr !== nr) i--;
     if (i < 0) return 0;
     const [entry] = open.splice(i, 1);
-    this.sql.returnSyscall.run(v.getBigInt64(at, true), seq, entry.id);
+    this.sql.returnSyscall.run(v.getBigInt64(at + Payload.sysret.ret, true), seq, entry.id);
+    this.memory(this.sql.insertSyscallMemory, entry.id, true, readCaptures(v, at + Payload.sysret.captures, end));
     return entry.id;
+  }
+
+  private memory(insert: Statement, id: number, atReturn: boolean, captured: Captured[]): void {
+    for (const c of captured) insert.run(id, c.arg, atReturn ? 1 : 0, c.text, c.data, c.truncated ? 1 : 0, c.unreadable ? 1 : 0);
+  }
+
+  /** The library function at a location, under the name its prototype has where it has several. */
+  private apiFunction(locationId: number, address: number): number {
+    let id = this.apiFunctions.get(locationId);
+    if (id !== undefined) return id;
+    const module = this.modules.map.find(address);
+    const names = module?.symbols.namesAt(address - module.base) ?? [];
+    const name = names.find((n) => this.prototyped.has(n)) ?? names.find((n) => !n.startsWith('_')) ?? names[0] ??
+      `0x${(module ? address - module.base : address).toString(16)}`;
+    id = this.nextApiFunctionId++;
+    this.sql.insertApiFunction.run(id, locationId, module?.name ?? '?', name);
+    this.apiFunctions.set(locationId, id);
+    return id;
+  }
+
+  private apicall(t: ThreadState, seq: number, fnAddress: number, fnLocationId: number, returnAddress: number, v: DataView, at: number, end: number): number {
+    this.payloadCheck(at, Payload.apicall.args, end);
+    const argc = v.getUint32(at + Payload.apicall.argc, true);
+    const untracked = (v.getUint32(at + Payload.apicall.flags, true) & ApicallFlag.untracked) !== 0;
+    const capturesAt = at + Payload.apicall.args + argc * 8;
+    this.payloadCheck(capturesAt, 0, end);
+    const id = this.nextApiCallId++;
+    this.sql.insertApiCall.run(id, t.tid, seq, this.apiFunction(fnLocationId, fnAddress), this.locations.id(returnAddress), argc, untracked ? 1 : 0);
+    for (let i = 0; i < argc; i++) this.sql.insertApiArg.run(id, i, BigInt.asIntN(64, v.getBigUint64(at + Payload.apicall.args + i * 8, true)));
+    this.memory(this.sql.insertApiMemory, id, false, readCaptures(v, capturesAt, end));
+    if (!untracked) t.openApis.push({ id, functionAddress: fnAddress, returnAddress });
+    return id;
+  }
+
+  /** Pairs a return with its call; calls opened after that one never returned (the target dropped them too). */
+  private apiret(t: ThreadState, seq: number, returnAddress: number, fnAddress: number, v: DataView, at: number, end: number): number {
+    this.payloadCheck(at, Payload.apiret.captures, end);
+    const open = t.openApis;
+    let i = open.length - 1;
+    while (i >= 0 && (open[i].functionAddress !== fnAddress || open[i].returnAddress !== returnAddress)) i--;
+    if (i < 0) return 0;
+    const { id } = open[i];
+    open.length = i;
+    this.sql.returnApi.run(v.getBigInt64(at + Payload.apiret.ret, true), seq, id);
+    this.memory(this.sql.insertApiMemory, id, true, readCaptures(v, at + Payload.apiret.captures, end));
+    return id;
   }
 
   private flushBlock(b: BlockState): void {

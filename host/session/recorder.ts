@@ -3,7 +3,9 @@ import type { Message, Script, Session } from 'frida';
 import { CaptureWriter } from '../capture/writer.js';
 import { UserError } from '../cli/errors.js';
 import type { EndMessage, MetaMessage } from '../format/layout.generated.js';
-import type { AgentInfo, AgentMessage, AgentOptions } from '../format/protocol.generated.js';
+import type { AgentInfo, AgentMessage, AgentOptions, ApiOptions } from '../format/protocol.generated.js';
+import { ApiPrototype } from '../format/layout.generated.js';
+import { prototypeEntry, type Prototype } from '../symbols/prototypes.js';
 import { LiveIngest } from '../ingest/live-ingest.js';
 import { packagePath } from '../paths.js';
 import { describeDevice, resolveDevice, type DeviceChoice } from './device.js';
@@ -15,6 +17,8 @@ export interface RecordOptions {
   device: DeviceChoice;
   target: TargetChoice;
   agent: Omit<AgentOptions, 'spawned'>;
+  /** --apis: the prototypes arguments are decoded with, kept in the trace. */
+  prototypes: Prototype[] | null;
   output: string;
   durationMs?: number;
   keepCapture: boolean;
@@ -46,6 +50,9 @@ class Stop {
     this.resolveEnding(e);
   }
 }
+
+/** The trace's options say how --apis was asked for; the prototypes go in their own frame. */
+const describeApis = ({ prototypes, unknown, ...rest }: ApiOptions) => ({ ...rest, unknownArgs: unknown[ApiPrototype.argc] });
 
 function capturePathFor(output: string): string {
   return `${output.replace(/\.db$/, '')}.stcap`;
@@ -135,8 +142,9 @@ export async function record(o: RecordOptions): Promise<RecordOutcome> {
   capture.appendMeta({
     type: 'trace', target: target.name, pid: target.pid, device: describeDevice(device), arch: info.arch as 'x64',
     pointerSize: info.pointerSize, platform: info.platform, fridaVersion: info.fridaVersion,
-    options: { ...o.agent }, startedAt: new Date().toISOString(),
+    options: { ...o.agent, apis: o.agent.apis === null ? null : describeApis(o.agent.apis) }, startedAt: new Date().toISOString(),
   });
+  if (o.prototypes !== null) capture.appendMeta({ type: 'apis', prototypes: o.prototypes.map(prototypeEntry) });
   ingest = new LiveIngest(capturePath, o.output, (w) => o.log.write(`warning: ${w}\n`));
   ingest.finished.catch(() => {});
 

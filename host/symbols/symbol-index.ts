@@ -18,6 +18,22 @@ export class SymbolIndex {
     return this.names.length;
   }
 
+  /** Every name a symbol at exactly this offset has (aliases share an address). */
+  namesAt(offset: number): string[] {
+    let lo = 0;
+    let hi = this.offsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.offsets[mid] < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const names: string[] = [];
+    for (let i = lo; i < this.offsets.length && this.offsets[i] === offset; i++) {
+      if (!names.includes(this.names[i])) names.push(this.names[i]);
+    }
+    return names;
+  }
+
   /**
    * The symbol an offset falls in: the nearest one at or before it, unless its known size ends
    * before the offset (then the offset is in unnamed code).

@@ -9,3 +9,5 @@ CREATE INDEX IF NOT EXISTS syscalls_thread ON syscalls (thread_id, seq);
 CREATE INDEX IF NOT EXISTS syscalls_nr ON syscalls (nr);
 CREATE INDEX IF NOT EXISTS function_stats_function ON function_stats (function_id);
 CREATE INDEX IF NOT EXISTS call_edges_callee ON call_edges (callee_id);
+CREATE INDEX IF NOT EXISTS api_calls_thread ON api_calls (thread_id, seq);
+CREATE INDEX IF NOT EXISTS api_calls_function ON api_calls (function_id);

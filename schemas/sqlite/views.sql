@@ -1,6 +1,6 @@
 -- Views every query session has. They are TEMP (made per connection), so reading a trace writes
 -- nothing to it. events, call_events and syscall_names are provided by the session too:
---   events(thread_id, seq, kind, depth, location_id, target_id, size, syscall_id, stall_ns)
+--   events(thread_id, seq, kind, depth, location_id, target_id, size, syscall_id, stall_ns, api_call_id)
 --     every event, decoded from event_chunks; `WHERE thread = N` (or events(N)) reads one thread only
 --   call_events(thread_id, seq, depth, site_id, callee_id)
 --     every call, from call_lists; `WHERE for_callee = ID` reads one callee's calls only
@@ -9,7 +9,7 @@
 -- Every event with its addresses named.
 CREATE TEMP VIEW resolved_events AS
 SELECT e.thread_id, e.seq, e.kind, e.depth, l.name AS location, l.address, t.name AS target, t.address AS target_address,
-       e.size, e.syscall_id, e.stall_ns
+       e.size, e.syscall_id, e.stall_ns, e.api_call_id
 FROM events e
 JOIN locations l ON l.id = e.location_id
 LEFT JOIN locations t ON t.id = e.target_id;
@@ -52,3 +52,29 @@ SELECT s.thread_id, s.seq, coalesce(n.name, 'syscall_' || s.nr) AS name, s.nr, s
 FROM syscalls s
 LEFT JOIN syscall_names n ON n.nr = s.nr
 JOIN locations l ON l.id = s.location_id;
+
+-- Strings and buffers syscall arguments pointed to, read at entry or (results) at return.
+CREATE TEMP VIEW syscall_strings AS
+SELECT s.thread_id, s.seq, coalesce(n.name, 'syscall_' || s.nr) AS name, m.position, m.at_return, m.text, m.data, m.truncated,
+       m.unreadable
+FROM syscall_memory m
+JOIN syscalls s ON s.id = m.syscall_id
+LEFT JOIN syscall_names n ON n.nr = s.nr;
+
+-- Library calls (record --apis): which function, where it returns to, and its result; ret is
+-- NULL where no return was seen.
+CREATE TEMP VIEW api_log AS
+SELECT c.id, c.thread_id, c.seq, f.module || '!' || f.name AS function, f.module, f.name, r.name AS returns_to, c.argc, c.ret,
+       c.untracked
+FROM api_calls c
+JOIN api_functions f ON f.id = c.function_id
+JOIN locations r ON r.id = c.return_id;
+
+-- Library call arguments, with the string each pointed to at entry and at return.
+CREATE TEMP VIEW api_arguments AS
+SELECT a.call_id, c.thread_id, c.seq, f.module || '!' || f.name AS function, a.position, a.value, e.text, x.text AS text_at_return
+FROM api_args a
+JOIN api_calls c ON c.id = a.call_id
+JOIN api_functions f ON f.id = c.function_id
+LEFT JOIN api_memory e ON e.call_id = a.call_id AND e.position = a.position AND e.at_return = 0
+LEFT JOIN api_memory x ON x.call_id = a.call_id AND x.position = a.position AND x.at_return = 1;

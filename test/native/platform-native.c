@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
@@ -32,6 +33,24 @@ st_now_ns (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (uint64_t) ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/* As Frida's gum_memory_read does it on Linux: the kernel copies, and stops at the first fault. */
+uint8_t *
+st_read_memory (uint64_t address, uint32_t size, uint32_t * n_read)
+{
+  uint8_t * bytes = malloc (size == 0 ? 1 : size);
+  struct iovec local = { bytes, size };
+  struct iovec remote = { (void *) (uintptr_t) address, size };
+  ssize_t n = process_vm_readv (getpid (), &local, 1, &remote, 1, 0);
+  if (n <= 0)
+  {
+    free (bytes);
+    *n_read = 0;
+    return NULL;
+  }
+  *n_read = (uint32_t) n;
+  return bytes;
 }
 
 void * st_alloc (uint64_t size) { return calloc (1, size); }

@@ -118,9 +118,10 @@ check_chunks (const uint8_t * data, uint64_t size, int lossy)
         fail ("record out of order or missing", h.thread_id);
       if (kind == ST_KIND_SYSCALL)
       {
-        if (slot[7] != ST_EXTRA_SLOTS_SYSCALL || u64_at (slot + 16 + 40) != target + 5)
+        /* Six u64 arguments: three payload slots. */
+        if (slot[7] != 3 || u64_at (slot + 16 + 40) != target + 5)
           fail ("syscall payload damaged", h.thread_id);
-        slot += ST_SLOT_SIZE * (1 + ST_EXTRA_SLOTS_SYSCALL);
+        slot += ST_SLOT_SIZE * (1 + 3);
       }
       else
       {

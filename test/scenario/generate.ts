@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { CaptureWriter } from '../../host/capture/writer.js';
-import { CHUNK_MAGIC, ChunkHeader, Kind, KIND_EXTRA_SLOTS, SLOT_SIZE } from '../../host/format/layout.generated.js';
-import type { CallSpec, FunctionSpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
+import {
+  ApicallFlag, Capture, CaptureFlag, CAPTURE_RETURN_ARG, CHUNK_MAGIC, ChunkHeader, Kind, Payload, SLOT_SIZE,
+} from '../../host/format/layout.generated.js';
+import type { ApiSpec, CallSpec, FunctionSpec, MemorySpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 const NOPS = new Array<number>(16).fill(0x90);
@@ -20,6 +22,30 @@ interface Resolved {
   fn: FunctionSpec;
   entry: number;
 }
+
+/** A captures block (records.json captures) holding what `memory` says was read. */
+function captures(memory: MemorySpec[]): Buffer {
+  const parts = [Buffer.alloc(Capture.headerSize)];
+  parts[0].writeUInt32LE(memory.length, 0);
+  for (const m of memory) {
+    let data = m.text === undefined ? Buffer.from(m.bytes ?? []) : Buffer.from(m.text, 'utf8');
+    if (m.wide) data = Buffer.concat([...(m.text ?? '')].map((ch) => { const b = Buffer.alloc(4); b.writeUInt32LE(ch.codePointAt(0)!); return b; }));
+    if (m.unreadable) data = Buffer.alloc(0);
+    const head = Buffer.alloc(Capture.entrySize);
+    head.writeUInt8(m.arg < 0 ? CAPTURE_RETURN_ARG : m.arg, Capture.arg);
+    head.writeUInt8((m.text === undefined ? CaptureFlag.bytes : 0) | (m.wide ? CaptureFlag.utf32 : 0) |
+      (m.truncated ? CaptureFlag.truncated : 0) | (m.unreadable ? CaptureFlag.unreadable : 0), Capture.flags);
+    head.writeUInt16LE(data.length, Capture.length);
+    parts.push(head, data, Buffer.alloc((8 - (data.length % 8)) % 8));
+  }
+  return Buffer.concat(parts);
+}
+
+const u64 = (values: number[]) => {
+  const b = Buffer.alloc(values.length * 8);
+  values.forEach((v, i) => b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), i * 8));
+  return b;
+};
 
 /** Writes ring records into chunks and chunks into events frames, as the agent sends them. */
 class ChunkWriter {
@@ -87,12 +113,13 @@ class ChunkWriter {
 export function generateCapture(path: string, scenario: Scenario, captureId = randomBytes(16).toString('hex')): void {
   const arch = scenario.arch ?? 'x64';
   const capture = CaptureWriter.create(path, { arch, pointerSize: 8, captureId });
-  const events = scenario.events ?? ['call', 'ret', 'syscall'];
+  const events = [...(scenario.events ?? ['call', 'ret', 'syscall']), ...(scenario.prototypes ? ['api'] : [])];
   const blocks = events.includes('block');
   capture.appendMeta({
     type: 'trace', target: scenario.target ?? 'demo', pid: scenario.pid ?? 4242, device: 'local', arch, pointerSize: 8,
     platform: 'linux', fridaVersion: '17.0.0', options: { events, generatedBy: 'test/scenario' }, startedAt: '2026-01-01T00:00:00.000Z',
   });
+  if (scenario.prototypes) capture.appendMeta({ type: 'apis', prototypes: scenario.prototypes });
   const writer = new ChunkWriter(capture, scenario.chunkRecords ?? 4096, scenario.chunksPerFrame ?? 8);
   const loaded = new Map<string, ModuleSpec>();
   const threads = new Map<number, ThreadCursor>();
@@ -107,15 +134,26 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
   };
 
   const syscall = (s: SyscallSpec, site: number) => {
+    const memory = s.memory ?? [];
     for (let i = 0; i < (s.count ?? 1); i++) {
-      const args = Buffer.alloc(KIND_EXTRA_SLOTS.syscall * SLOT_SIZE);
-      (s.args ?? []).forEach((a, j) => args.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), j * 8));
-      writer.record(Kind.syscall, site, s.nr, args);
+      const args = [...(s.args ?? []), 0, 0, 0, 0, 0, 0].slice(0, 6);
+      writer.record(Kind.syscall, site, s.nr, Buffer.concat([u64(args), captures(memory.filter((m) => !m.atReturn))]));
       if (s.ret === undefined) continue;
-      const ret = Buffer.alloc(KIND_EXTRA_SLOTS.sysret * SLOT_SIZE);
-      ret.writeBigInt64LE(BigInt(s.ret), 0);
-      writer.record(Kind.sysret, site, s.nr, ret);
+      writer.record(Kind.sysret, site, s.nr, Buffer.concat([u64([s.ret, 0]), captures(memory.filter((m) => m.atReturn))]));
     }
+  };
+
+  // --apis: the library call's records, at the callee's entry and back at the return address.
+  const apiCall = (a: ApiSpec, entry: number, returnAddress: number) => {
+    const args = a.args ?? [];
+    const head = Buffer.alloc(Payload.apicall.args);
+    head.writeUInt32LE(args.length, Payload.apicall.argc);
+    head.writeUInt32LE(a.untracked ? ApicallFlag.untracked : 0, Payload.apicall.flags);
+    writer.record(Kind.apicall, entry, returnAddress, Buffer.concat([head, u64(args), captures((a.memory ?? []).filter((m) => !m.atReturn))]));
+  };
+  const apiReturn = (a: ApiSpec, entry: number, returnAddress: number) => {
+    if (a.untracked || a.ret === undefined) return;
+    writer.record(Kind.apiret, returnAddress, entry, Buffer.concat([u64([a.ret, 0]), captures((a.memory ?? []).filter((m) => m.atReturn))]));
   };
 
   // The call site of child i within its caller, and the caller of a thread's outermost calls.
@@ -125,6 +163,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
     const callee = resolve(call.fn);
     for (let n = 0; n < (call.count ?? 1); n++) {
       writer.record(Kind.call, siteOf, callee.entry, undefined, CALL_LENGTH);
+      if (call.api) apiCall(call.api, callee.entry, siteOf + CALL_LENGTH);
       if (blocks) {
         for (let b = 0; b < (call.blocks ?? 1); b++) {
           const start = callee.entry + b * 16;
@@ -140,6 +179,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
       (call.children ?? []).forEach((child, i) => run(child, callSite(callee.entry, i), cursor));
       if (call.noReturn) return;
       writer.record(Kind.ret, callee.entry + callee.fn.size - 1, siteOf + CALL_LENGTH);
+      if (call.api) apiReturn(call.api, callee.entry, siteOf + CALL_LENGTH);
     }
   };
 

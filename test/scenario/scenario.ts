@@ -15,6 +15,8 @@ export interface Scenario {
   chunkRecords?: number;
   /** Chunks per events frame (default 8). */
   chunksPerFrame?: number;
+  /** --apis: the prototypes the recording used, as its apis frame holds them; adds 'api' to events. */
+  prototypes?: Array<[ret: string, name: string, args: string[]]>;
   steps: Step[];
   /** The end frame; null: the capture stops without one, as after a crash of the recorder. */
   end?: { reason: 'exited' | 'crashed' | 'interrupted' | 'duration' | 'detached'; detail?: string } | null;
@@ -47,6 +49,29 @@ export interface CallSpec {
   children?: CallSpec[];
   /** The activation never returns (longjmp out, or the thread dies in it). */
   noReturn?: boolean;
+  /** --apis: the callee is a library function, recorded with these arguments (apicall, apiret). */
+  api?: ApiSpec;
+}
+
+export interface ApiSpec {
+  args?: number[];
+  ret?: number;
+  memory?: MemorySpec[];
+  /** Nested too deep for the target to watch its return: no apiret. */
+  untracked?: boolean;
+}
+
+/** Memory an argument pointed to, as the target read it. */
+export interface MemorySpec {
+  /** Argument index; -1: what the return value points to. */
+  arg: number;
+  text?: string;
+  bytes?: number[];
+  /** A wchar_t string (4-byte characters). */
+  wide?: boolean;
+  atReturn?: boolean;
+  truncated?: boolean;
+  unreadable?: boolean;
 }
 
 export interface SyscallSpec {
@@ -55,6 +80,7 @@ export interface SyscallSpec {
   /** Return value; omit for a syscall that never returns (exit). */
   ret?: number;
   count?: number;
+  memory?: MemorySpec[];
 }
 
 export type Step =

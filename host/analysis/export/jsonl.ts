@@ -2,6 +2,8 @@ import type { Output } from '../../cli/output.js';
 import type { TraceDb } from '../../store/database.js';
 import { eventCursor } from '../../store/stored-events.js';
 import { syscallNames } from '../../symbols/syscall-table.js';
+import { ApiFormatter, tracePrototypes } from '../api-format.js';
+import { apiCallById } from '../call-records.js';
 
 const hex = (n: number | bigint) => `0x${BigInt.asUintN(64, BigInt(n)).toString(16)}`;
 const exact = (v: bigint) => (v >= Number.MIN_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER ? Number(v) : v.toString());
@@ -13,6 +15,8 @@ export async function writeJsonl(db: TraceDb, threads: number[], out: Output): P
     locations[r.id] = { name: r.name, address: r.address };
   }
   const names = syscallNames(db.prepare('SELECT arch FROM trace').pluck().get() as string);
+  const apiCall = apiCallById(db);
+  const apiFormat = new ApiFormatter(tracePrototypes(db));
   const syscall = db.prepare('SELECT nr, arg0, arg1, arg2, arg3, arg4, arg5, ret FROM syscalls WHERE id = ?').safeIntegers(true);
   for (const tid of threads) {
     const cursor = eventCursor(db, { thread: tid });
@@ -39,6 +43,15 @@ export async function writeJsonl(db: TraceDb, threads: number[], out: Output): P
           e.syscall = cursor.kind === 'syscall'
             ? { nr, name: names.get(nr) ?? `syscall_${nr}`, args: [s.arg0, s.arg1, s.arg2, s.arg3, s.arg4, s.arg5].map((a) => hex(a ?? 0n)) }
             : { nr, name: names.get(nr) ?? `syscall_${nr}`, ret: s.ret === null ? null : exact(s.ret) };
+          break;
+        }
+        case 'apicall':
+        case 'apiret': {
+          const c = apiCall(cursor.value);
+          if (c === undefined) break;
+          e.api = cursor.kind === 'apicall'
+            ? { function: `${c.module}!${c.name}`, args: c.args.map(hex), call: apiFormat.line(c) }
+            : { function: `${c.module}!${c.name}`, ret: c.ret === null ? null : exact(c.ret) };
           break;
         }
       }

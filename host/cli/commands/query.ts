@@ -35,7 +35,7 @@ function chooseSql(args: Args): string {
 
 export const queryCommand: CommandModule<object, Args> = {
   command: 'query [trace] [sql]',
-  describe: 'Run SQL over a trace, opened read-only (views: calls, call_graph, functions, block_symbols, syscall_log, resolved_events)',
+  describe: 'Run SQL over a trace, opened read-only (views: calls, call_graph, functions, block_symbols, syscall_log, syscall_strings, api_log, api_arguments, resolved_events)',
   builder: (y) => y
     .positional('trace', { type: 'string', describe: 'trace database' })
     .positional('sql', { type: 'string', describe: 'one SQL statement that reads' })

@@ -4,6 +4,7 @@ import { EventMask } from '../../format/layout.generated.js';
 import { parseFuncSpec } from '../../session/func-spec.js';
 import { record } from '../../session/recorder.js';
 import type { TargetChoice } from '../../session/target.js';
+import { resolveApiChoice, type ApiChoice } from '../../session/api-options.js';
 import { formatInfo, traceInfo } from '../../analysis/info.js';
 import { openTraceReadOnly } from '../../store/database.js';
 
@@ -26,6 +27,29 @@ interface Args {
   lossy?: boolean;
   drainInterval: number;
   keepCapture?: boolean;
+  apis?: boolean;
+  config?: string[];
+  numUnknownArgs: number;
+  numMaxArgs: number;
+  onlyFromApp?: boolean;
+  appModule?: string;
+  onlyToLib?: string;
+  include?: string[];
+  exclude?: string[];
+  ignoreUnderscore?: boolean;
+}
+
+/** --apis, or any option that only means something with it. */
+function apiChoice(args: Args): ApiChoice | null {
+  const implied = args.config !== undefined || args.onlyFromApp || args.appModule !== undefined || args.onlyToLib !== undefined ||
+    args.include !== undefined || args.exclude !== undefined || args.ignoreUnderscore;
+  if (!args.apis && !implied) return null;
+  return {
+    configFiles: args.config ?? [], numUnknownArgs: args.numUnknownArgs, numMaxArgs: args.numMaxArgs,
+    include: args.include ?? [], exclude: args.exclude ?? [], onlyToLib: args.onlyToLib ?? null,
+    ignoreUnderscore: args.ignoreUnderscore ?? false, onlyFromApp: (args.onlyFromApp ?? false) || args.appModule !== undefined,
+    appModule: args.appModule ?? null,
+  };
 }
 
 const EVENTS = Object.keys(EventMask);
@@ -69,6 +93,16 @@ export const recordCommand: CommandModule<object, Args> = {
     .option('lossy', { type: 'boolean', describe: 'drop (and count) events when the agent falls behind, instead of waiting' })
     .option('drain-interval', { type: 'number', default: 10, describe: 'ms between the agent\'s sends' })
     .option('keep-capture', { type: 'boolean', describe: 'keep the capture file (.stcap) beside the trace' })
+    .option('apis', { type: 'boolean', describe: 'record calls to library functions with their arguments (drltrace style); the options below imply it' })
+    .option('config', { type: 'string', array: true, describe: 'prototype file (RET|Name|ARG…) adding to or overriding the shipped ones (repeatable)' })
+    .option('num-unknown-args', { type: 'number', default: 2, describe: 'arguments recorded for a function without a prototype' })
+    .option('num-max-args', { type: 'number', default: 6, describe: 'arguments recorded at most per call' })
+    .option('only-from-app', { type: 'boolean', describe: 'only library calls made from the app (the main module, or --app-module)' })
+    .option('app-module', { type: 'string', describe: 'the module --only-from-app counts as the app' })
+    .option('only-to-lib', { type: 'string', describe: 'only calls into modules matching this glob' })
+    .option('include', { alias: 'i', type: 'string', array: true, describe: 'only library functions matching FUNCTION or MODULE!FUNCTION globs (repeatable)' })
+    .option('exclude', { alias: 'x', type: 'string', array: true, describe: 'not library functions matching FUNCTION or MODULE!FUNCTION globs (repeatable)' })
+    .option('ignore-underscore', { type: 'boolean', describe: 'not library functions whose names start with _' })
     .conflicts('thread', 'main-thread')
     .conflicts('usb', ['device', 'host'])
     .conflicts('device', 'host'),
@@ -77,6 +111,10 @@ export const recordCommand: CommandModule<object, Args> = {
     const target = chooseTarget(args);
     const events = parseEvents(args.events);
     const func = args.func === undefined ? null : parseFuncSpec(args.func);
+    const choice = apiChoice(args);
+    const apis = choice === null ? null : resolveApiChoice(choice);
+    if (apis !== null && !events.includes('api')) events.push('api');
+    if (apis === null && events.includes('api')) throw new UserError('--events api needs --apis, which says which library calls to record');
     const targetName = 'spawn' in target ? target.spawn[0].split('/').pop()! : 'pid' in target ? `pid${target.pid}` : target.name;
     const output = args.output ?? `${targetName}-${stamp()}.db`;
     const outcome = await record({
@@ -86,8 +124,9 @@ export const recordCommand: CommandModule<object, Args> = {
         events, lossy: args.lossy ?? false,
         threads: args.mainThread ? 'main' : args.thread !== undefined ? 'listed' : 'all', threadIds: args.thread ?? [],
         func, funcTimeoutMs: args.funcTimeout * 1000, excludeModules: args.excludeModule ?? [],
-        drainIntervalMs: args.drainInterval, outboxBytes: 16 << 20,
+        drainIntervalMs: args.drainInterval, outboxBytes: 16 << 20, apis: apis?.options ?? null,
       },
+      prototypes: apis?.prototypes ?? null,
       output,
       durationMs: args.duration === undefined ? undefined : args.duration * 1000,
       keepCapture: args.keepCapture ?? false,

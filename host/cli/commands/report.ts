@@ -6,6 +6,9 @@ import { formatDiff, formatHotspots } from '../../analysis/hotspots-format.js';
 import { buildCallTree } from '../../analysis/call-tree.js';
 import { formatCallTreeDot, formatCallTreeText } from '../../analysis/call-tree-format.js';
 import { costUnit, locationNames, threadIds, threadName } from '../../analysis/trace-facts.js';
+import { writeApiLog, writeSyscallLog } from '../../analysis/call-reports.js';
+import type { TraceDb } from '../../store/database.js';
+import { Output } from '../output.js';
 
 interface Common {
   trace: string;
@@ -86,9 +89,29 @@ const calltreeCommand: CommandModule<object, CallTreeArgs> = {
   },
 };
 
+/** A report written as it is read, in constant memory. */
+const streamed = (command: string, describe: string, write: (db: TraceDb, thread: number | undefined, out: Output) => Promise<void>): CommandModule<object, Common> => ({
+  command: `${command} <trace>`,
+  describe,
+  builder: (y) => common(y) as Argv<Common>,
+  handler: async (args) => {
+    const session = openAnalysis(args.trace);
+    try {
+      checkThread(session, args.thread);
+      await write(session.db, args.thread, new Output());
+    } finally {
+      session.close();
+    }
+  },
+});
+
+const apisCommand = streamed('apis', 'Library calls with their arguments and results, in drltrace\'s log layout (record --apis)', writeApiLog);
+const syscallsCommand = streamed('syscalls', 'Syscalls with decoded arguments and results, one line each as strace shows them', writeSyscallLog);
+
 export const reportCommand: CommandModule = {
   command: 'report <kind>',
-  describe: 'Reports over a trace: hotspots, calltree',
-  builder: (y) => y.command(hotspotsCommand).command(calltreeCommand).demandCommand(1, 'name a report: hotspots or calltree'),
+  describe: 'Reports over a trace: hotspots, calltree, apis, syscalls',
+  builder: (y) => y.command(hotspotsCommand).command(calltreeCommand).command(apisCommand).command(syscallsCommand)
+    .demandCommand(1, 'name a report: hotspots, calltree, apis or syscalls'),
   handler: () => {},
 };

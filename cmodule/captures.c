@@ -1,0 +1,119 @@
+#include "captures.h"
+
+void
+st_captures_begin (StCaptures * c, uint8_t * at, uint8_t * end)
+{
+  c->start = at;
+  c->at = at + ST_CAPTURE_HEADER_SIZE;
+  c->end = end;
+  c->count = 0;
+}
+
+static void
+add (StCaptures * c, unsigned arg, unsigned flags, const uint8_t * bytes, uint32_t length)
+{
+  uint8_t * entry = c->at;
+  uint32_t room;
+  uint32_t i;
+
+  if (c->at + ST_CAPTURE_ENTRY_SIZE > c->end)
+    return;
+  room = (uint32_t) (c->end - c->at - ST_CAPTURE_ENTRY_SIZE) & ~7u;
+  if (length > room)
+  {
+    length = room;
+    flags |= ST_CAPTURE_TRUNCATED;
+  }
+  entry[0] = (uint8_t) arg;
+  entry[1] = (uint8_t) flags;
+  entry[2] = length & 0xff;
+  entry[3] = length >> 8;
+  entry[4] = entry[5] = entry[6] = entry[7] = 0;
+  for (i = 0; i != length; i++)
+    entry[ST_CAPTURE_ENTRY_SIZE + i] = bytes[i];
+  for (; (i & 7) != 0; i++)
+    entry[ST_CAPTURE_ENTRY_SIZE + i] = 0;
+  c->at = entry + ST_CAPTURE_ENTRY_SIZE + i;
+  c->count++;
+}
+
+void
+st_captures_add_string (StCaptures * c, unsigned arg, uint64_t address, int wide)
+{
+  uint32_t unit = wide ? 4 : 1;
+  uint32_t n = 0;
+  uint8_t * bytes = address == 0 ? 0 : st_read_memory (address, ST_CAPTURE_MAX_BYTES, &n);
+  uint32_t length = 0;
+  unsigned flags = wide ? ST_CAPTURE_UTF32 : 0;
+
+  if (bytes == 0)
+  {
+    add (c, arg, flags | ST_CAPTURE_UNREADABLE, 0, 0);
+    return;
+  }
+  /* Up to the terminator; a string that runs past what could be read is marked truncated. */
+  while (length + unit <= n)
+  {
+    uint32_t k;
+    int zero = 1;
+    for (k = 0; k != unit; k++)
+      zero = zero && bytes[length + k] == 0;
+    if (zero)
+      break;
+    length += unit;
+  }
+  if (length + unit > n)
+    flags |= ST_CAPTURE_TRUNCATED;
+  add (c, arg, flags, bytes, length);
+  st_free (bytes);
+}
+
+void
+st_captures_add_bytes (StCaptures * c, unsigned arg, uint64_t address, uint64_t length)
+{
+  uint32_t want = length > ST_CAPTURE_MAX_BYTES ? ST_CAPTURE_MAX_BYTES : (uint32_t) length;
+  uint32_t n = 0;
+  uint8_t * bytes;
+  unsigned flags = ST_CAPTURE_BYTES;
+
+  if (want == 0)
+  {
+    add (c, arg, flags, 0, 0);
+    return;
+  }
+  bytes = address == 0 ? 0 : st_read_memory (address, want, &n);
+  if (bytes == 0)
+  {
+    add (c, arg, flags | ST_CAPTURE_UNREADABLE, 0, 0);
+    return;
+  }
+  if (n < length)
+    flags |= ST_CAPTURE_TRUNCATED;
+  add (c, arg, flags, bytes, n);
+  st_free (bytes);
+}
+
+void
+st_captures_add_kind (StCaptures * c, unsigned arg, unsigned kind, uint64_t address)
+{
+  switch (kind)
+  {
+    case ST_ARG_STRING: st_captures_add_string (c, arg, address, 0); break;
+    case ST_ARG_WSTRING: st_captures_add_string (c, arg, address, 1); break;
+    case ST_ARG_BYTES4: st_captures_add_bytes (c, arg, address, 4); break;
+    case ST_ARG_BYTES8: st_captures_add_bytes (c, arg, address, 8); break;
+    default: break;
+  }
+}
+
+uint8_t *
+st_captures_end (StCaptures * c)
+{
+  uint8_t * h = c->start;
+  uint32_t i;
+  h[0] = c->count & 0xff;
+  h[1] = (c->count >> 8) & 0xff;
+  for (i = 2; i != ST_CAPTURE_HEADER_SIZE; i++)
+    h[i] = 0;
+  return c->at;
+}

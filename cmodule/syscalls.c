@@ -1,0 +1,68 @@
+/* The callouts around a syscall instruction: number, arguments, what they point to, and result. */
+#include "emit.h"
+#include "captures.h"
+#include "syscalls.h"
+#include "syscalls.generated.h"
+
+static guint32
+captures_of (guint64 nr)
+{
+  return nr < G_N_ELEMENTS (st_syscall_captures) ? st_syscall_captures[nr] : ST_SYSCALL_CAPTURES_NONE;
+}
+
+void
+st_on_syscall (GumCpuContext * cpu, gpointer user_data)
+{
+  StSite * site = user_data;
+  StRing * ring = site->ring;
+  guint64 words[(ST_PAYLOAD_SYSCALL_CAPTURES + ST_CAPTURES_SPACE (6)) / 8];
+  guint8 * payload = (guint8 *) words;
+  guint64 * args = (guint64 *) (payload + ST_PAYLOAD_SYSCALL_ARGS);
+  guint64 nr;
+  guint32 spec;
+  StCaptures c;
+  guint i;
+
+  if (!ring->recording)
+    return;
+  nr = st_cpu_syscall_number (cpu);
+  st_cpu_syscall_args (cpu, args);
+  spec = captures_of (nr);
+  st_captures_begin (&c, payload + ST_PAYLOAD_SYSCALL_CAPTURES, payload + sizeof (words));
+  for (i = 0; i != 6; i++)
+  {
+    if ((ST_CAPTURE_STRINGS (spec) & (1 << i)) != 0)
+      st_captures_add_string (&c, i, args[i], FALSE);
+  }
+  for (i = 0; i != 2; i++)
+  {
+    guint arg = ST_CAPTURE_ENTRY_BUF (spec, i);
+    if (arg != ST_CAPTURE_NONE)
+      st_captures_add_bytes (&c, arg, args[arg], args[ST_CAPTURE_ENTRY_LEN (spec, i)]);
+  }
+  ring->pending_syscall = nr;
+  ring->pending_obuf_arg = ST_CAPTURE_EXIT_BUF (spec);
+  ring->pending_obuf = ring->pending_obuf_arg != ST_CAPTURE_NONE ? args[ring->pending_obuf_arg] : 0;
+  st_ring_write (ring, ST_KIND_SYSCALL, site->location, nr, payload, (guint32) (st_captures_end (&c) - payload));
+}
+
+void
+st_on_sysret (GumCpuContext * cpu, gpointer user_data)
+{
+  StSite * site = user_data;
+  StRing * ring = site->ring;
+  guint64 words[(ST_PAYLOAD_SYSRET_CAPTURES + ST_CAPTURES_SPACE (1)) / 8];
+  guint8 * payload = (guint8 *) words;
+  gint64 ret;
+  StCaptures c;
+
+  if (!ring->recording)
+    return;
+  ret = (gint64) st_cpu_return_value (cpu);
+  *(gint64 *) (payload + ST_PAYLOAD_SYSRET_RET) = ret;
+  *(guint64 *) (payload + ST_PAYLOAD_SYSRET_RESERVED) = 0;
+  st_captures_begin (&c, payload + ST_PAYLOAD_SYSRET_CAPTURES, payload + sizeof (words));
+  if (ring->pending_obuf_arg != ST_CAPTURE_NONE && ret > 0)
+    st_captures_add_bytes (&c, ring->pending_obuf_arg, ring->pending_obuf, (guint64) ret);
+  st_ring_write (ring, ST_KIND_SYSRET, site->location, ring->pending_syscall, payload, (guint32) (st_captures_end (&c) - payload));
+}

@@ -1,0 +1,97 @@
+import { CaptureKind } from '../format/layout.generated.js';
+import type { TraceDb } from '../store/database.js';
+import { typeText, type ArgType } from '../symbols/arg-types.js';
+import { prototypeFromEntry, type Prototype } from '../symbols/prototypes.js';
+import { hex, memoryText, type MemoryRow } from './values.js';
+
+/** A stored library call (api_calls) with where it returns to; values as signed 64-bit integers. */
+export interface ApiCallRow {
+  id: number;
+  thread_id: number;
+  seq: number;
+  module: string;
+  name: string;
+  return_module_id: number | null;
+  return_offset: number | null;
+  return_address: number;
+  ret: bigint | null;
+  untracked: number;
+  args: bigint[];
+  memory: MemoryRow[];
+}
+
+/** The prototypes a trace was recorded with. */
+export function tracePrototypes(db: TraceDb): Map<string, Prototype> {
+  const rows = db.prepare('SELECT name, ret_type, arg_types FROM api_prototypes').all() as { name: string; ret_type: string; arg_types: string }[];
+  return new Map(rows.map((r) => [r.name, prototypeFromEntry([r.ret_type, r.name, JSON.parse(r.arg_types)])]));
+}
+
+const uint64 = (v: bigint) => BigInt.asUintN(64, v);
+
+/** A value as its type has it: 4-byte types cut to 32 bits, signed ones shown with a minus. */
+function number(v: bigint, t: ArgType | null): string {
+  if (t === null) return hex(uint64(v));
+  if (t.size === 4) return hex(t.signed ? BigInt.asIntN(32, v) : BigInt.asUintN(32, v));
+  return hex(t.signed ? BigInt.asIntN(64, v) : uint64(v));
+}
+
+/** What an output pointer received: a string, or the 4- or 8-byte number written there. */
+function received(m: MemoryRow | undefined, t: ArgType, address: bigint): string {
+  if (m === undefined) return '?';
+  if (m.unreadable || m.text !== null || m.truncated) return memoryText(m, address);
+  const size = t.pointee === CaptureKind.bytes4 ? 4 : 8;
+  if (m.data.length < size) return memoryText(m, address);
+  return hex(size === 4 ? BigInt(m.data.readUInt32LE(0)) : m.data.readBigUInt64LE(0));
+}
+
+const captures = (t: ArgType) => t.pointee !== CaptureKind.none;
+
+/** Formats library calls: drltrace's log layout, and one line for replay. */
+export class ApiFormatter {
+  constructor(private readonly prototypes: Map<string, Prototype>) {}
+
+  private value(call: ApiCallRow, i: number, t: ArgType | null): string {
+    const v = call.args[i];
+    const at = (atReturn: number) => call.memory.find((m) => m.position === i && m.at_return === atReturn);
+    if (t === null || !captures(t)) return number(v, t);
+    if (v === 0n) return '<null>';
+    const entry = at(0);
+    const before = entry === undefined ? hex(uint64(v)) : memoryText(entry, uint64(v));
+    if (t.direction === 'in') return before;
+    const after = call.ret === null ? '?' : received(at(1), t, uint64(v));
+    return `${before} => ${after}`;
+  }
+
+  private returned(call: ApiCallRow, p: Prototype | undefined): string | null {
+    if (call.ret === null) return call.untracked ? '(return not watched: nested too deep in other library calls)' : '(no return seen)';
+    if (p?.ret === null) return null;
+    const t = p?.ret ?? null;
+    const text = number(call.ret, t);
+    const pointed = call.memory.find((m) => m.position === -1);
+    return pointed === undefined || call.ret === 0n ? text : `${text} => ${memoryText(pointed, uint64(call.ret))}`;
+  }
+
+  /** drltrace's block for one call; `moduleId` numbers the return address's module for the table at the end. */
+  drltrace(call: ApiCallRow, moduleId: number | undefined): string[] {
+    const p = this.prototypes.get(call.name);
+    const lines = [`~~${call.thread_id}~~ ${call.module}!${call.name}`];
+    call.args.forEach((_, i) => {
+      const t = p?.args[i] ?? null;
+      lines.push(t === null ? `    arg ${i}: ${this.value(call, i, null)}` : `    arg ${i}: ${this.value(call, i, t)} (type=${typeText(t)}, size=${hex(t.size)})`);
+    });
+    lines.push(moduleId === undefined || call.return_offset === null
+      ? `    and return to ${hex(call.return_address)}`
+      : `    and return to module id:${moduleId}, offset:${hex(call.return_offset)}`);
+    const ret = this.returned(call, p);
+    if (ret !== null) lines.push(`    ret: ${ret}${p?.ret && call.ret !== null ? ` (type=${typeText(p.ret)})` : ''}`);
+    return lines;
+  }
+
+  /** `libc.so.6!open("/tmp/x", 0x41, 0x1a4) = 0x3`. */
+  line(call: ApiCallRow): string {
+    const p = this.prototypes.get(call.name);
+    const args = call.args.map((_, i) => this.value(call, i, p?.args[i] ?? null));
+    const ret = this.returned(call, p);
+    return `${call.module}!${call.name}(${args.join(', ')})${ret === null ? '' : ` = ${ret}`}`;
+  }
+}

@@ -1,0 +1,118 @@
+import type { TraceDb } from '../store/database.js';
+import type { ApiCallRow } from './api-format.js';
+import type { SyscallRow } from './syscall-format.js';
+import type { MemoryRow } from './values.js';
+
+/** A page at a time, in thread and sequence order, so no statement stays open between pages. */
+const PAGE = 2000;
+
+export interface StoredSyscall extends SyscallRow {
+  id: number;
+  thread_id: number;
+  seq: number;
+  memory: MemoryRow[];
+}
+
+/** The ids of a batch, given as one JSON array parameter. */
+const EACH = '(SELECT value FROM json_each(?))';
+
+function groupBy<K extends string, T extends { [k in K]: number | bigint }>(rows: T[], key: K): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const r of rows) {
+    const k = Number(r[key]);
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(r);
+  }
+  return out;
+}
+
+const API_CALLS = `SELECT c.id, c.thread_id, c.seq, f.module, f.name, r.module_id AS return_module_id, r.offset AS return_offset,
+    r.address AS return_address, c.ret, c.untracked
+  FROM api_calls c JOIN api_functions f ON f.id = c.function_id JOIN locations r ON r.id = c.return_id`;
+
+type ApiCallBase = Omit<ApiCallRow, 'args' | 'memory'>;
+
+/** Calls with their arguments and memory, read for a batch of call ids at once. */
+function completeApiCalls(db: TraceDb, calls: ApiCallBase[]): ApiCallRow[] {
+  if (calls.length === 0) return [];
+  const ids = JSON.stringify(calls.map((c) => c.id));
+  const args = groupBy(db.prepare(`SELECT call_id, position, value FROM api_args WHERE call_id IN ${EACH} ORDER BY call_id, position`)
+    .safeIntegers(true).all(ids) as { call_id: bigint; position: bigint; value: bigint }[], 'call_id');
+  const memory = groupBy(db.prepare(`SELECT call_id, position, at_return, text, data, truncated, unreadable FROM api_memory
+    WHERE call_id IN ${EACH}`).all(ids) as (MemoryRow & { call_id: number })[], 'call_id');
+  return calls.map((c) => ({
+    ...c, ret: c.ret === null ? null : BigInt(c.ret),
+    args: (args.get(c.id) ?? []).map((a) => a.value),
+    memory: memory.get(c.id) ?? [],
+  }));
+}
+
+/** Every library call of the trace (or of one thread), in thread and sequence order. */
+export function* apiCalls(db: TraceDb, thread?: number): Generator<ApiCallRow> {
+  const page = db.prepare(`${API_CALLS} WHERE (c.thread_id, c.seq) > (?, ?) ${thread === undefined ? '' : 'AND c.thread_id = ?'}
+    ORDER BY c.thread_id, c.seq LIMIT ${PAGE}`).safeIntegers(true);
+  let after: [bigint | number, bigint | number] = [-1, -1];
+  for (;;) {
+    const rows = (page.all(...after, ...(thread === undefined ? [] : [thread])) as Record<string, bigint | string | null>[]).map(fromSafe);
+    if (rows.length === 0) return;
+    yield* completeApiCalls(db, rows);
+    const last = rows[rows.length - 1];
+    after = [last.thread_id, last.seq];
+  }
+}
+
+/** One call by id, or undefined. */
+export function apiCallById(db: TraceDb): (id: number) => ApiCallRow | undefined {
+  const one = db.prepare(`${API_CALLS} WHERE c.id = ?`).safeIntegers(true);
+  return (id) => {
+    const row = one.get(id) as Record<string, bigint | string | null> | undefined;
+    return row === undefined ? undefined : completeApiCalls(db, [fromSafe(row)])[0];
+  };
+}
+
+/** Row values read as BigInt (so 64-bit returns stay exact), back to numbers where they are ids and offsets. */
+function fromSafe(row: Record<string, bigint | string | null>): ApiCallBase {
+  const n = (v: bigint | string | null) => (v === null ? null : Number(v));
+  return {
+    id: n(row.id)!, thread_id: n(row.thread_id)!, seq: n(row.seq)!, module: row.module as string, name: row.name as string,
+    return_module_id: n(row.return_module_id), return_offset: n(row.return_offset), return_address: n(row.return_address)!,
+    ret: row.ret as bigint | null, untracked: n(row.untracked)!,
+  };
+}
+
+const SYSCALLS = 'SELECT id, thread_id, seq, nr, arg0, arg1, arg2, arg3, arg4, arg5, ret FROM syscalls';
+
+function completeSyscalls(db: TraceDb, rows: Record<string, bigint | null>[]): StoredSyscall[] {
+  if (rows.length === 0) return [];
+  const ids = JSON.stringify(rows.map((r) => Number(r.id)));
+  const memory = groupBy(db.prepare(`SELECT syscall_id, position, at_return, text, data, truncated, unreadable FROM syscall_memory
+    WHERE syscall_id IN ${EACH}`).all(ids) as (MemoryRow & { syscall_id: number })[], 'syscall_id');
+  return rows.map((r) => ({
+    id: Number(r.id), thread_id: Number(r.thread_id), seq: Number(r.seq), nr: r.nr!,
+    args: [r.arg0, r.arg1, r.arg2, r.arg3, r.arg4, r.arg5].map((a) => a ?? 0n), ret: r.ret,
+    memory: memory.get(Number(r.id)) ?? [],
+  }));
+}
+
+/** Every syscall of the trace (or of one thread), in thread and sequence order. */
+export function* syscalls(db: TraceDb, thread?: number): Generator<StoredSyscall> {
+  const page = db.prepare(`${SYSCALLS} WHERE (thread_id, seq) > (?, ?) ${thread === undefined ? '' : 'AND thread_id = ?'}
+    ORDER BY thread_id, seq LIMIT ${PAGE}`).safeIntegers(true);
+  let after: [bigint | number, bigint | number] = [-1, -1];
+  for (;;) {
+    const rows = page.all(...after, ...(thread === undefined ? [] : [thread])) as Record<string, bigint | null>[];
+    if (rows.length === 0) return;
+    yield* completeSyscalls(db, rows);
+    const last = rows[rows.length - 1];
+    after = [last.thread_id!, last.seq!];
+  }
+}
+
+export function syscallById(db: TraceDb): (id: number) => StoredSyscall | undefined {
+  const one = db.prepare(`${SYSCALLS} WHERE id = ?`).safeIntegers(true);
+  return (id) => {
+    const row = one.get(id) as Record<string, bigint | null> | undefined;
+    return row === undefined ? undefined : completeSyscalls(db, [row])[0];
+  };
+}

@@ -1,0 +1,41 @@
+import { UserError } from '../cli/errors.js';
+import type { Output } from '../cli/output.js';
+import type { TraceDb } from '../store/database.js';
+import { ApiFormatter, tracePrototypes } from './api-format.js';
+import { apiCalls, syscalls } from './call-records.js';
+import { SyscallFormatter } from './syscall-format.js';
+import { hex } from './values.js';
+
+function recordedEvents(db: TraceDb): string[] {
+  const options = JSON.parse((db.prepare('SELECT options FROM trace').pluck().get() as string | null) ?? '{}') as { events?: unknown };
+  return Array.isArray(options.events) ? options.events.map(String) : [];
+}
+
+/**
+ * Library calls in drltrace's log layout, thread by thread, then the module table that
+ * `and return to module id:N` refers to.
+ */
+export async function writeApiLog(db: TraceDb, thread: number | undefined, out: Output): Promise<void> {
+  if (!recordedEvents(db).includes('api')) throw new UserError('the trace was recorded without --apis: it holds no library calls');
+  const format = new ApiFormatter(tracePrototypes(db));
+  const modules = db.prepare('SELECT id, name, path, base, size FROM modules ORDER BY load_order, id').all() as
+    { id: number; name: string; path: string; base: number; size: number }[];
+  const reportIds = new Map(modules.map((m, i) => [m.id, i]));
+  for (const call of apiCalls(db, thread)) {
+    for (const line of format.drltrace(call, call.return_module_id === null ? undefined : reportIds.get(call.return_module_id))) {
+      await out.line(line);
+    }
+  }
+  await out.line(`Module Table: count ${modules.length}`);
+  await out.line('Columns: id, base, end, name, path');
+  for (const [i, m] of modules.entries()) await out.line(`${String(i).padStart(3)}, ${hex(m.base)}, ${hex(m.base + m.size)}, ${m.name}, ${m.path}`);
+  await out.flush();
+}
+
+/** Syscalls in strace's one-line form, each led by its thread. */
+export async function writeSyscallLog(db: TraceDb, thread: number | undefined, out: Output): Promise<void> {
+  if (!recordedEvents(db).includes('syscall')) throw new UserError('the trace was recorded without syscall events (--events ...,syscall)');
+  const format = new SyscallFormatter(db.prepare('SELECT arch FROM trace').pluck().get() as string);
+  for (const s of syscalls(db, thread)) await out.line(`[tid ${s.thread_id}] ${format.line(s, s.memory)}`);
+  await out.flush();
+}

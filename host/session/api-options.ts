@@ -1,0 +1,54 @@
+import { UserError } from '../cli/errors.js';
+import { ApiPrototype } from '../format/layout.generated.js';
+import type { ApiOptions } from '../format/protocol.generated.js';
+import { encodePrototype, loadPrototypes, type Prototype } from '../symbols/prototypes.js';
+
+/** What `record --apis` was asked for. */
+export interface ApiChoice {
+  configFiles: string[];
+  numUnknownArgs: number;
+  numMaxArgs: number;
+  include: string[];
+  exclude: string[];
+  onlyToLib: string | null;
+  ignoreUnderscore: boolean;
+  onlyFromApp: boolean;
+  appModule: string | null;
+}
+
+function count(flag: string, n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > ApiPrototype.maxArgs) throw new UserError(`${flag} takes a whole number from 0 to ${ApiPrototype.maxArgs}, not ${n}`);
+  return n;
+}
+
+/** frida-trace's forms: `name*` (any module) or `module*!name*`. */
+function functionGlob(flag: string, glob: string): string {
+  const parts = glob.split('!');
+  if (parts.length > 2 || parts.some((p) => p === '')) throw new UserError(`${flag} takes FUNCTION or MODULE!FUNCTION globs, not "${glob}"`);
+  return parts.length === 1 ? `*!${glob}` : glob;
+}
+
+/**
+ * Reads the prototype files and turns the flags into what the agent needs. Runs before any
+ * device is contacted, so a bad file or flag is reported without Frida.
+ */
+export function resolveApiChoice(c: ApiChoice): { options: ApiOptions; prototypes: Prototype[] } {
+  const maxArgs = count('--num-max-args', c.numMaxArgs);
+  const unknownArgs = Math.min(count('--num-unknown-args', c.numUnknownArgs), maxArgs);
+  const prototypes = loadPrototypes(c.configFiles);
+  const encoded: Record<string, number[]> = {};
+  for (const [name, p] of prototypes) encoded[name] = encodePrototype(Math.min(p.args.length, maxArgs), p);
+  return {
+    prototypes: [...prototypes.values()],
+    options: {
+      prototypes: encoded,
+      unknown: encodePrototype(unknownArgs, null),
+      include: c.include.map((g) => functionGlob('-i/--include', g)),
+      exclude: c.exclude.map((g) => functionGlob('-x/--exclude', g)),
+      onlyToLib: c.onlyToLib,
+      ignoreUnderscore: c.ignoreUnderscore,
+      onlyFromApp: c.onlyFromApp,
+      appModule: c.appModule,
+    },
+  };
+}
