@@ -209,7 +209,7 @@ function syscallCaptures() {
     return specs;
   };
   const out = [`/* ${banner.replace('records.json and schemas/capture.json', 'syscalls/linux.json and schemas/syscalls/signatures.json')} */`, '',
-    '#ifndef STALK_TRACE_SYSCALLS_H', '#define STALK_TRACE_SYSCALLS_H', '', '#include <stdint.h>', '',
+    '#ifndef STALK_TRACE_SYSCALLS_GENERATED_H', '#define STALK_TRACE_SYSCALLS_GENERATED_H', '', '#include <stdint.h>', '',
     '#define ST_CAPTURE_NONE 7',
     `#define ST_SYSCALL_CAPTURES_NONE 0x${encode([]).toString(16)}`,
     '#define ST_CAPTURE_STRINGS(spec) ((spec) & 0x3f)',

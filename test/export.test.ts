@@ -66,6 +66,7 @@ test('drcov of a trace without blocks says how to get them; drcov needs a file',
   const r = runCli(['export', trace, '--format', 'drcov', '-o', join(dir, 'x.drcov')]);
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim(), 'stalk-trace: the trace has no blocks: record with --events block for coverage');
+  assert.equal(existsSync(join(dir, 'x.drcov')), false, 'no empty export is left behind');
   assert.match(runCli(['export', trace, '--format', 'drcov']).stderr, /name a file with -o/);
   const bad = runCli(['export', trace, '--format', 'pdf']);
   assert.equal(bad.code, 1);

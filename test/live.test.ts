@@ -2,43 +2,15 @@
 // package's native binding; where it cannot load, they are skipped, saying so.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { packagePath } from '../host/paths.js';
-import { runCli, tempDir } from './helpers.js';
-
-const fridaMissing = await import('frida').then(() => null, (e: Error) => e.message);
-const skip = fridaMissing === null ? false : `live recording needs the frida package's native binding, which did not load (${fridaMissing.split('\n')[0]})`;
-
-const dir = tempDir();
-const program = (name: string) => join(dir, name);
+import { build, count, program, query, recordTrace, skip } from './live-harness.js';
 
 before(() => {
   if (skip) return;
-  const cc = (args: string[]) => {
-    const r = spawnSync('gcc', args, { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  };
-  for (const name of ['calls', 'writes', 'crash']) cc(['-O1', '-o', program(name), packagePath('test', 'live', `${name}.c`)]);
-  cc(['-O1', '-pthread', '-o', program('threads'), packagePath('test', 'live', 'threads.c')]);
-  cc(['-O1', '-shared', '-fPIC', '-o', program('libplugin.so'), packagePath('test', 'live', 'plugin.c')]);
-  cc(['-O1', '-o', program('dlopen'), packagePath('test', 'live', 'dlopen.c'), '-ldl']);
+  for (const name of ['calls', 'writes', 'crash']) build(name);
+  build('threads', ['-pthread']);
+  build('plugin', ['-shared', '-fPIC'], 'libplugin.so');
+  build('dlopen', ['-ldl']);
 });
-
-function recordTrace(name: string, args: string[], programArgs: string[] = []): string {
-  const db = join(dir, `${name}-${Math.random().toString(36).slice(2)}.db`);
-  const r = runCli(['record', '-o', db, ...args, '-f', program(name), ...programArgs]);
-  assert.equal(r.code, 0, `record ${name}: ${r.stderr}\n${r.stdout}`);
-  return db;
-}
-
-function query(db: string, sql: string): Record<string, unknown>[] {
-  const r = runCli(['query', db, sql, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-}
-
-const count = (db: string, sql: string) => Number(Object.values(query(db, sql)[0])[0]);
 
 test('main -> mid -> leaf 1000 times: 1000 calls to leaf and 1000 returns from it', { skip }, () => {
   const db = recordTrace('calls', ['--events', 'call,ret']);

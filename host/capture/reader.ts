@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fsReason } from '../cli/errors.js';
 import { CaptureHeader, FrameHeader } from '../format/layout.generated.js';
 import { UserError } from '../cli/errors.js';
 import { decodeCaptureHeader, decodeFrameHeader, payloadMatches, type CaptureInfo, type FrameTypeName } from './format.js';
@@ -45,7 +46,11 @@ export class CaptureReader {
     try {
       fd = openSync(path, 'r');
     } catch (e) {
-      throw new UserError(`cannot open capture ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UserError(`cannot open capture ${path}: ${fsReason(e)}`);
+    }
+    if (fstatSync(fd).isDirectory()) {
+      closeSync(fd);
+      throw new UserError(`cannot open capture ${path}: it is a directory`);
     }
     return new CaptureReader(fd, path);
   }

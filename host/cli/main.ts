@@ -2,7 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { readFileSync } from 'node:fs';
-import { UserError } from './errors.js';
+import { asUserError, UserError } from './errors.js';
 import { packagePath } from '../paths.js';
 import { devicesCommand } from './commands/devices.js';
 import { exportCommand } from './commands/export.js';
@@ -15,8 +15,21 @@ import { reportCommand } from './commands/report.js';
 
 const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
 
+/** A command line yargs could not make sense of: said with a pointer to --help. */
+class UsageError extends UserError {}
+
+/** Numeric options that were given something else arrive as NaN. */
+function numbersAreNumbers(argv: Record<string, unknown>): true {
+  for (const [name, value] of Object.entries(argv)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (name.length > 1 && !name.includes('-') && values.some((v) => typeof v === 'number' && Number.isNaN(v))) {
+      throw new UsageError(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} takes a number`);
+    }
+  }
+  return true;
+}
+
 async function main(argv: string[]): Promise<number> {
-  let usageError: string | undefined;
   const parser = yargs(argv)
     .scriptName('stalk-trace')
     .usage('$0 <command> [options]')
@@ -34,22 +47,17 @@ async function main(argv: string[]): Promise<number> {
     .help()
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 110))
+    .check(numbersAreNumbers, true)
     .fail((message, error) => {
-      if (error) throw error;
-      usageError = message;
+      throw error ?? new UsageError(message);
     });
   try {
     await parser.parseAsync();
   } catch (e) {
-    if (e instanceof UserError) {
-      console.error(`stalk-trace: ${e.message}`);
-      return e.exitCode;
-    }
-    throw e;
-  }
-  if (usageError) {
-    console.error(`stalk-trace: ${usageError}\nRun \`stalk-trace --help\` for usage.`);
-    return 1;
+    const failure = asUserError(e);
+    if (failure === null) throw e;
+    console.error(`stalk-trace: ${failure.message}${failure instanceof UsageError ? '\nRun `stalk-trace --help` for usage.' : ''}`);
+    return failure.exitCode;
   }
   return 0;
 }

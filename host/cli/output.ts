@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { fsReason, UserError } from './errors.js';
 
 /**
  * Buffered writes to stdout that wait when the reader is slower, so a million-row answer
@@ -7,12 +8,16 @@ import { once } from 'node:events';
 export class Output {
   private buffer: (string | Buffer)[] = [];
   private size = 0;
+  private failure: UserError | null = null;
   closed = false;
 
   constructor(private readonly stream: NodeJS.WritableStream = process.stdout) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') this.closed = true;
-    });
+    stream.on('error', (e: NodeJS.ErrnoException) => this.failed(e));
+  }
+
+  private failed(e: NodeJS.ErrnoException): void {
+    if (e.code === 'EPIPE') this.closed = true;
+    else this.failure ??= new UserError(`cannot write the output: ${fsReason(e)}`);
   }
 
   async line(text: string): Promise<void> {
@@ -31,10 +36,10 @@ export class Output {
     this.buffer = [];
     this.size = 0;
     try {
-      if (!this.stream.write(text)) await once(this.stream as NodeJS.EventEmitter, 'drain');
+      if (!this.stream.write(text)) await Promise.race([once(this.stream as NodeJS.EventEmitter, 'drain'), once(this.stream as NodeJS.EventEmitter, 'error')]);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
-      this.closed = true;
+      this.failed(e as NodeJS.ErrnoException);
     }
+    if (this.failure !== null) throw this.failure;
   }
 }

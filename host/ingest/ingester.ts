@@ -9,6 +9,8 @@ import { UserError } from '../cli/errors.js';
 import type { TraceDb } from '../store/database.js';
 import { CallStacks } from './call-stacks.js';
 import { readCaptures, type Captured } from './captures.js';
+import { valueOf, type ArgType } from '../symbols/arg-types.js';
+import { prototypeFromEntry, type Prototype } from '../symbols/prototypes.js';
 import { chunksOf, ChunkError, type Chunk } from './chunks.js';
 import { Locations } from './locations.js';
 import { ModuleRegistry } from './modules.js';
@@ -46,6 +48,8 @@ interface OpenApi {
   id: number;
   functionAddress: number;
   returnAddress: number;
+  /** The result's type, where the function has a prototype. */
+  ret: ArgType | null;
 }
 
 /** A callee's calls not yet written to call_lists. */
@@ -89,8 +93,10 @@ export class Ingester {
   private nextApiFunctionId: number;
   /** api_functions ids by the function's location id. */
   private readonly apiFunctions = new Map<number, number>();
-  /** Names with a prototype: they name a library function whose address has several. */
-  private readonly prototyped = new Set<string>();
+  /** The recording's prototypes: they name a library function whose address has several, and type its values. */
+  private readonly prototypes = new Map<string, Prototype>();
+  /** The prototype of each api_functions id, or null. */
+  private readonly functionPrototypes = new Map<number, Prototype | null>();
   /** Capture offset of everything stored once the open transaction commits. */
   position: number;
   /** Events stored by this ingester, for progress displays. */
@@ -173,14 +179,18 @@ export class Ingester {
     for (const s of db.prepare('SELECT id, thread_id, nr FROM syscalls WHERE ret IS NULL ORDER BY seq').all() as Record<string, number>[]) {
       this.thread(s.thread_id).openSyscalls.push({ id: s.id, nr: s.nr });
     }
-    for (const name of db.prepare('SELECT name FROM api_prototypes').pluck().all() as string[]) this.prototyped.add(name);
-    for (const f of db.prepare('SELECT id, location_id FROM api_functions').all() as { id: number; location_id: number }[]) {
-      this.apiFunctions.set(f.location_id, f.id);
+    for (const p of db.prepare('SELECT name, ret_type, arg_types FROM api_prototypes').all() as { name: string; ret_type: string; arg_types: string }[]) {
+      this.prototypes.set(p.name, prototypeFromEntry([p.ret_type, p.name, JSON.parse(p.arg_types)]));
     }
-    for (const c of db.prepare(`SELECT c.id, c.thread_id, fl.address AS fn, r.address AS ret FROM api_calls c
+    for (const f of db.prepare('SELECT id, location_id, name FROM api_functions').all() as { id: number; location_id: number; name: string }[]) {
+      this.apiFunctions.set(f.location_id, f.id);
+      this.functionPrototypes.set(f.id, this.prototypes.get(f.name) ?? null);
+    }
+    for (const c of db.prepare(`SELECT c.id, c.thread_id, c.function_id, fl.address AS fn, r.address AS ret FROM api_calls c
         JOIN api_functions f ON f.id = c.function_id JOIN locations fl ON fl.id = f.location_id JOIN locations r ON r.id = c.return_id
         WHERE c.ret_seq IS NULL AND c.untracked = 0 ORDER BY c.seq`).all() as Record<string, number>[]) {
-      this.thread(c.thread_id).openApis.push({ id: c.id, functionAddress: c.fn, returnAddress: c.ret });
+      const ret = this.functionPrototypes.get(c.function_id)?.ret ?? null;
+      this.thread(c.thread_id).openApis.push({ id: c.id, functionAddress: c.fn, returnAddress: c.ret, ret });
     }
     for (const b of db.prepare('SELECT id, location_id, end - start AS size, code FROM blocks ORDER BY id').all() as { id: number; location_id: number; size: number; code: Buffer | null }[]) {
       this.blocks.set(b.location_id * 65536 + b.size, { id: b.id, code: b.code, executions: 0 });
@@ -216,7 +226,7 @@ export class Ingester {
     if (message.type !== 'trace' && !this.hasTrace) throw this.corrupt(frame, 0, 'the capture does not start with a trace frame');
     switch (message.type) {
       case 'trace': return this.startTrace(message);
-      case 'apis': return this.prototypes(message);
+      case 'apis': return this.addPrototypes(message);
       case 'module-load': this.locations.claim(this.modules.load(message)); return;
       case 'module-unload': return this.modules.unload(message.base);
       case 'thread': this.thread(message.tid).name = message.name ?? null; return;
@@ -234,10 +244,11 @@ export class Ingester {
     this.hasTrace = true;
   }
 
-  private prototypes(m: ApisMessage): void {
-    for (const [ret, name, args] of m.prototypes) {
+  private addPrototypes(m: ApisMessage): void {
+    for (const entry of m.prototypes) {
+      const [ret, name, args] = entry;
       this.sql.insertPrototype.run(name, ret, JSON.stringify(args));
-      this.prototyped.add(name);
+      this.prototypes.set(name, prototypeFromEntry(entry));
     }
   }
 
@@ -460,11 +471,12 @@ export class Ingester {
     if (id !== undefined) return id;
     const module = this.modules.map.find(address);
     const names = module?.symbols.namesAt(address - module.base) ?? [];
-    const name = names.find((n) => this.prototyped.has(n)) ?? names.find((n) => !n.startsWith('_')) ?? names[0] ??
+    const name = names.find((n) => this.prototypes.has(n)) ?? names.find((n) => !n.startsWith('_')) ?? names[0] ??
       `0x${(module ? address - module.base : address).toString(16)}`;
     id = this.nextApiFunctionId++;
     this.sql.insertApiFunction.run(id, locationId, module?.name ?? '?', name);
     this.apiFunctions.set(locationId, id);
+    this.functionPrototypes.set(id, this.prototypes.get(name) ?? null);
     return id;
   }
 
@@ -475,10 +487,14 @@ export class Ingester {
     const capturesAt = at + Payload.apicall.args + argc * 8;
     this.payloadCheck(capturesAt, 0, end);
     const id = this.nextApiCallId++;
-    this.sql.insertApiCall.run(id, t.tid, seq, this.apiFunction(fnLocationId, fnAddress), this.locations.id(returnAddress), argc, untracked ? 1 : 0);
-    for (let i = 0; i < argc; i++) this.sql.insertApiArg.run(id, i, BigInt.asIntN(64, v.getBigUint64(at + Payload.apicall.args + i * 8, true)));
+    const functionId = this.apiFunction(fnLocationId, fnAddress);
+    const prototype = this.functionPrototypes.get(functionId) ?? null;
+    this.sql.insertApiCall.run(id, t.tid, seq, functionId, this.locations.id(returnAddress), argc, untracked ? 1 : 0);
+    for (let i = 0; i < argc; i++) {
+      this.sql.insertApiArg.run(id, i, valueOf(v.getBigUint64(at + Payload.apicall.args + i * 8, true), prototype?.args[i] ?? null));
+    }
     this.memory(this.sql.insertApiMemory, id, false, readCaptures(v, capturesAt, end));
-    if (!untracked) t.openApis.push({ id, functionAddress: fnAddress, returnAddress });
+    if (!untracked) t.openApis.push({ id, functionAddress: fnAddress, returnAddress, ret: prototype?.ret ?? null });
     return id;
   }
 
@@ -489,9 +505,9 @@ export class Ingester {
     let i = open.length - 1;
     while (i >= 0 && (open[i].functionAddress !== fnAddress || open[i].returnAddress !== returnAddress)) i--;
     if (i < 0) return 0;
-    const { id } = open[i];
+    const { id, ret } = open[i];
     open.length = i;
-    this.sql.returnApi.run(v.getBigInt64(at + Payload.apiret.ret, true), seq, id);
+    this.sql.returnApi.run(valueOf(v.getBigUint64(at + Payload.apiret.ret, true), ret), seq, id);
     this.memory(this.sql.insertApiMemory, id, true, readCaptures(v, at + Payload.apiret.captures, end));
     return id;
   }

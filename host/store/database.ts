@@ -27,6 +27,8 @@ export interface TraceIdentity {
   version: number;
   /** The capture it was ingested from; null in a database that has no trace yet. */
   captureId: string | null;
+  /** No tables at all: a new or zero-length file. */
+  empty: boolean;
 }
 
 /** Reads what a trace file is without changing anything in it. */
@@ -38,7 +40,7 @@ export function inspectTrace(path: string): TraceIdentity {
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];
     if (version === 0 && tables.length > 0) throw new UserError(`${path} is a SQLite database, but not a stalk-trace trace`);
     const captureId = tables.includes('trace') ? db.prepare('SELECT capture_id FROM trace').pluck().get() as string | undefined : undefined;
-    return { version, captureId: captureId ?? null };
+    return { version, captureId: captureId ?? null, empty: tables.length === 0 };
   } catch (e) {
     throw e instanceof UserError ? e : describeOpenError(path, e);
   } finally {
@@ -56,7 +58,8 @@ export function checkNotNewer(path: string, version: number): void {
 /** Opens a trace for reading only: nothing in the file can change through this connection. */
 export function openTraceReadOnly(path: string): TraceDb {
   if (!existsSync(path)) throw new UserError(`trace database ${path} does not exist`);
-  const { version } = inspectTrace(path);
+  const { version, empty } = inspectTrace(path);
+  if (empty) throw new UserError(`${path} is an empty database, not a stalk-trace trace`);
   checkNotNewer(path, version);
   if (version < SCHEMA_VERSION) {
     throw new UserError(`${path} has trace schema version ${version}; open it once for writing (stalk-trace ingest) to upgrade it`);

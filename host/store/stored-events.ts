@@ -1,5 +1,6 @@
 import { KIND_NAMES, StoredCall, StoredEvent, type KindName } from '../format/layout.generated.js';
 import type { TraceDb } from './database.js';
+import { UserError } from '../cli/errors.js';
 
 const TWO_32 = 4294967296;
 
@@ -38,6 +39,7 @@ export class EventCursor {
     const at = this.at;
     this.kindValue = v.getUint8(at + StoredEvent.kind);
     this.kind = KIND_NAMES[this.kindValue];
+    if (this.kind === undefined) throw new UserError(`the trace database is damaged: thread ${this.threadId} has an event of unknown kind ${this.kindValue}`);
     this.depth = v.getInt16(at + StoredEvent.depth, true);
     this.locationId = v.getUint32(at + StoredEvent.locationId, true);
     this.value = v.getUint32(at + StoredEvent.value + 4, true) * TWO_32 + v.getUint32(at + StoredEvent.value, true);

@@ -68,5 +68,11 @@ export function parseArgType(text: string, pointerSize = 8): ArgType | string {
   };
 }
 
+/** A register or stack value as its type holds it: int-sized types keep their low 32 bits, sign-extended where signed. */
+export function valueOf(raw: bigint, t: ArgType | null): bigint {
+  if (t === null || t.size !== 4) return BigInt.asIntN(64, raw);
+  return t.signed ? BigInt.asIntN(32, raw) : BigInt.asUintN(32, raw);
+}
+
 /** The type as a prototype file writes it. */
 export const typeText = (t: ArgType) => (t.direction === 'in' ? t.name : `__${t.direction} ${t.name}`);

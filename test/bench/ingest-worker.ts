@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { CaptureReader } from '../../host/capture/reader.js';
 import { chunksOf } from '../../host/ingest/chunks.js';
+import { Kind } from '../../host/format/layout.generated.js';
 import { ingestCapture } from '../../host/ingest/ingest-capture.js';
 
 const [mode, capture, dbPath] = process.argv.slice(2);
@@ -23,7 +24,8 @@ function naive(): number {
         const v = chunk.records;
         let seq = chunk.firstSeq;
         for (let at = 0; at < v.byteLength; seq++) {
-          const extra = v.getUint8(at + 7);
+          // A call's aux is its instruction length; other kinds count their payload slots there.
+          const extra = v.getUint8(at + 6) === Kind.call ? 0 : v.getUint8(at + 7);
           insert.run(chunk.threadId, seq, v.getUint8(at + 6), v.getUint16(at + 4, true) * 2 ** 32 + v.getUint32(at, true),
             v.getUint16(at + 12, true) * 2 ** 32 + v.getUint32(at + 8, true), v.getInt16(at + 14, true));
           at += (1 + extra) * 16;

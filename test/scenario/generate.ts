@@ -57,6 +57,7 @@ class ChunkWriter {
   private cursor!: ThreadCursor;
 
   constructor(private readonly capture: CaptureWriter, private readonly chunkRecords: number, private readonly chunksPerFrame: number) {
+    // Room for a whole chunk of one-slot records, and for the largest record (255 payload slots) on top.
     this.slots = Buffer.alloc((chunkRecords + 256) * SLOT_SIZE);
   }
 
@@ -68,6 +69,8 @@ class ChunkWriter {
   /** `aux`: the call instruction's length for calls; payload kinds count their slots themselves. */
   record(kind: number, location: number, target: number, payload?: Buffer, aux = 0): void {
     const extra = payload ? Math.ceil(payload.length / SLOT_SIZE) : 0;
+    if (extra > 255) throw new Error(`a record payload of ${payload!.length} bytes does not fit in 255 slots`);
+    if ((this.used + 1 + extra) * SLOT_SIZE > this.slots.length) this.endChunk(false);
     const at = this.used * SLOT_SIZE;
     const b = this.slots;
     b.writeUIntLE(location, at, 6);

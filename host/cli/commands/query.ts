@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
-import { UserError } from '../errors.js';
+import { fsReason, UserError } from '../errors.js';
 import { Output } from '../output.js';
 import { openAnalysis } from '../../analysis/session.js';
 import { namedQueries, runQuery, type QueryFormat } from '../../analysis/query.js';
@@ -22,7 +22,7 @@ function chooseSql(args: Args): string {
     try {
       return readFileSync(args.file, 'utf8');
     } catch (e) {
-      throw new UserError(`cannot read ${args.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UserError(`cannot read ${args.file}: ${fsReason(e)}`);
     }
   }
   if (args.named !== undefined) {
