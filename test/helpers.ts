@@ -2,10 +2,20 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, test } from 'node:test';
 import { packagePath } from '../host/paths.js';
 
 export const CLI = packagePath('dist', 'host', 'cli', 'main.js');
+
+/**
+ * The C compilers the native tests build with (tcc is the family Frida's CModule uses). With
+ * none, `what` is registered as one skipped test saying so, rather than no test at all.
+ */
+export function cCompilers(what: string): string[] {
+  const found = ['gcc', 'tcc'].filter((cc) => spawnSync(cc, ['-v'], { stdio: 'ignore' }).status === 0);
+  if (found.length === 0) test(what, { skip: 'no C compiler (gcc or tcc) was found' }, () => {});
+  return found;
+}
 
 /** A temporary directory removed when the test file ends. */
 export function tempDir(): string {

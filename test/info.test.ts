@@ -20,7 +20,8 @@ test('info summarises target, end, events by kind, modules and threads', () => {
   assert.match(out, /^modules {3}3 \(11 symbols\)$/m);
   assert.match(out, /libplugin\.so +0x7ffff7fc0000 +16,384 +loaded later +\/opt\/demo\/libplugin\.so/);
   assert.match(out, /libc\.so\.6 +0x7ffff7dc0000 +1,900,544 +at start/);
-  assert.match(out, /^ {2}4243 +worker +914 +0 +0\.0 ms +yes$/m);
+  const worker = expectedFor(fixtureScenarios().demo, 4243).events;
+  assert.match(out, new RegExp(`^ {2}4243 +worker +${worker.toLocaleString('en-US')} +0 +0\\.0 ms +yes$`, 'm'));
 });
 
 test('info tells a crash, a cut-short trace and losses apart', () => {

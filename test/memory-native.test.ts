@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { packagePath } from '../host/paths.js';
-import { tempDir } from './helpers.js';
+import { cCompilers, tempDir } from './helpers.js';
 
-const compilers = ['gcc', 'tcc'].filter((cc) => spawnSync(cc, ['-v'], { stdio: 'ignore' }).status === 0);
+const compilers = cCompilers('argument memory and library-call frames, compiled natively');
 const dir = tempDir();
 
 for (const cc of compilers) {

@@ -61,7 +61,9 @@ test('CSV quotes what needs quoting; table output aligns columns', () => {
   const csv = runCli(['query', trace, "SELECT 'a,b' AS x, 'say \"hi\"' AS y, NULL AS z", '--csv']);
   assert.equal(csv.stdout, 'x,y,z\n"a,b","say ""hi""",\n');
   const table = runCli(['query', trace, "SELECT name, events FROM threads ORDER BY id"]);
-  assert.equal(table.stdout, 'name    events\n------  ------\ndemo      2717\nworker     914\n');
+  const [demo, worker] = [4242, 4243].map((tid) => String(expectedFor(fixtureScenarios().demo, tid).events));
+  const width = Math.max(6, demo.length, worker.length);
+  assert.equal(table.stdout, `name    ${'events'.padStart(width)}\n------  ${'-'.repeat(width)}\ndemo    ${demo.padStart(width)}\nworker  ${worker.padStart(width)}\n`);
 });
 
 test('64-bit values keep every bit', () => {

@@ -77,7 +77,8 @@ test('--follow prints what a recording adds while it writes, and stops when it e
   let stdout = '';
   child.stdout.on('data', (d) => (stdout += d));
   const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  await sleep(400);
+  // Wait (up to 10 s) until the first half is printed, before the second half exists.
+  for (const t0 = Date.now(); events(stdout).length === 0 && Date.now() - t0 < 10_000;) await sleep(20);
   const early = events(stdout).length;
   for (const f of frames.slice(half)) {
     ingester.frame(f);

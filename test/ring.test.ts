@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { packagePath } from '../host/paths.js';
-import { tempDir } from './helpers.js';
+import { cCompilers, tempDir } from './helpers.js';
 
-const compilers = ['gcc', 'tcc'].filter((cc) => spawnSync(cc, ['-v'], { stdio: 'ignore' }).status === 0);
+const compilers = cCompilers('the in-target ring buffer, compiled natively');
 
 interface Outcome { written: number; received: number; lost: number; stalls: number; stallNs: number; exited: number; errors: number }
 

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkHeader, Kind, RingRecord, SLOT_SIZE } from '../host/format/layout.generated.js';
+import { ApiPrototype, ChunkHeader, Kind, RingRecord, SLOT_SIZE } from '../host/format/layout.generated.js';
 import { packagePath } from '../host/paths.js';
-import { tempDir } from './helpers.js';
+import { cCompilers, tempDir } from './helpers.js';
 
-const compilers = ['gcc', 'tcc'].filter((cc) => spawnSync(cc, ['-v'], { stdio: 'ignore' }).status === 0);
+const compilers = cCompilers('the C layout against the TypeScript view');
 
 test('generated TypeScript and C views are up to date with schemas/', () => {
   const r = spawnSync(process.execPath, [packagePath('schemas', 'codegen.mjs'), '--check'], { encoding: 'utf8' });
@@ -31,6 +31,9 @@ int main (void) {
       (int) offsetof (StChunkHeader, first_seq), (int) offsetof (StChunkHeader, record_count),
       (int) offsetof (StChunkHeader, slot_count), (int) offsetof (StChunkHeader, lost),
       (int) offsetof (StChunkHeader, timestamp_ns), (int) offsetof (StChunkHeader, flags), (int) offsetof (StChunkHeader, reserved));
+  printf ("{\\"size\\": %d, \\"maxArgs\\": %d, \\"argc\\": %d, \\"ret\\": %d, \\"entry\\": %d, \\"exit\\": %d}\\n",
+      (int) sizeof (StApiProto), (int) sizeof (((StApiProto *) 0)->entry), (int) offsetof (StApiProto, argc),
+      (int) offsetof (StApiProto, ret), (int) offsetof (StApiProto, entry), (int) offsetof (StApiProto, exit));
   return 0;
 }
 `;
@@ -42,7 +45,10 @@ for (const cc of compilers) {
     const exe = join(dir, `probe-${cc}`);
     const build = spawnSync(cc, ['-I', packagePath('cmodule'), '-o', exe, join(dir, 'probe.c')], { encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr);
-    const out = JSON.parse(spawnSync(exe, { encoding: 'utf8' }).stdout);
+    const [line, protoLine] = spawnSync(exe, { encoding: 'utf8' }).stdout.trim().split('\n');
+    const out = JSON.parse(line);
+    // The prototype bytes the agent writes are read through this struct.
+    assert.deepEqual(JSON.parse(protoLine), ApiPrototype);
 
     assert.equal(out.recordSize, SLOT_SIZE);
     assert.equal(out.slot, SLOT_SIZE);
