@@ -84,6 +84,7 @@ export class Ingester {
   private readonly blocks = new Map<number, BlockState>();
   private readonly callLists = new Map<number, CallList>();
   private pendingCallBytes = 0;
+  private scratch = Buffer.allocUnsafeSlow(1 << 16);
   private costKind: number = Kind.call;
   private hasTrace: boolean;
   private nextChunkId: number;
@@ -290,7 +291,10 @@ export class Ingester {
     t.lastSeen = chunk.timestampNs;
 
     const chunkId = this.nextChunkId++;
-    const out = Buffer.allocUnsafe(chunk.recordCount * StoredEvent.size);
+    // One scratch buffer for every chunk: SQLite copies a blob when it is bound.
+    const bytes = chunk.recordCount * StoredEvent.size;
+    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafeSlow(Math.max(bytes, this.scratch.length * 2));
+    const out = this.scratch.subarray(0, bytes);
     const o = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const v = chunk.records;
     const locations = this.locations;
@@ -391,7 +395,11 @@ export class Ingester {
     d.writeInt16LE(depth, at + StoredCall.depth);
     list.count++;
     at += StoredCall.size;
-    if (at >= CALL_LIST_BYTES) this.flushCallList(calleeId, list);
+    if (at >= CALL_LIST_BYTES) {
+      // A hot callee: its full buffer is written and used again.
+      this.sql.insertCallList.run(calleeId, list.count, list.data.subarray(0, at));
+      list.count = 0;
+    }
     else if (this.pendingCallBytes >= PENDING_CALL_BYTES) this.flushCallLists();
   }
 
