@@ -128,14 +128,6 @@ write_record (GumArm64Writer * cw, StRing * ring, guint64 word0)
   gum_arm64_writer_put_label (cw, done);
 }
 
-static guint64
-word0_of (guint64 location, unsigned kind, unsigned aux)
-{
-  StRecord r;
-  st_record_set (&r, location, kind, aux, 0);
-  return r.word[0];
-}
-
 void
 st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
 {
@@ -146,7 +138,7 @@ st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
     put_mov_u48 (cw, 15, (guint64) op->imm);
   else
     load_original (cw, op->reg);
-  write_record (cw, ring, word0_of (insn->address, ST_KIND_CALL, insn->size));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_CALL, insn->size));
 }
 
 void
@@ -155,7 +147,7 @@ st_emit_ret (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   GumArm64Writer * cw = output->writer.arm64;
   prologue (cw);
   load_original (cw, insn->detail->arm64.op_count > 0 ? insn->detail->arm64.operands[0].reg : ARM64_REG_LR);
-  write_record (cw, ring, word0_of (insn->address, ST_KIND_RET, 0));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_RET, 0));
 }
 
 void
@@ -164,7 +156,7 @@ st_emit_exec (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   GumArm64Writer * cw = output->writer.arm64;
   prologue (cw);
   gum_arm64_writer_put_mov_reg_reg (cw, ARM64_REG_X15, ARM64_REG_XZR);
-  write_record (cw, ring, word0_of (insn->address, ST_KIND_EXEC, 0));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_EXEC, 0));
 }
 
 gpointer
@@ -175,7 +167,7 @@ st_emit_block (GumStalkerOutput * output, StRing * ring, guint64 start)
   prologue (cw);
   patch = cw->code;
   put_mov_u48 (cw, 15, 0);
-  write_record (cw, ring, word0_of (start, ST_KIND_BLOCK, 0));
+  write_record (cw, ring, st_record_word0 (start, ST_KIND_BLOCK, 0));
   return patch;
 }
 

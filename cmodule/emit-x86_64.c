@@ -156,14 +156,6 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0)
   gum_x86_writer_put_label (cw, done);
 }
 
-static guint64
-word0_of (guint64 location, unsigned kind, unsigned aux)
-{
-  StRecord r;
-  st_record_set (&r, location, kind, aux, 0);
-  return r.word[0];
-}
-
 void
 st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
 {
@@ -171,7 +163,7 @@ st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   prologue (cw);
   if (!load_call_target (cw, insn))
     gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, 0); /* segment-relative: target unknown */
-  write_record (cw, ring, word0_of (insn->address, ST_KIND_CALL, insn->size));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_CALL, insn->size));
 }
 
 void
@@ -180,7 +172,7 @@ st_emit_ret (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   GumX86Writer * cw = output->writer.x86;
   prologue (cw);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED);
-  write_record (cw, ring, word0_of (insn->address, ST_KIND_RET, 0));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_RET, 0));
 }
 
 void
@@ -189,7 +181,7 @@ st_emit_exec (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   GumX86Writer * cw = output->writer.x86;
   prologue (cw);
   gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_EAX, 0);
-  write_record (cw, ring, word0_of (insn->address, ST_KIND_EXEC, 0));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_EXEC, 0));
 }
 
 gpointer
@@ -201,7 +193,7 @@ st_emit_block (GumStalkerOutput * output, StRing * ring, guint64 start)
   /* mov rax, imm64 is REX.W B8 imm64: the end goes into its last eight bytes. */
   patch = cw->code + 2;
   gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, 0);
-  write_record (cw, ring, word0_of (start, ST_KIND_BLOCK, 0));
+  write_record (cw, ring, st_record_word0 (start, ST_KIND_BLOCK, 0));
   return patch;
 }
 

@@ -90,6 +90,15 @@ st_record_set (StRecord * r, uint64_t location, unsigned kind, unsigned aux, uin
   r->word[1] = target & ST_ADDRESS_MASK;
 }
 
+/* The first word of a record, as inline writers store it. */
+static inline uint64_t
+st_record_word0 (uint64_t location, unsigned kind, unsigned aux)
+{
+  StRecord r;
+  st_record_set (&r, location, kind, aux, 0);
+  return r.word[0];
+}
+
 #define ST_CHUNK_MAGIC 0x4b484353u
 
 typedef struct _StChunkHeader StChunkHeader;

@@ -139,6 +139,9 @@ function c() {
     `      ((uint64_t) (aux & 0xff) << ${aux.shift});`);
   out.push(`  r->word[${target.word}] = target & ST_ADDRESS_MASK;`);
   out.push('}', '');
+  out.push('/* The first word of a record, as inline writers store it. */');
+  out.push('static inline uint64_t', 'st_record_word0 (uint64_t location, unsigned kind, unsigned aux)', '{',
+    '  StRecord r;', '  st_record_set (&r, location, kind, aux, 0);', '  return r.word[0];', '}', '');
   const ctype = { u32: 'uint32_t', u64: 'uint64_t' };
   out.push(`#define ST_CHUNK_MAGIC ${records.chunkHeader.magic}u`, '');
   out.push('typedef struct _StChunkHeader StChunkHeader;', 'struct _StChunkHeader', '{');

@@ -3,18 +3,12 @@ import { ApiPrototype } from '../format/layout.generated.js';
 import type { ApiOptions } from '../format/protocol.generated.js';
 import { encodePrototype, loadPrototypes, type Prototype } from '../symbols/prototypes.js';
 
-/** What `record --apis` was asked for. */
-export interface ApiChoice {
+/** What `record --apis` was asked for: the agent's filters as given, and what decides the prototypes. */
+export type ApiChoice = Omit<ApiOptions, 'prototypes' | 'unknown'> & {
   configFiles: string[];
   numUnknownArgs: number;
   numMaxArgs: number;
-  include: string[];
-  exclude: string[];
-  onlyToLib: string | null;
-  ignoreUnderscore: boolean;
-  onlyFromApp: boolean;
-  appModule: string | null;
-}
+};
 
 function count(flag: string, n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > ApiPrototype.maxArgs) throw new UserError(`${flag} takes a whole number from 0 to ${ApiPrototype.maxArgs}, not ${n}`);
