@@ -1,6 +1,7 @@
 // stalk-trace's agent: follows threads with Stalker, records through the CModule transformer,
 // and sends the module map, thread names and event chunks to the host (schemas/agent.json).
 import { ApiTable } from './apis.js';
+import { ForkGuard } from './forks.js';
 import { FuncScope } from './func-scope.js';
 import { fridaRanges } from './frida-code.js';
 import { watchFaultsAndExit } from './lifecycle.js';
@@ -18,6 +19,7 @@ interface Recording {
   threads: Threads;
   modules: ModuleWatcher;
   func: FuncScope | null;
+  forks: ForkGuard;
 }
 
 let recording: Recording | null = null;
@@ -57,7 +59,8 @@ rpc.exports = {
     const threads = new Threads(tracer);
     const func = options.func === null ? null : new FuncScope(options.func, tracer);
     const apis = options.apis === null ? null : new ApiTable(options.apis, tracer);
-    const modules = new ModuleWatcher(options.excludeModules, () => outbox.flush(), (m, symbols, excluded) => {
+    const forks = new ForkGuard(tracer, outbox, threads);
+    const modules = new ModuleWatcher(options.excludeModules, () => forks.inChild || outbox.flush(), (m, symbols, excluded) => {
       apis?.added(m, symbols, excluded);
       try {
         func?.tryResolve();
@@ -65,7 +68,7 @@ rpc.exports = {
         post({ type: 'fatal', reason: (e as Error).message });
       }
     }, (m) => apis?.removed(m));
-    recording = { options, tracer, outbox, threads, modules, func };
+    recording = { options, tracer, outbox, threads, modules, func, forks };
     return {
       arch: Process.arch, pointerSize: Process.pointerSize, platform: Process.platform, fridaVersion: Frida.version,
       mainModule: Process.mainModule.name,
@@ -75,7 +78,8 @@ rpc.exports = {
   start(): void {
     const r = recording;
     if (r === null) throw new Error('init first');
-    watchFaultsAndExit(r.outbox);
+    r.forks.watch();
+    watchFaultsAndExit(r.outbox, r.forks);
     followMainThreadAtEntry(r);
     // After the last hook is placed (its trampoline is Frida's memory too), before any following.
     const frida = fridaRanges();
@@ -83,7 +87,7 @@ rpc.exports = {
     r.modules.start();
     if (r.func !== null && !r.func.tryResolve()) r.func.deadline(r.options.funcTimeoutMs);
     const selected = selection(r.options);
-    r.threads.watch((tid) => selected(tid) && !(r.options.spawned && tid === Process.id));
+    r.threads.watch((tid) => selected(tid) && !(r.options.spawned && tid === Process.id) && !r.forks.inChild);
     r.outbox.start(r.options.drainIntervalMs);
   },
 

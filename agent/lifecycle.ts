@@ -1,10 +1,13 @@
 // The two moments a recording must not lose its tail: a fault that may kill the process, and
 // exit. Both send everything recorded, then wait until the host has it.
 import { awaitAck, post } from './messages.js';
+import type { ForkGuard } from './forks.js';
 import type { Outbox } from './outbox.js';
 
-export function watchFaultsAndExit(outbox: Outbox): void {
+/** `forks`: in a forked child there is no host to wait for, and nothing recorded to flush. */
+export function watchFaultsAndExit(outbox: Outbox, forks: ForkGuard): void {
   Process.setExceptionHandler((details) => {
+    if (forks.inChild) return false;
     outbox.flush();
     post({ type: 'crash', detail: `${details.type} at ${details.address}${details.memory ? ` (${details.memory.operation} of ${details.memory.address})` : ''}` });
     awaitAck('crash-ack');
@@ -16,6 +19,7 @@ export function watchFaultsAndExit(outbox: Outbox): void {
     if (exit === null) continue;
     Interceptor.attach(exit, {
       onEnter(args) {
+        if (forks.inChild) return;
         outbox.flush();
         post({ type: 'exiting', status: args[0].toInt32() });
         awaitAck('exit-ack');

@@ -105,6 +105,11 @@ export class Tracer {
     return n === 0 ? null : this.taken.readPointer().readByteArray(n);
   }
 
+  /** In a forked child: nothing records any more (see st_tracer_orphan). */
+  orphan(): void {
+    new NativeFunction(this.cm.st_tracer_orphan, 'void', ['pointer'])(this.handle);
+  }
+
   stopDrainThread(): void {
     this.tracerStop(this.handle);
   }

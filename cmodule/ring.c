@@ -422,6 +422,15 @@ st_tracer_drain_thread_id (StTracer * t)
 }
 
 void
+st_tracer_orphan (StTracer * t)
+{
+  uint32_t i;
+  t->orphaned = 1;
+  for (i = 0; i != t->ring_count; i++)
+    t->rings[i]->recording = 0;
+}
+
+void
 st_tracer_stop (StTracer * t)
 {
   t->stopping = 1;

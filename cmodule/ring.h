@@ -99,6 +99,8 @@ struct _StTracer
   /* Bumped by producers that filled a block, so the drain thread wakes at once. */
   volatile uint32_t drain_signal;
   volatile uint32_t stopping;
+  /* A forked child's copy: its drain thread did not survive the fork, so nothing records. */
+  volatile uint32_t orphaned;
   StThread * drain_thread;
   volatile uint32_t drain_thread_id;
 };
@@ -111,6 +113,11 @@ void st_tracer_start (StTracer * tracer);
 uint32_t st_tracer_drain_thread_id (StTracer * tracer);
 /* Stops the drain thread after a last drain of every ring. */
 void st_tracer_stop (StTracer * tracer);
+/*
+ * In a forked child: every ring stops recording, so no thread waits for a drain that will
+ * never come. Takes no lock: one may have been held by a thread the fork left behind.
+ */
+void st_tracer_orphan (StTracer * tracer);
 
 /* `recording`: whether records are written from the start (not under --func). */
 StRing * st_ring_new (StTracer * tracer, uint32_t thread_id, int lossy, int recording);

@@ -63,7 +63,7 @@ static void
 on_func_enter (GumCpuContext * cpu, gpointer user_data)
 {
   StRing * ring = user_data;
-  if (ring->recording)
+  if (ring->recording || ring->tracer->orphaned)
     return;
   ring->func_sp_not = ~st_cpu_sp (cpu);
   ring->recording = 1;

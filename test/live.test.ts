@@ -6,7 +6,7 @@ import { build, count, program, query, recordTrace, skip } from './live-harness.
 
 before(() => {
   if (skip) return;
-  for (const name of ['calls', 'writes', 'crash']) build(name);
+  for (const name of ['calls', 'writes', 'crash', 'fork']) build(name);
   build('threads', ['-pthread']);
   build('plugin', ['-shared', '-fPIC'], 'libplugin.so');
   build('dlopen', ['-ldl']);
@@ -58,4 +58,12 @@ test('a target that crashes keeps everything up to the crash and says it crashed
   const [trace] = query(db, 'SELECT end_reason, end_detail FROM trace');
   assert.equal(trace.end_reason, 'crashed');
   assert.match(String(trace.end_detail), /access-violation/);
+});
+
+test('a target that forks: the parent is recorded on, the unrecorded child neither hangs nor fails', { skip }, () => {
+  const db = recordTrace('fork', ['--events', 'call,ret']);
+  // fork.c exits 0 only when its child exited 0 after its 100 calls.
+  assert.equal(count(db, "SELECT count(*) FROM trace WHERE end_reason = 'exited' AND end_detail = 'exit status 0'"), 1);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'fork!in_parent'"), 50);
+  assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'fork!in_child'"), 0);
 });

@@ -1,0 +1,178 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import type { Device, Message, Script, Session } from 'frida';
+import { CaptureWriter } from '../capture/writer.js';
+import { UserError } from '../cli/errors.js';
+import { ApiPrototype, type EndMessage, type MetaMessage } from '../format/layout.generated.js';
+import type { AgentInfo, AgentMessage, AgentOptions, ApiOptions } from '../format/protocol.generated.js';
+import { LiveIngest } from '../ingest/live-ingest.js';
+import { packagePath } from '../paths.js';
+import { prototypeEntry, type Prototype } from '../symbols/prototypes.js';
+import { describeDevice } from './device.js';
+import { RecordingStats } from './progress.js';
+
+export type Ending = { reason: EndMessage['reason']; detail?: string };
+
+/** What every process of a recording is recorded with. */
+export interface RecordingSetup {
+  device: Device;
+  agent: Omit<AgentOptions, 'spawned'>;
+  /** --apis: the prototypes arguments are decoded with, kept in the trace. */
+  prototypes: Prototype[] | null;
+  keepCapture: boolean;
+  log: NodeJS.WriteStream;
+}
+
+/** The process to record, attached, and whether it waits to be resumed. */
+export interface AttachedProcess {
+  session: Session;
+  pid: number;
+  name: string;
+  spawned: boolean;
+}
+
+/** The trace's options say how --apis was asked for; the prototypes go in their own frame. */
+const describeApis = ({ prototypes, unknown, ...rest }: ApiOptions) => ({ ...rest, unknownArgs: unknown[ApiPrototype.argc] });
+
+export const capturePathFor = (output: string) => `${output.replace(/\.db$/, '')}.stcap`;
+
+/** Refuses to write over a trace or a capture already there. */
+export function checkOutputFree(output: string): void {
+  for (const path of [output, capturePathFor(output)]) {
+    if (existsSync(path)) throw new UserError(`${path} already exists; choose another --output`);
+  }
+}
+
+/**
+ * One process recorded into one trace: the agent's messages go to the capture file first, and a
+ * worker ingests the capture into the database as it grows. `ending` settles with the first
+ * reason to stop: the process's exit or crash, a detach, a fatal agent error, or end() (Ctrl+C,
+ * --duration, the end of the recording it belongs to).
+ */
+export class ProcessRecording {
+  readonly stats = new RecordingStats();
+  readonly ending: Promise<Ending>;
+  fatal: string | null = null;
+  skippedSites = 0;
+  private settle!: (e: Ending) => void;
+  private settled = false;
+  private script: Script | null = null;
+  private capture: CaptureWriter | null = null;
+  private ingest: LiveIngest | null = null;
+  private lastFault: string | null = null;
+  private exitStatus: number | null = null;
+
+  constructor(private readonly setup: RecordingSetup, readonly target: AttachedProcess, readonly output: string) {
+    this.ending = new Promise((resolve) => (this.settle = resolve));
+    target.session.detached.connect((reason, crash) => {
+      if (reason === 'application-requested') return;
+      if (crash !== null || (reason === 'process-terminated' && this.lastFault !== null && this.exitStatus === null)) {
+        this.end({ reason: 'crashed', detail: this.lastFault ?? crash?.summary ?? 'the process crashed' });
+      } else if (reason === 'process-terminated') {
+        this.end({ reason: 'exited', detail: this.exitStatus === null ? 'the process ended' : `exit status ${this.exitStatus}` });
+      } else {
+        this.end({ reason: 'detached', detail: reason });
+      }
+    });
+  }
+
+  get stored(): number {
+    return this.ingest?.stored ?? 0;
+  }
+
+  end(e: Ending): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settle(e);
+  }
+
+  private onMessage(message: Message, data: Buffer | null): void {
+    if (message.type === 'error') {
+      this.fatal = `the agent failed: ${message.description}`;
+      this.end({ reason: 'detached', detail: this.fatal });
+      return;
+    }
+    const m = message.payload as AgentMessage;
+    switch (m.type) {
+      case 'meta':
+        this.capture?.appendMeta(m.message as unknown as MetaMessage);
+        break;
+      case 'events':
+        if (data === null || this.capture === null) break;
+        this.capture.appendEvents(data);
+        this.stats.add(data);
+        break;
+      case 'func-hooked':
+        this.setup.log.write(`hooked ${m.name} at ${m.address} in ${this.target.name} (pid ${this.target.pid})\n`);
+        break;
+      case 'fatal':
+        this.fatal = m.reason;
+        this.end({ reason: 'detached', detail: m.reason });
+        break;
+      case 'crash':
+        this.lastFault = m.detail;
+        this.script?.post({ type: 'crash-ack' });
+        break;
+      case 'exiting':
+        this.exitStatus = m.status;
+        this.script?.post({ type: 'exit-ack' });
+        break;
+    }
+    if (this.capture !== null) this.ingest?.grown(this.capture.bytesWritten);
+  }
+
+  /** Loads the agent, opens the capture and the trace, starts recording and lets the process run. */
+  async start(): Promise<void> {
+    const { device, agent, prototypes, log } = this.setup;
+    const { session, pid, name, spawned } = this.target;
+    let info: AgentInfo;
+    try {
+      this.script = await session.createScript(readFileSync(packagePath('dist', 'agent.js'), 'utf8'));
+      this.script.message.connect((m, data) => this.onMessage(m, data));
+      await this.script.load();
+      info = await this.script.exports.init({ ...agent, spawned }) as AgentInfo;
+    } catch (e) {
+      await session.detach().catch(() => {});
+      if (spawned) await device.kill(pid).catch(() => {});
+      throw new UserError(`the agent could not start in ${name}: ${(e as Error).message}`);
+    }
+    const capturePath = capturePathFor(this.output);
+    this.capture = CaptureWriter.create(capturePath, { arch: info.arch as 'x64', pointerSize: info.pointerSize });
+    this.capture.appendMeta({
+      type: 'trace', target: name, pid, device: describeDevice(device), arch: info.arch as 'x64',
+      pointerSize: info.pointerSize, platform: info.platform, fridaVersion: info.fridaVersion,
+      options: { ...agent, apis: agent.apis === null ? null : describeApis(agent.apis) }, startedAt: new Date().toISOString(),
+    });
+    if (prototypes !== null) this.capture.appendMeta({ type: 'apis', prototypes: prototypes.map(prototypeEntry) });
+    this.ingest = new LiveIngest(capturePath, this.output, (w) => log.write(`warning: ${w}\n`));
+    this.ingest.finished.catch(() => {});
+    await this.script.exports.start();
+    if (spawned) await device.resume(pid);
+  }
+
+  /**
+   * Once ended: stops the agent where the process lives on (`kill`: and ends the process),
+   * writes the end frame and finishes the trace. Throws for a fatal agent error, with the trace kept.
+   */
+  async finish(kill: boolean): Promise<Ending> {
+    const ending = await this.ending;
+    const { device, keepCapture } = this.setup;
+    const capture = this.capture!;
+    try {
+      if (ending.reason === 'interrupted' || ending.reason === 'duration' || this.fatal !== null) {
+        this.skippedSites = await this.script!.exports.stop().then((n) => n as number).catch(() => 0);
+        await this.target.session.detach().catch(() => {});
+        if (kill) await device.kill(this.target.pid).catch(() => {});
+      }
+      capture.appendMeta({ type: 'end', reason: ending.reason, ...(ending.detail ? { detail: ending.detail } : {}), endedAt: new Date().toISOString() });
+    } finally {
+      capture.close();
+    }
+    const capturePath = capturePathFor(this.output);
+    await this.ingest!.finish(capture.bytesWritten).catch((e: Error) => {
+      throw new UserError(`${this.output} could not be finished (${e.message}); everything recorded is in ${capturePath}: run \`stalk-trace ingest ${capturePath} -o ${this.output}\``);
+    });
+    if (!keepCapture) rmSync(capturePath);
+    if (this.fatal !== null) throw new UserError(`${this.fatal} (what was recorded is in ${this.output})`);
+    return ending;
+  }
+}
