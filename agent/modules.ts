@@ -1,6 +1,7 @@
 // The module map: each module once at start and on every load and unload after, with its
 // function symbols, so the host resolves addresses against the map that was live.
 import { globRegExp } from './globs.js';
+import { indirectFunctions } from './ifuncs.js';
 import { postMeta } from './messages.js';
 
 export type Symbol = [offset: number, size: number, name: string];
@@ -17,6 +18,7 @@ function functionSymbols(m: Module): Symbol[] {
   };
   for (const s of m.enumerateSymbols()) if (s.type === 'function') add(s.address, s.size ?? 0, s.name);
   for (const e of m.enumerateExports()) if (e.type === 'function') add(e.address, 0, e.name);
+  for (const [impl, name] of indirectFunctions(m)) add(impl, 0, name);
   return out;
 }
 
