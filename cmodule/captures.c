@@ -9,29 +9,32 @@ st_captures_begin (StCaptures * c, uint8_t * at, uint8_t * end)
   c->count = 0;
 }
 
+/* Bytes an entry here can hold: what is left of the payload, in whole words, at most `want`. */
+static uint32_t
+room (StCaptures * c, uint32_t want)
+{
+  uint32_t left;
+  if (c->at + ST_CAPTURE_ENTRY_SIZE > c->end)
+    return 0;
+  left = (uint32_t) (c->end - c->at - ST_CAPTURE_ENTRY_SIZE) & ~7u;
+  return want < left ? want : left;
+}
+
+/* Closes the entry whose `length` bytes were read into place after its header. */
 static void
-add (StCaptures * c, unsigned arg, unsigned flags, const uint8_t * bytes, uint32_t length)
+add (StCaptures * c, unsigned arg, unsigned flags, uint32_t length)
 {
   uint8_t * entry = c->at;
-  uint32_t room;
   uint32_t i;
 
   if (c->at + ST_CAPTURE_ENTRY_SIZE > c->end)
     return;
-  room = (uint32_t) (c->end - c->at - ST_CAPTURE_ENTRY_SIZE) & ~7u;
-  if (length > room)
-  {
-    length = room;
-    flags |= ST_CAPTURE_TRUNCATED;
-  }
   entry[0] = (uint8_t) arg;
   entry[1] = (uint8_t) flags;
   entry[2] = length & 0xff;
   entry[3] = length >> 8;
   entry[4] = entry[5] = entry[6] = entry[7] = 0;
-  for (i = 0; i != length; i++)
-    entry[ST_CAPTURE_ENTRY_SIZE + i] = bytes[i];
-  for (; (i & 7) != 0; i++)
+  for (i = length; (i & 7) != 0; i++)
     entry[ST_CAPTURE_ENTRY_SIZE + i] = 0;
   c->at = entry + ST_CAPTURE_ENTRY_SIZE + i;
   c->count++;
@@ -41,14 +44,15 @@ void
 st_captures_add_string (StCaptures * c, unsigned arg, uint64_t address, int wide)
 {
   uint32_t unit = wide ? 4 : 1;
-  uint32_t n = 0;
-  uint8_t * bytes = address == 0 ? 0 : st_read_memory (address, ST_CAPTURE_MAX_BYTES, &n);
+  uint32_t want = room (c, ST_CAPTURE_MAX_BYTES);
+  uint8_t * bytes = c->at + ST_CAPTURE_ENTRY_SIZE;
+  uint32_t n = address == 0 || want == 0 ? 0 : st_read_memory (address, bytes, want);
   uint32_t length = 0;
   unsigned flags = wide ? ST_CAPTURE_UTF32 : 0;
 
-  if (bytes == 0)
+  if (n == 0)
   {
-    add (c, arg, flags | ST_CAPTURE_UNREADABLE, 0, 0);
+    add (c, arg, flags | (want == 0 ? ST_CAPTURE_TRUNCATED : ST_CAPTURE_UNREADABLE), 0);
     return;
   }
   /* Up to the terminator; a string that runs past what could be read is marked truncated. */
@@ -64,33 +68,30 @@ st_captures_add_string (StCaptures * c, unsigned arg, uint64_t address, int wide
   }
   if (length + unit > n)
     flags |= ST_CAPTURE_TRUNCATED;
-  add (c, arg, flags, bytes, length);
-  st_free (bytes);
+  add (c, arg, flags, length);
 }
 
 void
 st_captures_add_bytes (StCaptures * c, unsigned arg, uint64_t address, uint64_t length)
 {
-  uint32_t want = length > ST_CAPTURE_MAX_BYTES ? ST_CAPTURE_MAX_BYTES : (uint32_t) length;
-  uint32_t n = 0;
-  uint8_t * bytes;
+  uint32_t want = room (c, length > ST_CAPTURE_MAX_BYTES ? ST_CAPTURE_MAX_BYTES : (uint32_t) length);
+  uint32_t n;
   unsigned flags = ST_CAPTURE_BYTES;
 
-  if (want == 0)
+  if (length == 0)
   {
-    add (c, arg, flags, 0, 0);
+    add (c, arg, flags, 0);
     return;
   }
-  bytes = address == 0 ? 0 : st_read_memory (address, want, &n);
-  if (bytes == 0)
+  n = address == 0 || want == 0 ? 0 : st_read_memory (address, c->at + ST_CAPTURE_ENTRY_SIZE, want);
+  if (n == 0 && want != 0)
   {
-    add (c, arg, flags | ST_CAPTURE_UNREADABLE, 0, 0);
+    add (c, arg, flags | ST_CAPTURE_UNREADABLE, 0);
     return;
   }
   if (n < length)
     flags |= ST_CAPTURE_TRUNCATED;
-  add (c, arg, flags, bytes, n);
-  st_free (bytes);
+  add (c, arg, flags, n);
 }
 
 void

@@ -38,6 +38,8 @@ struct _StGlobals
   /* --only-from-app: only calls returning into [app_start, app_end). */
   guint64 app_start;
   guint64 app_end;
+  /* This process, for reading its own memory without faulting (0: not asked yet). */
+  guint32 pid;
 };
 
 extern StGlobals st_globals;

@@ -1,6 +1,7 @@
 /* platform.h inside the target: GLib from Frida's CModule runtime, and libc's syscall(). */
 #include <glib.h>
 #include <gum/gummemory.h>
+#include <string.h>
 #include "globals.h"
 #include "platform.h"
 
@@ -9,13 +10,23 @@ extern long syscall (long number, ...);
 #if defined (HAVE_ARM64)
 # define ST_SYS_FUTEX 98
 # define ST_SYS_GETTID 178
+# define ST_SYS_GETPID 172
+# define ST_SYS_PROCESS_VM_READV 270
 #elif defined (HAVE_I386) && GLIB_SIZEOF_VOID_P == 8
 # define ST_SYS_FUTEX 202
 # define ST_SYS_GETTID 186
-#else
-/* ia32 and arm share these numbers. */
+# define ST_SYS_GETPID 39
+# define ST_SYS_PROCESS_VM_READV 310
+#elif defined (HAVE_I386)
 # define ST_SYS_FUTEX 240
 # define ST_SYS_GETTID 224
+# define ST_SYS_GETPID 20
+# define ST_SYS_PROCESS_VM_READV 347
+#else
+# define ST_SYS_FUTEX 240
+# define ST_SYS_GETTID 224
+# define ST_SYS_GETPID 20
+# define ST_SYS_PROCESS_VM_READV 376
 #endif
 
 #define ST_FUTEX_WAIT_PRIVATE 128
@@ -68,13 +79,41 @@ st_now_ns (void)
   return (uint64_t) g_get_monotonic_time () * 1000;
 }
 
-uint8_t *
-st_read_memory (uint64_t address, uint32_t size, uint32_t * n_read)
+typedef struct _StIoVec StIoVec;
+struct _StIoVec
 {
-  gsize n = 0;
-  guint8 * bytes = gum_memory_read (GSIZE_TO_POINTER (address), size, &n);
-  *n_read = (uint32_t) n;
-  return bytes;
+  gpointer base;
+  gsize length;
+};
+
+/*
+ * The kernel copies and stops at the first fault (process_vm_readv on this process), straight
+ * into the record: no allocation. Where that syscall is missing (before Linux 3.2), Gum's own
+ * reader checks the mapping instead.
+ */
+uint32_t
+st_read_memory (uint64_t address, void * into, uint32_t size)
+{
+  StIoVec local, remote;
+  long n;
+  gsize read = 0;
+  guint8 * bytes;
+
+  if (st_globals.pid == 0)
+    st_globals.pid = (guint32) syscall (ST_SYS_GETPID);
+  local.base = into;
+  local.length = size;
+  remote.base = GSIZE_TO_POINTER (address);
+  remote.length = size;
+  n = syscall (ST_SYS_PROCESS_VM_READV, st_globals.pid, &local, 1, &remote, 1, 0);
+  if (n >= 0)
+    return (uint32_t) n;
+  bytes = gum_memory_read (GSIZE_TO_POINTER (address), size, &read);
+  if (bytes == NULL)
+    return 0;
+  memcpy (into, bytes, read);
+  g_free (bytes);
+  return (uint32_t) read;
 }
 
 void *

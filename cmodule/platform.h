@@ -20,10 +20,10 @@ void st_futex_wake (volatile uint32_t * word);
 uint64_t st_now_ns (void);
 
 /*
- * Copies up to `size` bytes at `address` without faulting: what is readable from its start, in
- * memory to st_free, with the count in *n_read; NULL when not even the first byte is.
+ * Copies up to `size` bytes at `address` into `into` without faulting; returns how many were
+ * readable from its start (0: not even the first).
  */
-uint8_t * st_read_memory (uint64_t address, uint32_t size, uint32_t * n_read);
+uint32_t st_read_memory (uint64_t address, void * into, uint32_t size);
 
 void * st_alloc (uint64_t size);
 void st_free (void * p);

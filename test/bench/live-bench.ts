@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../../host/paths.js';
 import { CLI } from '../helpers.js';
@@ -88,4 +88,35 @@ export async function liveBench(dir: string): Promise<void> {
   console.log(`end to end: ${rate(lossless.kept / (ours / 1e9))} events from the rings into the capture while the target ran ` +
     `(target: >= 5,000,000/s); capture ${(statSync(db.replace(/\.db$/, '.stcap')).size / 1048576).toFixed(0)} MiB; ` +
     `whole command ${wall.toFixed(1)} s including the database`);
+  apiBench(dir);
+}
+
+const API_CALLS = Number(process.env.BENCH_API_CALLS ?? 200_000);
+
+/** --apis: the cost of each recorded library call, with and without reading the string it is given. */
+function apiBench(dir: string): void {
+  const program = join(dir, 'strlen-loop');
+  const cc = spawnSync('gcc', ['-O1', '-fno-builtin', '-o', program, packagePath('test', 'bench', 'strlen-loop.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(cc.stderr);
+  const noStrings = join(dir, 'no-strings.config');
+  writeFileSync(noStrings, 'size_t|strlen|void*\n');
+  const n = String(API_CALLS);
+  const run = (name: string, extra: string[]) => {
+    const time = join(dir, `${name}.ns`);
+    const db = join(dir, `${name}.db`);
+    const r = spawnSync(process.execPath, [CLI, 'record', '--events', 'call,ret', '-o', db, ...extra, '-f', program, n, time], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`record failed: ${r.stderr}`);
+    const q = spawnSync(process.execPath, [CLI, 'query', db, "SELECT count(*) AS n FROM api_log WHERE name = 'strlen'", '--json'], { encoding: 'utf8' });
+    return { ns: Number(readFileSync(time, 'utf8').split(' ')[0]), recorded: q.status === 0 ? Number(JSON.parse(q.stdout).n) : 0 };
+  };
+  const base = run('calls', []);
+  const bare = run('apis-bare', ['--apis', '--config', noStrings]);
+  const strings = run('apis', ['--apis']);
+  const per = (r: { ns: number }) => `${((r.ns - base.ns) / API_CALLS).toFixed(0)} ns`;
+  report(`--apis: ${API_CALLS.toLocaleString('en-US')} calls to strlen (time measured inside the target)`,
+    ['run', 'time', 'per call over call,ret', 'strlen calls recorded'], [
+      ['call,ret only', `${(base.ns / 1e6).toFixed(0)} ms`, '-', '-'],
+      ['--apis, argument as a pointer', `${(bare.ns / 1e6).toFixed(0)} ms`, per(bare), bare.recorded.toLocaleString('en-US')],
+      ['--apis, string read in the target', `${(strings.ns / 1e6).toFixed(0)} ms`, per(strings), strings.recorded.toLocaleString('en-US')],
+    ]);
 }

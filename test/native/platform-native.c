@@ -36,21 +36,13 @@ st_now_ns (void)
 }
 
 /* As Frida's gum_memory_read does it on Linux: the kernel copies, and stops at the first fault. */
-uint8_t *
-st_read_memory (uint64_t address, uint32_t size, uint32_t * n_read)
+uint32_t
+st_read_memory (uint64_t address, void * into, uint32_t size)
 {
-  uint8_t * bytes = malloc (size == 0 ? 1 : size);
-  struct iovec local = { bytes, size };
+  struct iovec local = { into, size };
   struct iovec remote = { (void *) (uintptr_t) address, size };
   ssize_t n = process_vm_readv (getpid (), &local, 1, &remote, 1, 0);
-  if (n <= 0)
-  {
-    free (bytes);
-    *n_read = 0;
-    return NULL;
-  }
-  *n_read = (uint32_t) n;
-  return bytes;
+  return n < 0 ? 0 : (uint32_t) n;
 }
 
 void * st_alloc (uint64_t size) { return calloc (1, size); }
