@@ -77,3 +77,17 @@ test('--only-from-app keeps the app\'s library calls and drops the C library\'s 
   assert.ok(names.includes('open') || names.includes('open64'));
   assert.equal(names.includes('malloc'), false, 'fopen\'s malloc is the C library\'s own call');
 });
+
+test('-i/-x choose functions by MODULE!FUNCTION globs; --only-to-lib and --ignore-underscore narrow further', { skip }, () => {
+  const names = (args: string[]) => {
+    const db = recordTrace('apis', args, [path, String(port)]);
+    return query(db, 'SELECT DISTINCT module, name FROM api_log').map((r) => [String(r.module), String(r.name)]);
+  };
+  const str = names(['-i', 'libc.so*!str*', '-x', 'strtol']);
+  assert.ok(str.some(([, n]) => n === 'strcmp'), JSON.stringify(str));
+  assert.deepEqual(str.filter(([m, n]) => !m.startsWith('libc.so') || !n.startsWith('str') || n === 'strtol'), []);
+
+  const plain = names(['--apis', '--ignore-underscore', '--only-to-lib', 'libc.so*']);
+  assert.ok(plain.length > 5, JSON.stringify(plain));
+  assert.deepEqual(plain.filter(([m, n]) => n.startsWith('_') || !m.startsWith('libc.so')), []);
+});
