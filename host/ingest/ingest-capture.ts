@@ -39,6 +39,11 @@ export function ingestCapture(capturePath: string, dbPath: string, warn: IngestW
     const building = fresh ? `${dbPath}.partial` : dbPath;
     if (fresh) removeDatabase(building);
     const db = openTraceForWriting(building);
+    // A new database is built aside and discarded whole if anything fails: no journal to keep.
+    if (fresh) {
+      db.pragma('journal_mode = OFF');
+      db.pragma('synchronous = OFF');
+    }
     let ingester: Ingester | undefined;
     try {
       ingester = new Ingester(db, reader.info, warn);
