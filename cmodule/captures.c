@@ -103,6 +103,7 @@ st_captures_add_kind (StCaptures * c, unsigned arg, unsigned kind, uint64_t addr
     case ST_ARG_WSTRING: st_captures_add_string (c, arg, address, 1); break;
     case ST_ARG_BYTES4: st_captures_add_bytes (c, arg, address, 4); break;
     case ST_ARG_BYTES8: st_captures_add_bytes (c, arg, address, 8); break;
+    case ST_ARG_SOCKADDR: st_captures_add_bytes (c, arg, address, ST_SOCKADDR_BYTES); break;
     default: break;
   }
 }

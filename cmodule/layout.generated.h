@@ -48,11 +48,13 @@
 #define ST_GLOBALS_SPACE 256
 #define ST_API_MAX_ARGS 16
 #define ST_API_PROTO_SIZE 48
+#define ST_SOCKADDR_BYTES 128
 #define ST_ARG_NONE 0
 #define ST_ARG_STRING 1
 #define ST_ARG_WSTRING 2
 #define ST_ARG_BYTES4 3
 #define ST_ARG_BYTES8 4
+#define ST_ARG_SOCKADDR 5
 
 typedef struct _StApiProto StApiProto;
 struct _StApiProto

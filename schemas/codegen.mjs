@@ -123,6 +123,7 @@ function c() {
   define('ST_GLOBALS_SPACE', agent.cmoduleGlobals.bytes);
   define('ST_API_MAX_ARGS', records.apiPrototype.maxArgs);
   define('ST_API_PROTO_SIZE', records.apiPrototype.size);
+  define('ST_SOCKADDR_BYTES', records.apiPrototype.sockaddrBytes);
   for (const [kind, value] of Object.entries(records.apiPrototype.captureKinds)) define(`ST_ARG_${kind.toUpperCase()}`, value);
   out.push('');
   out.push(...cStruct('StApiProto', records.apiPrototype));

@@ -16,7 +16,7 @@ const libc: ModuleSpec = {
     { name: '__open_alias', offset: 0x1000, size: 0x80 }, { name: 'open', offset: 0x1000, size: 0x80 },
     { name: 'read', offset: 0x2000, size: 0x80 }, { name: 'getenv', offset: 0x3000, size: 0x80 },
     { name: 'wcscmp', offset: 0x4000, size: 0x80 }, { name: 'mystery', offset: 0x5000, size: 0x80 },
-    { name: 'pipe', offset: 0x6000, size: 0x80 },
+    { name: 'pipe', offset: 0x6000, size: 0x80 }, { name: 'connect', offset: 0x7000, size: 0x80 },
   ],
 };
 
@@ -27,6 +27,7 @@ const apis: Scenario = {
     ['char*', 'getenv', ['const char*']],
     ['int', 'wcscmp', ['const wchar_t*', 'const wchar_t*']],
     ['int', 'pipe', ['__out int*']],
+    ['int', 'connect', ['int', 'const struct sockaddr*', 'socklen_t']],
   ],
   steps: [{ load: app }, { load: libc }, {
     thread: 7, calls: [{
@@ -40,6 +41,7 @@ const apis: Scenario = {
         { fn: 'libc.so.6!open', api: { args: [0, 0, 0], ret: -1 } },
         { fn: 'libc.so.6!open', api: { args: [0x500300, 0, 0], ret: 4, memory: [{ arg: 0, text: '/very/long', truncated: true }] } },
         { fn: 'libc.so.6!getenv', noReturn: true, api: { args: [0x500100], memory: [{ arg: 0, text: 'PATH' }] } },
+        { fn: 'libc.so.6!connect', api: { args: [3, 0x700000, 16], ret: -1, memory: [{ arg: 1, bytes: [2, 0, 0x01, 0xbb, 10, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0] }] } },
       ],
     }],
   }, { thread: 8, calls: [{ fn: 'libc.so.6!mystery', api: { args: [9, 9], untracked: true } }] }],
@@ -98,6 +100,12 @@ test('report apis: each call in drltrace\'s layout, arguments decoded by their p
     '    arg 0: "PATH" (type=const char*, size=0x8)',
     back(8),
     '    ret: (no return seen)',
+    '~~7~~ libc.so.6!connect',
+    '    arg 0: 0x3 (type=int, size=0x4)',
+    '    arg 1: {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("10.0.0.7")} (type=const struct sockaddr*, size=0x8)',
+    '    arg 2: 0x10 (type=socklen_t, size=0x4)',
+    back(9),
+    '    ret: -0x1 (type=int)',
     // Thread 8's outermost call comes from the first module's call site for the thread root.
     '~~8~~ libc.so.6!mystery',
     '    arg 0: 0x9',
@@ -119,7 +127,7 @@ test('library calls are queryable: api_log and api_arguments', () => {
   const db = join(dir, 'apis.db');
   const q = (sql: string) => JSON.parse(`[${runCli(['query', db, sql, '--json']).stdout.trim().split('\n').join(',')}]`);
   assert.deepEqual(q("SELECT function, count(*) AS n FROM api_log GROUP BY function ORDER BY function"), [
-    { function: 'libc.so.6!getenv', n: 2 }, { function: 'libc.so.6!mystery', n: 2 }, { function: 'libc.so.6!open', n: 3 },
+    { function: 'libc.so.6!connect', n: 1 }, { function: 'libc.so.6!getenv', n: 2 }, { function: 'libc.so.6!mystery', n: 2 }, { function: 'libc.so.6!open', n: 3 },
     { function: 'libc.so.6!pipe', n: 1 }, { function: 'libc.so.6!read', n: 1 }, { function: 'libc.so.6!wcscmp', n: 1 },
   ]);
   assert.deepEqual(q("SELECT text FROM api_arguments WHERE function = 'libc.so.6!open' AND position = 0 AND text IS NOT NULL ORDER BY seq"),

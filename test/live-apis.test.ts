@@ -48,6 +48,8 @@ test('--apis: open, write and connect are recorded with the arguments and result
 
   const [connect] = calls(db, "'connect'");
   assert.equal(connect.ret, -1, 'connect failed, as an int');
+  assert.match(runCli(['report', 'apis', db]).stdout,
+    new RegExp(`libc\\.so\\.6!connect\\n.*\\n {4}arg 1: \\{sa_family=AF_INET, sin_port=htons\\(${port}\\), sin_addr=inet_addr\\("127\\.0\\.0\\.1"\\)\\} \\(type=const struct sockaddr\\*`));
 
   // The same, seen as syscalls, in strace's form with decoded arguments and errno names.
   const strace = runCli(['report', 'syscalls', db]).stdout;

@@ -32,12 +32,12 @@ test('spaces are not significant; comments and blank lines are skipped; void alo
 });
 
 test('__out and __inout arguments are read at return, and what they point to decides how', () => {
-  const [p] = parsePrototypes('int|f|__out char*|__inout wchar_t*|__out socklen_t*|__out size_t*|__out void*|int\n', 'x.config');
+  const [p] = parsePrototypes('int|f|__out char*|__inout wchar_t*|__out socklen_t*|__out size_t*|__out void*|const struct sockaddr*\n', 'x.config');
   const bytes = encodePrototype(6, p);
   assert.equal(bytes.length, ApiPrototype.size);
   assert.equal(bytes[ApiPrototype.argc], 6);
-  // At entry only the in-and-out wide string is read; at return every output pointer but void*.
-  assert.deepEqual(bytes.slice(ApiPrototype.entry, ApiPrototype.entry + 6), [0, CaptureKind.wstring, 0, 0, 0, 0]);
+  // At entry the in-and-out wide string and the socket address are read; at return every output pointer but void*.
+  assert.deepEqual(bytes.slice(ApiPrototype.entry, ApiPrototype.entry + 6), [0, CaptureKind.wstring, 0, 0, 0, CaptureKind.sockaddr]);
   assert.deepEqual(bytes.slice(ApiPrototype.exit, ApiPrototype.exit + 6),
     [CaptureKind.string, CaptureKind.wstring, CaptureKind.bytes4, CaptureKind.bytes8, CaptureKind.none, CaptureKind.none]);
   // --num-max-args 2: the rest is neither read nor described to the transformer.

@@ -2,6 +2,7 @@ import { CaptureKind } from '../format/layout.generated.js';
 import type { TraceDb } from '../store/database.js';
 import { typeText, type ArgType } from '../symbols/arg-types.js';
 import { prototypeFromEntry, type Prototype } from '../symbols/prototypes.js';
+import { formatSockaddr } from './syscall-format.js';
 import { hex, memoryText, type MemoryRow } from './values.js';
 
 /** A stored library call (api_calls) with where it returns to; values as signed 64-bit integers. */
@@ -35,9 +36,10 @@ function number(v: bigint, t: ArgType | null): string {
   return hex(t.signed ? BigInt.asIntN(64, v) : uint64(v));
 }
 
-/** What an output pointer received: a string, or the 4- or 8-byte number written there. */
-function received(m: MemoryRow | undefined, t: ArgType, address: bigint): string {
+/** What a pointer pointed to: a string, a socket address, or the 4- or 8-byte number there. */
+function pointed(m: MemoryRow | undefined, t: ArgType, address: bigint): string {
   if (m === undefined) return '?';
+  if (t.pointee === CaptureKind.sockaddr && !m.unreadable) return formatSockaddr(m.data);
   if (m.unreadable || m.text !== null || m.truncated) return memoryText(m, address);
   const size = t.pointee === CaptureKind.bytes4 ? 4 : 8;
   if (m.data.length < size) return memoryText(m, address);
@@ -56,9 +58,9 @@ export class ApiFormatter {
     if (t === null || !captures(t)) return number(v, t);
     if (v === 0n) return '<null>';
     const entry = at(0);
-    const before = entry === undefined ? hex(uint64(v)) : memoryText(entry, uint64(v));
+    const before = entry === undefined ? hex(uint64(v)) : pointed(entry, t, uint64(v));
     if (t.direction === 'in') return before;
-    const after = call.ret === null ? '?' : received(at(1), t, uint64(v));
+    const after = call.ret === null ? '?' : pointed(at(1), t, uint64(v));
     return `${before} => ${after}`;
   }
 

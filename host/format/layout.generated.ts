@@ -98,7 +98,8 @@ export const CaptureKind = {
   "string": 1,
   "wstring": 2,
   "bytes4": 3,
-  "bytes8": 4
+  "bytes8": 4,
+  "sockaddr": 5
 } as const;
 
 export const ChunkHeader = {

@@ -17,6 +17,7 @@ export interface ArgType {
 }
 
 const STRING = /^(const )?(signed |unsigned )?char\*$|^(LPC?STR|PC?STR)$/;
+const SOCKADDR = /^(const )?(struct )?sockaddr(_in|_in6|_un|_storage)?\*$/;
 const WSTRING = /^(const )?(wchar_t|wchar|WCHAR)\*$|^(LPC?WSTR|PC?WSTR)$/;
 const INT32 = new Set(['int', 'signed', 'signed int', 'int32_t', 'BOOL', 'INT', 'LONG', 'pid_t', 'wchar_t', 'short', 'char', 'signed char']);
 const UINT32 = new Set(['unsigned', 'unsigned int', 'uint', 'uint32_t', 'DWORD', 'UINT', 'ULONG', 'socklen_t', 'mode_t', 'uid_t', 'gid_t',
@@ -34,6 +35,7 @@ const pointee = (name: string) => (name.endsWith('*') ? name.slice(0, -1).replac
 function pointeeKind(name: string): number {
   if (STRING.test(name)) return CaptureKind.string;
   if (WSTRING.test(name)) return CaptureKind.wstring;
+  if (SOCKADDR.test(name)) return CaptureKind.sockaddr;
   const target = pointee(name);
   if (target === null) return CaptureKind.none;
   if (target.endsWith('*')) return CaptureKind.bytes8;

@@ -94,6 +94,9 @@ export function prototypeFromEntry([ret, name, args]: [string, string, string[]]
   return { name, ret: ret === 'void' ? null : type(ret), args: args.map(type) };
 }
 
+/** What an input argument points to that is worth reading: strings and socket addresses (other pointees only change on return). */
+const READ_AT_ENTRY = new Set<number>([CaptureKind.string, CaptureKind.wstring, CaptureKind.sockaddr]);
+
 /**
  * The bytes the transformer reads for a function (records.json apiPrototype): how many
  * arguments, and what each points to that is read at entry and at return.
@@ -104,7 +107,7 @@ export function encodePrototype(argc: number, p: Prototype | null): number[] {
   if (p === null) return bytes;
   bytes[ApiPrototype.ret] = p.ret !== null && (p.ret.pointee === CaptureKind.string || p.ret.pointee === CaptureKind.wstring) ? p.ret.pointee : CaptureKind.none;
   p.args.slice(0, argc).forEach((a, i) => {
-    if (a.direction === 'in' && (a.pointee === CaptureKind.string || a.pointee === CaptureKind.wstring)) bytes[ApiPrototype.entry + i] = a.pointee;
+    if (a.direction === 'in' && READ_AT_ENTRY.has(a.pointee)) bytes[ApiPrototype.entry + i] = a.pointee;
     if (a.direction === 'inout') bytes[ApiPrototype.entry + i] = a.pointee;
     if (a.direction !== 'in') bytes[ApiPrototype.exit + i] = a.pointee;
   });
