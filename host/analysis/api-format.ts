@@ -1,7 +1,6 @@
 import { CaptureKind } from '../format/layout.generated.js';
-import type { TraceDb } from '../store/database.js';
 import { typeText, type ArgType } from '../symbols/arg-types.js';
-import { prototypeFromEntry, type Prototype } from '../symbols/prototypes.js';
+import type { Prototype } from '../symbols/prototypes.js';
 import { formatSockaddr } from './syscall-format.js';
 import { hex, memoryText, type MemoryRow } from './values.js';
 
@@ -19,12 +18,6 @@ export interface ApiCallRow {
   untracked: number;
   args: bigint[];
   memory: MemoryRow[];
-}
-
-/** The prototypes a trace was recorded with. */
-export function tracePrototypes(db: TraceDb): Map<string, Prototype> {
-  const rows = db.prepare('SELECT name, ret_type, arg_types FROM api_prototypes').all() as { name: string; ret_type: string; arg_types: string }[];
-  return new Map(rows.map((r) => [r.name, prototypeFromEntry([r.ret_type, r.name, JSON.parse(r.arg_types)])]));
 }
 
 const uint64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -69,8 +62,8 @@ export class ApiFormatter {
     if (p?.ret === null) return null;
     const t = p?.ret ?? null;
     const text = number(call.ret, t);
-    const pointed = call.memory.find((m) => m.position === -1);
-    return pointed === undefined || call.ret === 0n ? text : `${text} => ${memoryText(pointed, uint64(call.ret))}`;
+    const target = call.memory.find((m) => m.position === -1);
+    return target === undefined || call.ret === 0n ? text : `${text} => ${memoryText(target, uint64(call.ret))}`;
   }
 
   /** drltrace's block for one call; `moduleId` numbers the return address's module for the table at the end. */

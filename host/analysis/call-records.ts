@@ -27,6 +27,35 @@ function groupBy<K extends string, T extends { [k in K]: number | bigint }>(rows
   return out;
 }
 
+type Row = Record<string, bigint | string | null>;
+type SyscallDbRow = Record<string, bigint | null>;
+
+/**
+ * The rows of `select` (whose table has thread_id and seq, under `alias`) in thread and
+ * sequence order, or one thread's, a page at a time, each page completed by `complete`.
+ */
+function* pages<R extends Row, T>(db: TraceDb, select: string, alias: string, thread: number | undefined, complete: (rows: R[]) => T[]): Generator<T> {
+  const page = db.prepare(`${select} WHERE (${alias}thread_id, ${alias}seq) > (?, ?) ${thread === undefined ? '' : `AND ${alias}thread_id = ?`}
+    ORDER BY ${alias}thread_id, ${alias}seq LIMIT ${PAGE}`).safeIntegers(true);
+  let after: (bigint | string | number | null)[] = [-1, -1];
+  for (;;) {
+    const rows = page.all(...after, ...(thread === undefined ? [] : [thread])) as R[];
+    if (rows.length === 0) return;
+    yield* complete(rows);
+    const last = rows[rows.length - 1];
+    after = [last.thread_id, last.seq];
+  }
+}
+
+/** A lookup of one row of `select` by id, completed by `complete`. */
+function byId<R extends Row, T>(db: TraceDb, select: string, alias: string, complete: (rows: R[]) => T[]): (id: number) => T | undefined {
+  const one = db.prepare(`${select} WHERE ${alias}id = ?`).safeIntegers(true);
+  return (id) => {
+    const row = one.get(id) as R | undefined;
+    return row === undefined ? undefined : complete([row])[0];
+  };
+}
+
 const API_CALLS = `SELECT c.id, c.thread_id, c.seq, f.module, f.name, r.module_id AS return_module_id, r.offset AS return_offset,
     r.address AS return_address, c.ret, c.untracked
   FROM api_calls c JOIN api_functions f ON f.id = c.function_id JOIN locations r ON r.id = c.return_id`;
@@ -42,37 +71,21 @@ function completeApiCalls(db: TraceDb, calls: ApiCallBase[]): ApiCallRow[] {
   const memory = groupBy(db.prepare(`SELECT call_id, position, at_return, text, data, truncated, unreadable FROM api_memory
     WHERE call_id IN ${EACH}`).all(ids) as (MemoryRow & { call_id: number })[], 'call_id');
   return calls.map((c) => ({
-    ...c, ret: c.ret === null ? null : BigInt(c.ret),
+    ...c,
     args: (args.get(c.id) ?? []).map((a) => a.value),
     memory: memory.get(c.id) ?? [],
   }));
 }
 
 /** Every library call of the trace (or of one thread), in thread and sequence order. */
-export function* apiCalls(db: TraceDb, thread?: number): Generator<ApiCallRow> {
-  const page = db.prepare(`${API_CALLS} WHERE (c.thread_id, c.seq) > (?, ?) ${thread === undefined ? '' : 'AND c.thread_id = ?'}
-    ORDER BY c.thread_id, c.seq LIMIT ${PAGE}`).safeIntegers(true);
-  let after: [bigint | number, bigint | number] = [-1, -1];
-  for (;;) {
-    const rows = (page.all(...after, ...(thread === undefined ? [] : [thread])) as Record<string, bigint | string | null>[]).map(fromSafe);
-    if (rows.length === 0) return;
-    yield* completeApiCalls(db, rows);
-    const last = rows[rows.length - 1];
-    after = [last.thread_id, last.seq];
-  }
-}
+export const apiCalls = (db: TraceDb, thread?: number): Generator<ApiCallRow> =>
+  pages(db, API_CALLS, 'c.', thread, (rows: Row[]) => completeApiCalls(db, rows.map(fromSafe)));
 
 /** One call by id, or undefined. */
-export function apiCallById(db: TraceDb): (id: number) => ApiCallRow | undefined {
-  const one = db.prepare(`${API_CALLS} WHERE c.id = ?`).safeIntegers(true);
-  return (id) => {
-    const row = one.get(id) as Record<string, bigint | string | null> | undefined;
-    return row === undefined ? undefined : completeApiCalls(db, [fromSafe(row)])[0];
-  };
-}
+export const apiCallById = (db: TraceDb) => byId(db, API_CALLS, 'c.', (rows: Row[]) => completeApiCalls(db, rows.map(fromSafe)));
 
 /** Row values read as BigInt (so 64-bit returns stay exact), back to numbers where they are ids and offsets. */
-function fromSafe(row: Record<string, bigint | string | null>): ApiCallBase {
+function fromSafe(row: Row): ApiCallBase {
   const n = (v: bigint | string | null) => (v === null ? null : Number(v));
   return {
     id: n(row.id)!, thread_id: n(row.thread_id)!, seq: n(row.seq)!, module: row.module as string, name: row.name as string,
@@ -83,7 +96,7 @@ function fromSafe(row: Record<string, bigint | string | null>): ApiCallBase {
 
 const SYSCALLS = 'SELECT id, thread_id, seq, nr, arg0, arg1, arg2, arg3, arg4, arg5, ret FROM syscalls';
 
-function completeSyscalls(db: TraceDb, rows: Record<string, bigint | null>[]): StoredSyscall[] {
+function completeSyscalls(db: TraceDb, rows: SyscallDbRow[]): StoredSyscall[] {
   if (rows.length === 0) return [];
   const ids = JSON.stringify(rows.map((r) => Number(r.id)));
   const memory = groupBy(db.prepare(`SELECT syscall_id, position, at_return, text, data, truncated, unreadable FROM syscall_memory
@@ -96,23 +109,7 @@ function completeSyscalls(db: TraceDb, rows: Record<string, bigint | null>[]): S
 }
 
 /** Every syscall of the trace (or of one thread), in thread and sequence order. */
-export function* syscalls(db: TraceDb, thread?: number): Generator<StoredSyscall> {
-  const page = db.prepare(`${SYSCALLS} WHERE (thread_id, seq) > (?, ?) ${thread === undefined ? '' : 'AND thread_id = ?'}
-    ORDER BY thread_id, seq LIMIT ${PAGE}`).safeIntegers(true);
-  let after: [bigint | number, bigint | number] = [-1, -1];
-  for (;;) {
-    const rows = page.all(...after, ...(thread === undefined ? [] : [thread])) as Record<string, bigint | null>[];
-    if (rows.length === 0) return;
-    yield* completeSyscalls(db, rows);
-    const last = rows[rows.length - 1];
-    after = [last.thread_id!, last.seq!];
-  }
-}
+export const syscalls = (db: TraceDb, thread?: number): Generator<StoredSyscall> =>
+  pages(db, SYSCALLS, '', thread, (rows: SyscallDbRow[]) => completeSyscalls(db, rows));
 
-export function syscallById(db: TraceDb): (id: number) => StoredSyscall | undefined {
-  const one = db.prepare(`${SYSCALLS} WHERE id = ?`).safeIntegers(true);
-  return (id) => {
-    const row = one.get(id) as Record<string, bigint | null> | undefined;
-    return row === undefined ? undefined : completeSyscalls(db, [row])[0];
-  };
-}
+export const syscallById = (db: TraceDb) => byId(db, SYSCALLS, '', (rows: SyscallDbRow[]) => completeSyscalls(db, rows));

@@ -1,7 +1,8 @@
 import { UserError } from '../cli/errors.js';
 import type { Output } from '../cli/output.js';
 import type { TraceDb } from '../store/database.js';
-import { ApiFormatter, tracePrototypes } from './api-format.js';
+import { ApiFormatter } from './api-format.js';
+import { storedPrototypes } from '../symbols/prototypes.js';
 import { apiCalls, syscalls } from './call-records.js';
 import { SyscallFormatter } from './syscall-format.js';
 import { hex } from './values.js';
@@ -17,7 +18,7 @@ function recordedEvents(db: TraceDb): string[] {
  */
 export async function writeApiLog(db: TraceDb, thread: number | undefined, out: Output): Promise<void> {
   if (!recordedEvents(db).includes('api')) throw new UserError('the trace was recorded without --apis: it holds no library calls');
-  const format = new ApiFormatter(tracePrototypes(db));
+  const format = new ApiFormatter(storedPrototypes(db));
   const modules = db.prepare('SELECT id, name, path, base, size FROM modules ORDER BY load_order, id').all() as
     { id: number; name: string; path: string; base: number; size: number }[];
   const reportIds = new Map(modules.map((m, i) => [m.id, i]));

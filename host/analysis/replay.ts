@@ -4,7 +4,8 @@ import { UserError } from '../cli/errors.js';
 import type { Output } from '../cli/output.js';
 import type { TraceDb } from '../store/database.js';
 import { callLists, eventCursor, storedCalls, type EventCursor } from '../store/stored-events.js';
-import { ApiFormatter, tracePrototypes, type ApiCallRow } from './api-format.js';
+import { ApiFormatter, type ApiCallRow } from './api-format.js';
+import { storedPrototypes } from '../symbols/prototypes.js';
 import { apiCallById, syscallById, type StoredSyscall } from './call-records.js';
 import { SyscallFormatter } from './syscall-format.js';
 import { createDisassembler, type Disassemble } from './disassembler.js';
@@ -41,7 +42,7 @@ class Renderer {
     this.syscallOf = syscallById(db);
     this.syscallFormat = new SyscallFormatter(db.prepare('SELECT arch FROM trace').pluck().get() as string);
     this.apiCallOf = apiCallById(db);
-    this.apiFormat = new ApiFormatter(tracePrototypes(db));
+    this.apiFormat = new ApiFormatter(storedPrototypes(db));
   }
 
   resetIndent(): void {

@@ -10,7 +10,7 @@ import type { TraceDb } from '../store/database.js';
 import { CallStacks } from './call-stacks.js';
 import { readCaptures, type Captured } from './captures.js';
 import { valueOf, type ArgType } from '../symbols/arg-types.js';
-import { prototypeFromEntry, type Prototype } from '../symbols/prototypes.js';
+import { prototypeFromEntry, storedPrototypes, type Prototype } from '../symbols/prototypes.js';
 import { chunksOf, ChunkError, type Chunk } from './chunks.js';
 import { Locations } from './locations.js';
 import { ModuleRegistry } from './modules.js';
@@ -95,7 +95,7 @@ export class Ingester {
   /** api_functions ids by the function's location id. */
   private readonly apiFunctions = new Map<number, number>();
   /** The recording's prototypes: they name a library function whose address has several, and type its values. */
-  private readonly prototypes = new Map<string, Prototype>();
+  private readonly prototypes: Map<string, Prototype>;
   /** The prototype of each api_functions id, or null. */
   private readonly functionPrototypes = new Map<number, Prototype | null>();
   /** Capture offset of everything stored once the open transaction commits. */
@@ -157,6 +157,7 @@ export class Ingester {
       saveFrame: db.prepare(`INSERT INTO open_frames (thread_id, position, function_id, caller_id, return_address, entry_cost, child_cost)
         VALUES (?, ?, ?, ?, ?, ?, ?)`),
     };
+    this.prototypes = storedPrototypes(db);
     this.modules = new ModuleRegistry(db);
     this.locations = new Locations(db, this.modules.map);
     this.restore();
@@ -179,9 +180,6 @@ export class Ingester {
     }
     for (const s of db.prepare('SELECT id, thread_id, nr FROM syscalls WHERE ret IS NULL ORDER BY seq').all() as Record<string, number>[]) {
       this.thread(s.thread_id).openSyscalls.push({ id: s.id, nr: s.nr });
-    }
-    for (const p of db.prepare('SELECT name, ret_type, arg_types FROM api_prototypes').all() as { name: string; ret_type: string; arg_types: string }[]) {
-      this.prototypes.set(p.name, prototypeFromEntry([p.ret_type, p.name, JSON.parse(p.arg_types)]));
     }
     for (const f of db.prepare('SELECT id, location_id, name FROM api_functions').all() as { id: number; location_id: number; name: string }[]) {
       this.apiFunctions.set(f.location_id, f.id);

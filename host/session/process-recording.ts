@@ -46,7 +46,7 @@ export function checkOutputFree(output: string): void {
  * One process recorded into one trace: the agent's messages go to the capture file first, and a
  * worker ingests the capture into the database as it grows. `ending` settles with the first
  * reason to stop: the process's exit or crash, a detach, a fatal agent error, or end() (Ctrl+C,
- * --duration, the end of the recording it belongs to).
+ * --duration).
  */
 export class ProcessRecording {
   readonly stats = new RecordingStats();
@@ -61,7 +61,7 @@ export class ProcessRecording {
   private lastFault: string | null = null;
   private exitStatus: number | null = null;
 
-  constructor(private readonly setup: RecordingSetup, readonly target: AttachedProcess, readonly output: string) {
+  constructor(private readonly setup: RecordingSetup, private readonly target: AttachedProcess, private readonly output: string) {
     this.ending = new Promise((resolve) => (this.settle = resolve));
     target.session.detached.connect((reason, crash) => {
       if (reason === 'application-requested') return;
@@ -150,7 +150,7 @@ export class ProcessRecording {
   }
 
   /**
-   * Once ended: stops the agent where the process lives on (`kill`: and ends the process),
+   * Once ended: stops the agent where the process lives on (`kill`: and ends the process, which was spawned),
    * writes the end frame and finishes the trace. Throws for a fatal agent error, with the trace kept.
    */
   async finish(kill: boolean): Promise<Ending> {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from '../cli/errors.js';
 import { ApiPrototype, CaptureKind } from '../format/layout.generated.js';
 import { packagePath } from '../paths.js';
+import type { TraceDb } from '../store/database.js';
 import { parseArgType, typeText, type ArgType } from './arg-types.js';
 
 /**
@@ -96,6 +97,12 @@ export function prototypeFromEntry([ret, name, args]: [string, string, string[]]
 
 /** What an input argument points to that is worth reading: strings and socket addresses (other pointees only change on return). */
 const READ_AT_ENTRY = new Set<number>([CaptureKind.string, CaptureKind.wstring, CaptureKind.sockaddr]);
+
+/** The prototypes a trace was recorded with (api_prototypes), by name. */
+export function storedPrototypes(db: TraceDb): Map<string, Prototype> {
+  const rows = db.prepare('SELECT name, ret_type, arg_types FROM api_prototypes').all() as { name: string; ret_type: string; arg_types: string }[];
+  return new Map(rows.map((r) => [r.name, prototypeFromEntry([r.ret_type, r.name, JSON.parse(r.arg_types)])]));
+}
 
 /**
  * The bytes the transformer reads for a function (records.json apiPrototype): how many

@@ -2,7 +2,8 @@ import type { Output } from '../../cli/output.js';
 import type { TraceDb } from '../../store/database.js';
 import { eventCursor } from '../../store/stored-events.js';
 import { syscallNames } from '../../symbols/syscall-table.js';
-import { ApiFormatter, tracePrototypes } from '../api-format.js';
+import { ApiFormatter } from '../api-format.js';
+import { storedPrototypes } from '../../symbols/prototypes.js';
 import { apiCallById } from '../call-records.js';
 
 const hex = (n: number | bigint) => `0x${BigInt.asUintN(64, BigInt(n)).toString(16)}`;
@@ -16,7 +17,7 @@ export async function writeJsonl(db: TraceDb, threads: number[], out: Output): P
   }
   const names = syscallNames(db.prepare('SELECT arch FROM trace').pluck().get() as string);
   const apiCall = apiCallById(db);
-  const apiFormat = new ApiFormatter(tracePrototypes(db));
+  const apiFormat = new ApiFormatter(storedPrototypes(db));
   const syscall = db.prepare('SELECT nr, arg0, arg1, arg2, arg3, arg4, arg5, ret FROM syscalls WHERE id = ?').safeIntegers(true);
   for (const tid of threads) {
     const cursor = eventCursor(db, { thread: tid });
