@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../host/paths.js';
 import { app, traceOf } from './analysis-fixtures.js';
-import { CLI, runCli, tempDir, type CliResult } from './helpers.js';
+import { runCli, tempDir, type CliResult } from './helpers.js';
 
 const commands = (help: string) => [...help.matchAll(/^ {2}stalk-trace (\w+)/gm)].map((m) => m[1]);
 
@@ -30,11 +29,16 @@ test('every listed command has its own --help', () => {
 });
 
 test('an unknown command or option is a usage error, exit 1, without a stack trace', () => {
-  for (const args of [['frobnicate'], ['ingest', 'x.stcap', '--no-such-option'], []]) {
+  const cases: [string[], RegExp][] = [
+    [['frobnicate'], /^stalk-trace: unknown command frobnicate; the commands are record, devices, ingest, info, query, replay, export or report\n$/],
+    [['ingest', 'x.stcap', '--no-such-option'], /^stalk-trace: unknown option --no-such-option for ingest\n/],
+    [['report', 'hotspots', 'x.db', '--bogus', '-z'], /^stalk-trace: unknown options --bogus, -z for report hotspots\n/],
+    [[], /^stalk-trace: name one target: -f PROGRAM \[ARGS\.\.\.\] to spawn it, -p PID or -n NAME to attach\n$/],
+  ];
+  for (const [args, message] of cases) {
     const r = runCli(args);
     assert.equal(r.code, 1, args.join(' '));
-    assert.match(r.stderr, /^stalk-trace: /);
-    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.match(r.stderr, message);
   }
 });
 
@@ -49,23 +53,20 @@ function refused(r: CliResult, message: RegExp, code = 1): void {
 }
 
 test('a missing argument or a non-number is a usage error, not a run with undefined or NaN', () => {
-  refused(runCli(['info']), /^stalk-trace: Not enough non-option arguments.*\nRun `stalk-trace --help` for usage\.\n$/s);
+  refused(runCli(['info']), /^stalk-trace: info needs <trace>, the trace database to read\nRun `stalk-trace --help` for usage\.\n$/);
+  refused(runCli(['report', 'calltree']), /^stalk-trace: report calltree needs <trace>, the trace database to read\n/);
+  refused(runCli(['ingest']), /^stalk-trace: ingest needs <capture>, the capture file \(\.stcap\) to ingest\n/);
+  refused(runCli(['report']), /^stalk-trace: report needs one of hotspots, calltree, apis or syscalls\n/);
+  refused(runCli(['report', 'bogus', trace]), /^stalk-trace: unknown report bogus; name one of hotspots, calltree, apis or syscalls\n/);
   refused(runCli(['replay', trace, '--from', 'abc']), /^stalk-trace: --from takes a number\n/);
   refused(runCli(['report', 'hotspots', trace, '--top', 'many']), /^stalk-trace: --top takes a number\n/);
 });
 
-test('file system failures are said in words: a missing directory, a directory, a full disk', () => {
+test('file system failures are said in words: a missing directory, a directory', () => {
   refused(runCli(['export', trace, '-F', 'folded', '-o', join(dir, 'no', 'such', 'dir.txt')]),
-    new RegExp(`^stalk-trace: cannot write ${join(dir, 'no', 'such', 'dir.txt')}: no such file or directory\\n$`));
+    new RegExp(`^stalk-trace: cannot write ${join(dir, 'no', 'such', 'dir.txt')}: the directory ${join(dir, 'no', 'such')} does not exist\\n$`));
   refused(runCli(['export', trace, '-F', 'folded', '-o', dir]), /: it is a directory\n$/);
   refused(runCli(['ingest', dir, '-o', join(dir, 'x.db')]), new RegExp(`^stalk-trace: cannot open capture ${dir}: it is a directory\\n$`));
-  if (existsSync('/dev/full') && statSync('/dev/full').isCharacterDevice()) {
-    refused(runCli(['export', trace, '-F', 'jsonl', '-o', '/dev/full']), /^stalk-trace: cannot write \/dev\/full: no space left on device\n$/);
-    const full = openSync('/dev/full', 'w');
-    const q = spawnSync(process.execPath, [CLI, 'query', trace, 'SELECT * FROM resolved_events', '--json'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
-    closeSync(full);
-    refused({ code: q.status ?? -1, stdout: '', stderr: q.stderr }, /^stalk-trace: cannot write the output: no space left on device\n$/);
-  }
 });
 
 test('a damaged or empty database is refused in one sentence, by every reader', () => {
@@ -81,7 +82,6 @@ test('a damaged or empty database is refused in one sentence, by every reader', 
   db.close();
   for (const args of [['replay', damaged], ['export', damaged, '-F', 'jsonl'], ['report', 'calltree', damaged]]) {
     const r = runCli(args);
-    if (r.code === 0) continue; // calltree reads the aggregates, not the events
     refused(r, /^stalk-trace: the trace database is damaged: thread 1 has an event of unknown kind 0\n$/);
   }
 

@@ -86,7 +86,7 @@ test('record reports a bad prototype file before any device is contacted, and ex
   assert.equal(r.stderr, `stalk-trace: ${file}:2: argument 0: unknown marker __bogus (use __out or __inout)\n`);
   const missing = runCli(['record', '--apis', '--config', join(dir, 'nope.config'), '-f', '/bin/true']);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /cannot read prototype file .*nope\.config: ENOENT/);
+  assert.match(missing.stderr, /cannot read prototype file .*nope\.config: no such file or directory\n$/);
 });
 
 test('record checks --num-max-args, --num-unknown-args and -i/-x globs before contacting a device', () => {

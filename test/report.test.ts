@@ -65,9 +65,11 @@ test('hotspots --diff shows what changed between two runs', () => {
   const other = traceOf(blocksScenario(5), dir, 'other');
   const r = runCli(['report', 'hotspots', blocks, '--diff', other, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const rows = Object.fromEntries((JSON.parse(r.stdout) as { name: string; base: Fn; other: Fn }[]).map((d) => [d.name, d]));
+  const rows = Object.fromEntries((JSON.parse(r.stdout).functions as { name: string; base: Fn; other: Fn }[]).map((d) => [d.name, d]));
   assert.deepEqual([rows['app!b'].base.calls, rows['app!b'].other.calls], [6, 10]);
   assert.deepEqual([rows['app!a'].base.total, rows['app!a'].other.total], [4 + 18, 4 + 30]);
+  const top = JSON.parse(runCli(['report', 'hotspots', blocks, '--diff', other, '--json', '--top', '1', '--sort', 'calls']).stdout).functions;
+  assert.deepEqual(top.map((f: { name: string }) => f.name), ['app!b'], '--top holds with --diff --json');
   const text = runCli(['report', 'hotspots', blocks, '--diff', other]).stdout.split('\n');
   // Largest change in total first: b and a both grow by 12; main by 12 too — all +12.
   assert.ok(text.some((l) => /\s6\s+10\s+\+4\s.*app!b$/.test(l)), text.join('\n'));

@@ -1,5 +1,6 @@
 import { totalCost, type CallTreeNode } from './call-tree.js';
 import { COST_WORDS, type CostUnit } from './trace-facts.js';
+import { printable, quoted } from './text-table.js';
 
 export interface ThreadTree {
   tid: number;
@@ -18,10 +19,10 @@ function ordered(node: CallTreeNode, names: string[]): CallTreeNode[] {
 export function formatCallTreeText(trees: ThreadTree[], names: string[], unit: CostUnit, maxDepth: number): string {
   const lines = [`calls × function  [total, self: ${COST_WORDS[unit]}]`];
   for (const t of trees) {
-    lines.push('', `thread ${t.tid}${t.name ? ` "${t.name}"` : ''}: ${n(totalCost(t.root))} in all`);
+    lines.push('', `thread ${t.tid}${t.name ? ` ${quoted(t.name)}` : ''}: ${n(totalCost(t.root))} in all`);
     const walk = (node: CallTreeNode, depth: number) => {
       for (const c of ordered(node, names)) {
-        lines.push(`${'  '.repeat(depth + 1)}${n(c.calls)} × ${names[c.functionId]}  [${n(totalCost(c))}, ${n(c.selfCost)}]`);
+        lines.push(`${'  '.repeat(depth + 1)}${n(c.calls)} × ${printable(names[c.functionId])}  [${n(totalCost(c))}, ${n(c.selfCost)}]`);
         if (depth + 1 < maxDepth) walk(c, depth + 1);
         else if (c.children.size > 0) lines.push(`${'  '.repeat(depth + 2)}… ${c.children.size} more below --depth`);
       }
@@ -52,4 +53,25 @@ export function formatCallTreeDot(trees: ThreadTree[], names: string[], unit: Co
   }
   lines.push('}');
   return lines.join('\n');
+}
+
+interface CallTreeJsonNode {
+  function: string;
+  calls: number;
+  total: number;
+  self: number;
+  /** Absent below --depth; `more_below` then says how many paths were left out. */
+  children?: CallTreeJsonNode[];
+  more_below?: number;
+}
+
+/** The trees as data: one entry per thread, each path with its calls, total and self cost. */
+export function callTreeJson(trees: ThreadTree[], names: string[], unit: CostUnit, maxDepth: number) {
+  const walk = (node: CallTreeNode, depth: number): CallTreeJsonNode[] => ordered(node, names).map((c) => {
+    const entry: CallTreeJsonNode = { function: names[c.functionId], calls: c.calls, total: totalCost(c), self: c.selfCost };
+    if (depth + 1 < maxDepth) entry.children = walk(c, depth + 1);
+    else if (c.children.size > 0) entry.more_below = c.children.size;
+    return entry;
+  });
+  return { unit, threads: trees.map((t) => ({ thread_id: t.tid, name: t.name, total: totalCost(t.root), calls: walk(t.root, 0) })) };
 }

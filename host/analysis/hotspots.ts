@@ -101,6 +101,12 @@ export interface DiffRow {
 
 const none = { calls: 0, self: 0, total: 0 };
 
+/** Largest change first. */
+export function sortDiff(rows: DiffRow[], by: SortKey): DiffRow[] {
+  const delta = (r: DiffRow) => Math.abs(r.other[by] - r.base[by]);
+  return [...rows].sort((a, b) => delta(b) - delta(a) || a.name.localeCompare(b.name));
+}
+
 /** Functions of two runs side by side, matched by name; a function only one run has is 0 in the other. */
 export function diffHotspots(base: Hotspots, other: Hotspots): DiffRow[] {
   const byName = (h: Hotspots) => new Map(h.functions.map((f) => [f.name, f]));

@@ -1,5 +1,5 @@
 import type { TraceDb } from '../store/database.js';
-import { table } from './text-table.js';
+import { printable, table } from './text-table.js';
 
 export interface ThreadInfo {
   tid: number;
@@ -108,12 +108,12 @@ export function formatInfo(info: TraceInfo): string {
   ];
   const shownModules = info.modules.slice(0, MODULES_SHOWN);
   lines.push(...table(['name', 'base', 'size', 'when', 'path'], shownModules.map((m) => [
-    m.name, m.base, n(m.size), `${m.loadedLater ? 'loaded later' : 'at start'}${m.unloaded ? ', unloaded' : ''}`, m.path,
+    printable(m.name), m.base, n(m.size), `${m.loadedLater ? 'loaded later' : 'at start'}${m.unloaded ? ', unloaded' : ''}`, printable(m.path),
   ]), [false, false, true, false, false]).map((l) => `  ${l}`));
   if (info.modules.length > MODULES_SHOWN) lines.push(`  … ${info.modules.length - MODULES_SHOWN} more (stalk-trace query TRACE "SELECT * FROM modules")`);
   lines.push(`threads   ${info.threads.length}`);
   const rows = info.threads.map((th) => [
-    String(th.tid), th.name ?? '', n(th.events), n(th.lost + th.missing), `${(th.stallNs / 1e6).toFixed(1)} ms`, th.ended ? 'yes' : 'no']);
+    String(th.tid), printable(th.name ?? ''), n(th.events), n(th.lost + th.missing), `${(th.stallNs / 1e6).toFixed(1)} ms`, th.ended ? 'yes' : 'no']);
   lines.push(...table(['tid', 'name', 'events', 'lost', 'stalled', 'ended'], rows, [false, false, true, true, true, false]).map((l) => `  ${l}`));
   return lines.join('\n');
 }

@@ -4,6 +4,7 @@ import { UserError } from '../cli/errors.js';
 import type { Output } from '../cli/output.js';
 import { packagePath } from '../paths.js';
 import type { TraceDb } from '../store/database.js';
+import { toJson } from './json.js';
 
 export type QueryFormat = 'table' | 'csv' | 'json';
 
@@ -18,11 +19,12 @@ export function namedQueries(): Map<string, { description: string; sql: string }
   }));
 }
 
-/** Pragmas that only describe the schema or the file. */
+/** Pragmas that only describe or check the schema or the file. */
 const READING_PRAGMAS = new Set([
   'table_info', 'table_xinfo', 'table_list', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list',
   'database_list', 'function_list', 'module_list', 'pragma_list', 'collation_list', 'compile_options',
-  'user_version', 'schema_version', 'page_count', 'page_size', 'freelist_count', 'encoding',
+  'user_version', 'schema_version', 'page_count', 'page_size', 'freelist_count', 'encoding', 'application_id',
+  'integrity_check', 'quick_check', 'foreign_key_check',
 ]);
 
 const stripComments = (sql: string) => sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ').trim();
@@ -58,12 +60,6 @@ function csvCell(text: string): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function jsonValue(value: unknown): unknown {
-  if (typeof value === 'bigint') return value >= Number.MIN_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER ? Number(value) : value.toString();
-  if (Buffer.isBuffer(value)) return value.toString('hex');
-  return value;
-}
-
 /** Columns are sized from this many rows; later rows are padded to them but never cut. */
 const TABLE_SAMPLE = 1000;
 
@@ -95,7 +91,7 @@ export async function runQuery(db: TraceDb, sql: string, format: QueryFormat, ou
 async function writeRows(names: string[], next: () => IteratorResult<unknown[]>, format: QueryFormat, out: Output): Promise<void> {
   if (format === 'json') {
     for (let r = next(); !r.done && !out.closed; r = next()) {
-      await out.line(JSON.stringify(Object.fromEntries(names.map((n, i) => [n, jsonValue(r.value[i])]))));
+      await out.line(toJson(Object.fromEntries(names.map((n, i) => [n, r.value[i]]))));
     }
   } else if (format === 'csv') {
     await out.line(names.map(csvCell).join(','));

@@ -10,6 +10,9 @@ import { apiCallById, syscallById, type StoredSyscall } from './call-records.js'
 import { SyscallFormatter } from './syscall-format.js';
 import { createDisassembler, type Disassemble } from './disassembler.js';
 import { threadIds, threadName } from './trace-facts.js';
+import { quoted } from './text-table.js';
+import { EventJson } from './event-json.js';
+import { toJson } from './json.js';
 
 export interface ReplayOptions {
   thread?: number;
@@ -18,12 +21,32 @@ export interface ReplayOptions {
   /** Only the activations of this function: module!symbol, or a symbol in any module. */
   func?: string;
   disassemble: boolean;
+  /** One JSON object per event (see json.ts) instead of text lines. */
+  json?: boolean;
   /** Keep printing what a running recording adds, until it ends. */
   follow?: boolean;
 }
 
-/** Renders events as lines: what each needs from the trace is looked up once and cached. */
-class Renderer {
+/** What replay prints: a heading for each thread or activation, and the lines of each event. */
+interface Lines {
+  heading(text: string): string[];
+  lines(e: EventCursor): string[];
+  resetIndent(): void;
+}
+
+/** Events as JSON lines: headings are left out, every event carries its thread. */
+class JsonLines implements Lines {
+  private readonly json: EventJson;
+  constructor(db: TraceDb) {
+    this.json = new EventJson(db);
+  }
+  heading = () => [];
+  lines = (e: EventCursor) => [toJson(this.json.of(e))];
+  resetIndent(): void {}
+}
+
+/** Renders events as text lines: what each needs from the trace is looked up once and cached. */
+class Renderer implements Lines {
   private readonly names = new Map<number, string>();
   private readonly codes = new Map<string, Buffer | null>();
   private readonly nameOf: Statement;
@@ -48,6 +71,8 @@ class Renderer {
   resetIndent(): void {
     this.baseDepth = undefined;
   }
+
+  heading = (text: string) => [text];
 
   private name(id: number): string {
     let n = this.names.get(id);
@@ -104,29 +129,59 @@ function functionIds(db: TraceDb, func: string): number[] {
   return ids;
 }
 
+/**
+ * The activations of one function, each from its call to its return. One inside another
+ * (recursion) is shown within the outer one, not again: every event is read at most once, so
+ * this costs no more than replaying the whole trace.
+ */
+async function replayActivations(db: TraceDb, options: ReplayOptions, func: string, threads: number[], r: Lines,
+  header: (tid: number) => string, out: Output): Promise<void> {
+  const calls = functionIds(db, func)
+    .flatMap((id) => [...callLists(db, id)].flatMap((l) => [...storedCalls(l.data)]))
+    .filter((c) => threads.includes(c.threadId) && (options.fromSeq ?? 0) <= c.seq && c.seq <= (options.toSeq ?? Infinity))
+    .sort((a, b) => a.threadId - b.threadId || a.seq - b.seq);
+  let shown = 0;
+  let nested = 0;
+  let covered = { thread: -1, to: -1 };
+  for (const call of calls) {
+    if (out.closed) return;
+    if (call.threadId === covered.thread && call.seq <= covered.to) {
+      nested++;
+      continue;
+    }
+    shown++;
+    for (const line of r.heading(`== ${func}: activation ${shown}, ${header(call.threadId)}, from #${call.seq}`)) await out.line(line);
+    r.resetIndent();
+    const cursor = eventCursor(db, { thread: call.threadId, fromSeq: call.seq });
+    covered = { thread: call.threadId, to: Infinity };
+    while (cursor.next() && !out.closed) {
+      for (const line of r.lines(cursor)) await out.line(line);
+      if (cursor.kind === 'ret' && cursor.depth <= call.depth) {
+        covered.to = cursor.seq;
+        break;
+      }
+    }
+  }
+  for (const line of r.heading(`== ${func}: ${shown} activation${shown === 1 ? '' : 's'}${nested > 0 ? ` (and ${nested} nested in them, shown inside)` : ''}`)) {
+    await out.line(line);
+  }
+  return out.end();
+}
+
 export async function replay(db: TraceDb, options: ReplayOptions, out: Output): Promise<void> {
+  if (options.fromSeq !== undefined && options.toSeq !== undefined && options.fromSeq > options.toSeq) {
+    throw new UserError(`--from ${options.fromSeq} is after --to ${options.toSeq}: nothing lies between them`);
+  }
   const threads = threadIds(db, options.thread);
   if (options.thread !== undefined && threads.length === 0) throw new UserError(`the trace has no thread ${options.thread}`);
   const arch = db.prepare('SELECT arch FROM trace').pluck().get() as string;
-  const r = new Renderer(db, options.disassemble ? await createDisassembler(arch) : undefined);
-  const header = (tid: number) => `thread ${tid}${threadName(db, tid) ? ` "${threadName(db, tid)}"` : ''}`;
+  const r: Lines = options.json ? new JsonLines(db) : new Renderer(db, options.disassemble ? await createDisassembler(arch) : undefined);
+  const header = (tid: number) => {
+    const name = threadName(db, tid);
+    return `thread ${tid}${name ? ` ${quoted(name)}` : ''}`;
+  };
 
-  if (options.func !== undefined) {
-    const activations = functionIds(db, options.func)
-      .flatMap((id) => [...callLists(db, id)].flatMap((l) => [...storedCalls(l.data)]))
-      .filter((c) => threads.includes(c.threadId) && (options.fromSeq ?? 0) <= c.seq && c.seq <= (options.toSeq ?? Infinity))
-      .sort((a, b) => a.threadId - b.threadId || a.seq - b.seq);
-    for (const [i, call] of activations.entries()) {
-      await out.line(`== ${options.func}: activation ${i + 1} of ${activations.length}, ${header(call.threadId)}, from #${call.seq}`);
-      r.resetIndent();
-      const cursor = eventCursor(db, { thread: call.threadId, fromSeq: call.seq });
-      while (cursor.next() && !out.closed) {
-        for (const line of r.lines(cursor)) await out.line(line);
-        if (cursor.kind === 'ret' && cursor.depth <= call.depth) break;
-      }
-    }
-    return out.flush();
-  }
+  if (options.func !== undefined) return replayActivations(db, options, options.func, threads, r, header, out);
 
   const next = new Map<number, number>();
   for (;;) {
@@ -138,7 +193,7 @@ export async function replay(db: TraceDb, options: ReplayOptions, out: Output): 
       while (cursor.next() && !out.closed) {
         if (first && !next.has(tid)) {
           r.resetIndent();
-          await out.line(header(tid));
+          for (const line of r.heading(header(tid))) await out.line(line);
         }
         first = false;
         printed = true;
@@ -148,7 +203,7 @@ export async function replay(db: TraceDb, options: ReplayOptions, out: Output): 
     }
     await out.flush();
     const ended = db.prepare('SELECT end_reason IS NOT NULL FROM trace').pluck().get() === 1;
-    if (!options.follow || out.closed || (ended && !printed)) return;
+    if (!options.follow || out.closed || (ended && !printed)) return out.end();
     if (!printed) await sleep(250);
   }
 }

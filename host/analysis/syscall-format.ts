@@ -129,6 +129,16 @@ export class SyscallFormatter {
     return type === 'ptr' ? hex(uint64(ret)) : ret.toString();
   }
 
+  /** open(2) reads its mode argument only when the flags create a file: strace leaves it out otherwise. */
+  private modeIsRead(types: string[], args: bigint[]): boolean {
+    const flags = types.indexOf('oflags');
+    if (flags < 0) return true;
+    const set = flagSet('oflags')!;
+    const bits = (name: string) => BigInt((this.arch === 'arm64' ? set.arm64 : set.x64)?.[name] ?? set.common?.[name] ?? 0);
+    const value = uint64(args[flags]);
+    return (value & bits('O_CREAT')) !== 0n || (value & bits('O_TMPFILE')) === bits('O_TMPFILE');
+  }
+
   /** `openat(AT_FDCWD, "/etc/hosts", O_RDONLY|O_CLOEXEC) = 3`. */
   line(s: SyscallRow, memory: MemoryRow[]): string {
     const name = this.name(s.nr);
@@ -137,7 +147,7 @@ export class SyscallFormatter {
     const at = (position: number, atReturn: number) => memory.find((m) => m.position === position && m.at_return === atReturn);
     const args = sig === null
       ? s.args.map((a) => hex(uint64(a)))
-      : sig.args.map((type, i) => this.arg(type, s.args[i], at(i, 0), at(i, 1), failed));
+      : sig.args.flatMap((type, i) => (type === 'mode' && !this.modeIsRead(sig.args, s.args) ? [] : [this.arg(type, s.args[i], at(i, 0), at(i, 1), failed)]));
     return `${name}(${args.join(', ')}) = ${this.result(s.ret, sig?.ret ?? 'int')}`;
   }
 }

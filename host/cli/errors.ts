@@ -9,7 +9,8 @@ export class UserError extends Error {
 const FS_REASONS: Record<string, string> = {
   ENOENT: 'no such file or directory', EISDIR: 'it is a directory', ENOTDIR: 'a part of the path is not a directory',
   EACCES: 'permission denied', EPERM: 'operation not permitted', ENOSPC: 'no space left on device', EROFS: 'read-only file system',
-  EEXIST: 'it already exists', EMFILE: 'too many open files',
+  EEXIST: 'it already exists', EMFILE: 'too many open files', EFBIG: 'the file size limit was reached',
+  EBUSY: 'it is in use', ETXTBSY: 'it is in use',
 };
 
 /** A file system error as words: "no such file or directory", not ENOENT. */

@@ -2,8 +2,9 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { readFileSync } from 'node:fs';
-import { asUserError, UserError } from './errors.js';
+import { asUserError, fsReason, UserError } from './errors.js';
 import { packagePath } from '../paths.js';
+import { splitProgramArgs, usageSentence } from './usage.js';
 import { devicesCommand } from './commands/devices.js';
 import { exportCommand } from './commands/export.js';
 import { infoCommand } from './commands/info.js';
@@ -29,11 +30,46 @@ function numbersAreNumbers(argv: Record<string, unknown>): true {
   return true;
 }
 
+/**
+ * What was printed must have arrived: console.log drops write errors (a full disk, a closed
+ * file), so stdout's are collected here and the command fails if there was one. A reader that
+ * went away (EPIPE, `| head`) is not a failure.
+ */
+let stdoutFailure: NodeJS.ErrnoException | null = null;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') stdoutFailure ??= e;
+});
+const stdoutSettled = () => new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+
+/**
+ * SQL and other values may begin with `--` (a comment) or `-`: yargs would read them as
+ * options. An argument with whitespace in it is never an option name, so it is passed through
+ * under a placeholder and restored before the command sees it.
+ */
+function shieldLiterals(argv: string[]): { argv: string[]; restore: (args: Record<string, unknown>) => void } {
+  const literals = new Map<string, string>();
+  const shielded = argv.map((a) => {
+    if (!/^-/.test(a) || !/\s/.test(a)) return a;
+    const key = `\u0001literal${literals.size}\u0001`;
+    literals.set(key, a);
+    return key;
+  });
+  const restore = (args: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(args)) {
+      if (typeof v === 'string' && literals.has(v)) args[k] = literals.get(v);
+      else if (Array.isArray(v)) args[k] = v.map((x) => (typeof x === 'string' ? literals.get(x) ?? x : x));
+    }
+  };
+  return { argv: shielded, restore };
+}
+
 async function main(argv: string[]): Promise<number> {
-  const parser = yargs(argv)
+  const { own, program } = splitProgramArgs(argv);
+  const { argv: shielded, restore } = shieldLiterals(own);
+  const parser = yargs(shielded)
     .scriptName('stalk-trace')
     .usage('$0 <command> [options]')
-    .command(recordCommand)
+    .command(recordCommand(program))
     .command(devicesCommand)
     .command(ingestCommand)
     .command(infoCommand)
@@ -46,20 +82,28 @@ async function main(argv: string[]): Promise<number> {
     .version(version)
     .help()
     .alias('h', 'help')
+    .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
+    .middleware(restore, true)
     .check(numbersAreNumbers, true)
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      throw error ?? new UsageError(usageSentence(message, own) ?? message);
     });
+  let code = 0;
   try {
     await parser.parseAsync();
   } catch (e) {
     const failure = asUserError(e);
     if (failure === null) throw e;
     console.error(`stalk-trace: ${failure.message}${failure instanceof UsageError ? '\nRun `stalk-trace --help` for usage.' : ''}`);
-    return failure.exitCode;
+    code = failure.exitCode;
   }
-  return 0;
+  await stdoutSettled();
+  if (stdoutFailure !== null && code === 0) {
+    console.error(`stalk-trace: cannot write the output: ${fsReason(stdoutFailure)}`);
+    return 1;
+  }
+  return code;
 }
 
 process.exitCode = await main(hideBin(process.argv));

@@ -10,7 +10,8 @@ export type ApiChoice = Omit<ApiOptions, 'prototypes' | 'unknown'> & {
   numMaxArgs: number;
 };
 
-function count(flag: string, n: number): number {
+/** --num-max-args and --num-unknown-args: checked even without --apis, so a bad value is never ignored. */
+export function argCount(flag: string, n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > ApiPrototype.maxArgs) throw new UserError(`${flag} takes a whole number from 0 to ${ApiPrototype.maxArgs}, not ${n}`);
   return n;
 }
@@ -27,8 +28,8 @@ function functionGlob(flag: string, glob: string): string {
  * device is contacted, so a bad file or flag is reported without Frida.
  */
 export function resolveApiChoice(c: ApiChoice): { options: ApiOptions; prototypes: Prototype[] } {
-  const maxArgs = count('--num-max-args', c.numMaxArgs);
-  const unknownArgs = Math.min(count('--num-unknown-args', c.numUnknownArgs), maxArgs);
+  const maxArgs = argCount('--num-max-args', c.numMaxArgs);
+  const unknownArgs = Math.min(argCount('--num-unknown-args', c.numUnknownArgs), maxArgs);
   const prototypes = loadPrototypes(c.configFiles);
   const encoded: Record<string, number[]> = {};
   for (const [name, p] of prototypes) encoded[name] = encodePrototype(Math.min(p.args.length, maxArgs), p);

@@ -63,11 +63,16 @@ const PAGE = 32;
 function* chunkPages(db: TraceDb, range: EventRange): Generator<ChunkRow> {
   const where = ['(thread_id, first_seq) > (?, ?)'];
   const args: number[] = [];
+  let after = [-1, -1];
   if (range.thread !== undefined) {
     where.push('thread_id = ?');
     args.push(range.thread);
-  }
-  if (range.fromSeq !== undefined) {
+    // Start at the chunk holding fromSeq, found through the (thread_id, first_seq) index: a
+    // condition on first_seq + count would read every earlier chunk of the thread.
+    const start = range.fromSeq === undefined ? null : db.prepare('SELECT max(first_seq) FROM event_chunks WHERE thread_id = ? AND first_seq <= ?')
+      .pluck().get(range.thread, range.fromSeq) as number | null;
+    if (start !== null) after = [range.thread, start - 1];
+  } else if (range.fromSeq !== undefined) {
     where.push('first_seq + count > ?');
     args.push(range.fromSeq);
   }
@@ -77,7 +82,6 @@ function* chunkPages(db: TraceDb, range: EventRange): Generator<ChunkRow> {
   }
   const page = db.prepare(`SELECT thread_id, first_seq, data FROM event_chunks WHERE ${where.join(' AND ')}
     ORDER BY thread_id, first_seq LIMIT ${PAGE}`);
-  let after = [-1, -1];
   for (;;) {
     const rows = page.all(...after, ...args) as ChunkRow[];
     yield* rows;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { fsReason, UserError } from '../cli/errors.js';
 import { ApiPrototype, CaptureKind } from '../format/layout.generated.js';
 import { packagePath } from '../paths.js';
 import type { TraceDb } from '../store/database.js';
@@ -74,7 +74,7 @@ export function loadPrototypes(configFiles: string[]): Map<string, Prototype> {
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new UserError(`cannot read prototype file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UserError(`cannot read prototype file ${file}: ${fsReason(e)}`);
     }
     for (const p of parsePrototypes(text, file)) all.set(p.name, p);
   }

@@ -23,6 +23,7 @@ export async function writeChrome(db: TraceDb, threads: number[], out: Output): 
   await out.write('{"traceEvents":[\n');
   await emit({ name: 'process_name', cat: '__metadata', ph: 'M', ts: 0, pid, tid: 0, args: { name: trace.target } });
   for (const tid of threads) {
+    if (out.closed) return;
     await emit({ name: 'thread_name', cat: '__metadata', ph: 'M', ts: 0, pid, tid, args: { name: threadName(db, tid) ?? `thread ${tid}` } });
     const open: { name: string; depth: number }[] = [];
     const close = async (ts: number, downTo: number) => {
@@ -33,7 +34,7 @@ export async function writeChrome(db: TraceDb, threads: number[], out: Output): 
     };
     const cursor = eventCursor(db, { thread: tid });
     let last = 0;
-    while (cursor.next()) {
+    while (cursor.next() && !out.closed) {
       last = cursor.seq;
       if (cursor.kind === 'call') {
         const name = names[cursor.value];

@@ -2,6 +2,7 @@ import type { Output } from '../../cli/output.js';
 import type { TraceDb } from '../../store/database.js';
 import { buildCallTree, type CallTreeNode } from '../call-tree.js';
 import { costUnit, locationNames } from '../trace-facts.js';
+import { printable } from '../text-table.js';
 
 /**
  * Folded stacks for flame graphs: `root;...;leaf value` per call path, threads merged. The
@@ -14,7 +15,8 @@ export async function writeFolded(db: TraceDb, threads: number[], out: Output): 
   const stacks = new Map<string, number>();
   const walk = (node: CallTreeNode, prefix: string) => {
     for (const child of node.children.values()) {
-      const stack = prefix === '' ? names[child.functionId] : `${prefix};${names[child.functionId]}`;
+      const name = printable(names[child.functionId]);
+      const stack = prefix === '' ? name : `${prefix};${name}`;
       const value = byActivations ? child.calls : child.selfCost;
       if (value > 0) stacks.set(stack, (stacks.get(stack) ?? 0) + value);
       walk(child, stack);

@@ -1,16 +1,18 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
+import { unknownCommand } from '../usage.js';
+import { checkOutputPath } from '../output-file.js';
 import { EventMask } from '../../format/layout.generated.js';
 import { parseFuncSpec } from '../../session/func-spec.js';
 import { record } from '../../session/recorder.js';
 import type { TargetChoice } from '../../session/target.js';
-import { resolveApiChoice, type ApiChoice } from '../../session/api-options.js';
+import { argCount, resolveApiChoice, type ApiChoice } from '../../session/api-options.js';
 import { formatInfo, traceInfo } from '../../analysis/info.js';
 import { openTraceReadOnly } from '../../store/database.js';
 
 interface Args {
   file?: string;
-  args?: string[];
+  words?: string[];
   pid?: number;
   name?: string;
   usb?: boolean;
@@ -61,28 +63,43 @@ function parseEvents(list: string): string[] {
   return events;
 }
 
-function chooseTarget(args: Args): TargetChoice {
+function chooseTarget(args: Args, program: string[]): TargetChoice {
   const given = [args.file, args.pid, args.name].filter((v) => v !== undefined).length;
   if (given !== 1) throw new UserError('name one target: -f PROGRAM [ARGS...] to spawn it, -p PID or -n NAME to attach');
-  if (args.file !== undefined) return { spawn: [args.file, ...(args.args ?? []).map(String)] };
-  if (args.pid !== undefined) return { pid: args.pid };
+  if (args.file !== undefined) {
+    if (args.file === '') throw new UserError('-f needs a program to spawn');
+    return { spawn: [args.file, ...program] };
+  }
+  if (program.length > 0) throw new UserError(`arguments after -- are for a program that -f spawns; with -p or -n there is none`);
+  if (args.pid !== undefined) {
+    if (!Number.isInteger(args.pid) || args.pid <= 0) throw new UserError(`-p takes a process id, a whole number above 0, not ${args.pid}`);
+    return { pid: args.pid };
+  }
   return { name: args.name! };
+}
+
+/** A number option that must be above 0 (or at least 0), checked before any device is contacted. */
+function positive(flag: string, value: number | undefined, { zero = false, whole = false } = {}): void {
+  if (value === undefined) return;
+  const ok = (zero ? value >= 0 : value > 0) && Number.isFinite(value) && (!whole || Number.isInteger(value));
+  if (!ok) throw new UserError(`${flag} takes ${whole ? 'a whole number' : 'a number'} ${zero ? 'of 0 or more' : 'above 0'}, not ${value}`);
 }
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 
-export const recordCommand: CommandModule<object, Args> = {
-  command: ['record [args..]', '$0'],
+/** `program`: the words after `-f PROGRAM`, which belong to the program (see splitProgramArgs). */
+export const recordCommand = (program: string[]): CommandModule<object, Args> => ({
+  command: ['record [words..]', '$0'],
   describe: 'Record what a target executes (the default command): stalk-trace -U -f com.app --func 0x1234',
   builder: (y) => (y as Argv<Args>)
-    .positional('args', { type: 'string', array: true, describe: 'arguments for the program -f spawns' })
-    .option('file', { alias: 'f', type: 'string', describe: 'spawn PROGRAM (or an app identifier on a device)' })
+    .positional('words', { type: 'string', array: true, hidden: true })
+    .option('file', { alias: 'f', type: 'string', describe: 'spawn PROGRAM (or an app identifier on a device); last: everything after it is the program\'s arguments' })
     .option('pid', { alias: 'p', type: 'number', describe: 'attach to this process' })
     .option('name', { alias: 'n', type: 'string', describe: 'attach to the process with this name' })
     .option('usb', { alias: 'U', type: 'boolean', describe: 'the USB device' })
     .option('device', { alias: 'D', type: 'string', describe: 'the device with this id' })
     .option('host', { alias: 'H', type: 'string', describe: 'the frida-server at HOST[:PORT]' })
-    .option('thread', { type: 'number', array: true, describe: 'follow only this thread (repeatable)' })
+    .option('thread', { alias: 't', type: 'number', array: true, describe: 'follow only this thread (repeatable)' })
     .option('main-thread', { type: 'boolean', describe: 'follow only the main thread' })
     .option('func', { type: 'string', describe: 'record only inside this function: 0x1234, lib.so!0x1234, lib.so!name or name' })
     .option('func-timeout', { type: 'number', default: 30, describe: 'seconds to wait for the --func module to load' })
@@ -108,7 +125,14 @@ export const recordCommand: CommandModule<object, Args> = {
     .conflicts('device', 'host'),
   handler: async (args) => {
     // Everything that can be checked is checked before a device is contacted.
-    const target = chooseTarget(args);
+    if (args.words !== undefined && args.words.length > 0) throw new UserError(unknownCommand(String(args.words[0])));
+    const target = chooseTarget(args, program);
+    positive('--duration', args.duration);
+    positive('--drain-interval', args.drainInterval);
+    positive('--func-timeout', args.funcTimeout, { zero: true });
+    for (const t of args.thread ?? []) positive('--thread', t, { whole: true });
+    argCount('--num-max-args', args.numMaxArgs);
+    argCount('--num-unknown-args', args.numUnknownArgs);
     const events = parseEvents(args.events);
     const func = args.func === undefined ? null : parseFuncSpec(args.func);
     const choice = apiChoice(args);
@@ -116,7 +140,7 @@ export const recordCommand: CommandModule<object, Args> = {
     if (apis !== null && !events.includes('api')) events.push('api');
     if (apis === null && events.includes('api')) throw new UserError('--events api needs --apis, which says which library calls to record');
     const targetName = 'spawn' in target ? target.spawn[0].split('/').pop()! : 'pid' in target ? `pid${target.pid}` : target.name;
-    const output = args.output ?? `${targetName}-${stamp()}.db`;
+    const output = checkOutputPath(args.output ?? `${targetName}-${stamp()}.db`, '--output');
     const outcome = await record({
       device: { usb: args.usb, deviceId: args.device, host: args.host },
       target,
@@ -144,4 +168,4 @@ export const recordCommand: CommandModule<object, Args> = {
     }
     if (outcome.capture !== null) console.log(`capture kept: ${outcome.capture}`);
   },
-};
+});

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { UserError } from '../errors.js';
 import { Output } from '../output.js';
 import { openTraceReadOnly } from '../../store/database.js';
 import { replay } from '../../analysis/replay.js';
@@ -11,6 +12,12 @@ interface Args {
   func?: string;
   disasm: boolean;
   follow?: boolean;
+  json?: boolean;
+}
+
+function sequenceNumber(flag: string, value: number | undefined): number | undefined {
+  if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new UserError(`${flag} takes a sequence number, a whole number of 0 or more, not ${value}`);
+  return value;
 }
 
 export const replayCommand: CommandModule<object, Args> = {
@@ -24,12 +31,15 @@ export const replayCommand: CommandModule<object, Args> = {
     .option('func', { type: 'string', describe: 'only the activations of this function (module!symbol or symbol)' })
     .option('disasm', { type: 'boolean', default: true, describe: 'disassemble blocks (--no-disasm: names only)' })
     .option('follow', { type: 'boolean', describe: 'keep printing while a recording writes the trace' })
+    .option('json', { type: 'boolean', describe: 'one JSON object per event, as export -F jsonl writes them' })
     .conflicts('follow', 'func'),
   handler: async (args) => {
+    sequenceNumber('--from', args.from);
+    sequenceNumber('--to', args.to);
     const db = openTraceReadOnly(args.trace);
     try {
       await replay(db, {
-        thread: args.thread, fromSeq: args.from, toSeq: args.to, func: args.func, disassemble: args.disasm, follow: args.follow,
+        thread: args.thread, fromSeq: args.from, toSeq: args.to, func: args.func, disassemble: args.disasm, follow: args.follow, json: args.json,
       }, new Output());
     } finally {
       db.close();

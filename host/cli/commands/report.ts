@@ -1,70 +1,79 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
 import { openAnalysis, type AnalysisSession } from '../../analysis/session.js';
-import { diffHotspots, hotspots, sortFunctions, type SortKey } from '../../analysis/hotspots.js';
+import { diffHotspots, hotspots, sortDiff, sortFunctions, type SortKey } from '../../analysis/hotspots.js';
 import { formatDiff, formatHotspots } from '../../analysis/hotspots-format.js';
 import { buildCallTree } from '../../analysis/call-tree.js';
-import { formatCallTreeDot, formatCallTreeText } from '../../analysis/call-tree-format.js';
+import { callTreeJson, formatCallTreeDot, formatCallTreeText } from '../../analysis/call-tree-format.js';
 import { costUnit, locationNames, threadIds, threadName } from '../../analysis/trace-facts.js';
 import { writeApiLog, writeSyscallLog } from '../../analysis/call-reports.js';
+import { toJson } from '../../analysis/json.js';
 import type { TraceDb } from '../../store/database.js';
 import { Output } from '../output.js';
 
 interface Common {
   trace: string;
   thread?: number;
+  json?: boolean;
 }
 
-function withTrace<T>(path: string, run: (s: AnalysisSession) => T): T {
+/** Opens the trace, checks --thread, runs, and always closes: output is written before it closes. */
+async function withTrace<T>(path: string, thread: number | undefined, run: (s: AnalysisSession) => Promise<T> | T): Promise<T> {
   const session = openAnalysis(path);
   try {
-    return run(session);
+    if (thread !== undefined && threadIds(session.db, thread).length === 0) throw new UserError(`the trace has no thread ${thread}`);
+    return await run(session);
   } finally {
     session.close();
   }
 }
 
-function checkThread(session: AnalysisSession, thread: number | undefined): void {
-  if (thread !== undefined && threadIds(session.db, thread).length === 0) throw new UserError(`the trace has no thread ${thread}`);
+/** A count the user gives: a whole number of at least 1. */
+function atLeastOne(flag: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new UserError(`${flag} takes a whole number of 1 or more, not ${value}`);
+  return value;
 }
 
 const common = <T>(y: Argv<T>) => y
   .positional('trace', { type: 'string', demandOption: true, describe: 'trace database' })
-  .option('thread', { alias: 't', type: 'number', describe: 'only this thread' });
+  .option('thread', { alias: 't', type: 'number', describe: 'only this thread' })
+  .option('json', { type: 'boolean', describe: 'machine-readable output' });
+
+async function print(text: string): Promise<void> {
+  const out = new Output();
+  await out.line(text);
+  await out.end();
+}
 
 interface HotspotArgs extends Common {
-  sort: SortKey;
+  sort?: SortKey;
   top: number;
   module?: string;
   diff?: string;
-  json?: boolean;
 }
 
 const hotspotsCommand: CommandModule<object, HotspotArgs> = {
   command: 'hotspots <trace>',
   describe: 'Functions by cost: calls, self and total, callers and callees',
   builder: (y) => common(y)
-    .option('sort', { choices: ['total', 'self', 'calls'] as const, default: 'total' as SortKey })
+    .option('sort', { choices: ['total', 'self', 'calls'] as const, describe: 'ranking (default: calls on a call-only trace, else total)' })
     .option('top', { type: 'number', default: 20, describe: 'show this many functions' })
     .option('module', { alias: 'm', type: 'string', describe: 'only functions of this module (glob)' })
-    .option('diff', { type: 'string', describe: 'compare with another trace of the same program' })
-    .option('json', { type: 'boolean', describe: 'machine-readable output' }) as Argv<HotspotArgs>,
-  handler: (args) => {
+    .option('diff', { type: 'string', describe: 'compare with another trace of the same program' }) as Argv<HotspotArgs>,
+  handler: async (args) => {
+    const top = atLeastOne('--top', args.top);
     const options = { thread: args.thread, module: args.module };
-    const base = withTrace(args.trace, (s) => {
-      checkThread(s, args.thread);
-      return hotspots(s.db, options);
-    });
+    const base = await withTrace(args.trace, args.thread, (s) => hotspots(s.db, options));
+    // A trace of calls only counts calls as its cost: there, ranking by calls is what shows where the time goes.
+    const sort = args.sort ?? (base.unit === 'calls' ? 'calls' : 'total');
     if (args.diff !== undefined) {
-      const other = withTrace(args.diff, (s) => hotspots(s.db, options));
+      const other = await withTrace(args.diff, undefined, (s) => hotspots(s.db, options));
       if (other.unit !== base.unit) throw new UserError(`the traces count different costs (${base.unit} and ${other.unit}); record both with the same --events`);
-      const rows = diffHotspots(base, other);
-      console.log(args.json ? JSON.stringify(rows, null, 2) : formatDiff(rows, base.unit, args.sort, args.top));
-      return;
+      const rows = sortDiff(diffHotspots(base, other), sort).slice(0, top);
+      return print(args.json ? toJson({ unit: base.unit, sort, functions: rows }, 2) : formatDiff(rows, base.unit, sort));
     }
-    console.log(args.json
-      ? JSON.stringify({ ...base, functions: sortFunctions(base.functions, args.sort).slice(0, args.top) }, null, 2)
-      : formatHotspots(base, args.sort, args.top));
+    const rows = sortFunctions(base.functions, sort).slice(0, top);
+    return print(args.json ? toJson({ ...base, sort, functions: rows }, 2) : formatHotspots(base, rows, sort));
   },
 };
 
@@ -77,32 +86,28 @@ const calltreeCommand: CommandModule<object, CallTreeArgs> = {
   command: 'calltree <trace>',
   describe: 'The call tree of each thread, identical call paths folded, with counts',
   builder: (y) => common(y)
-    .option('depth', { alias: 'd', type: 'number', default: Infinity, defaultDescription: 'all', describe: 'levels to show' })
+    .option('depth', { alias: 'd', type: 'number', default: Infinity, defaultDescription: 'all', describe: 'levels to show (1 or more)' })
     .option('format', { choices: ['text', 'dot'] as const, default: 'text' as const, describe: 'text, or Graphviz dot' }) as Argv<CallTreeArgs>,
-  handler: (args) => {
-    withTrace(args.trace, (s) => {
-      checkThread(s, args.thread);
+  handler: async (args) => {
+    const depth = args.depth === Infinity ? Infinity : atLeastOne('--depth', args.depth);
+    if (args.json && args.format === 'dot') throw new UserError('--json and --format dot are two different outputs: choose one');
+    const text = await withTrace(args.trace, args.thread, (s) => {
       const trees = threadIds(s.db, args.thread).map((tid) => ({ tid, name: threadName(s.db, tid), root: buildCallTree(s.db, tid) }));
+      const names = locationNames(s.db);
+      if (args.json) return toJson(callTreeJson(trees, names, costUnit(s.db), depth), 2);
       const format = args.format === 'dot' ? formatCallTreeDot : formatCallTreeText;
-      console.log(format(trees, locationNames(s.db), costUnit(s.db), args.depth));
+      return format(trees, names, costUnit(s.db), depth);
     });
+    return print(text);
   },
 };
 
 /** A report written as it is read, in constant memory. */
-const streamed = (command: string, describe: string, write: (db: TraceDb, thread: number | undefined, out: Output) => Promise<void>): CommandModule<object, Common> => ({
+const streamed = (command: string, describe: string, write: (db: TraceDb, thread: number | undefined, json: boolean, out: Output) => Promise<void>): CommandModule<object, Common> => ({
   command: `${command} <trace>`,
   describe,
   builder: (y) => common(y) as Argv<Common>,
-  handler: async (args) => {
-    const session = openAnalysis(args.trace);
-    try {
-      checkThread(session, args.thread);
-      await write(session.db, args.thread, new Output());
-    } finally {
-      session.close();
-    }
-  },
+  handler: (args) => withTrace(args.trace, args.thread, (s) => write(s.db, args.thread, args.json ?? false, new Output())),
 });
 
 const apisCommand = streamed('apis', 'Library calls with their arguments and results, in drltrace\'s log layout (record --apis)', writeApiLog);

@@ -1,0 +1,120 @@
+import { accessSync, constants, createWriteStream, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fsReason, UserError } from './errors.js';
+
+/**
+ * Where a command writes a file the user named. Never destroys what it did not create: a
+ * regular file is written aside and renamed over the name only once complete, so a failure
+ * leaves whatever was there untouched; a device, FIFO or /dev/stdout is written in place and
+ * never unlinked.
+ */
+
+/** Checks a path a command will create, before anything is contacted or written. */
+export function checkOutputPath(path: string, flag: string): string {
+  if (path === '') throw new UserError(`${flag} needs a file name`);
+  const existing = statOrNull(path);
+  if (existing?.isDirectory()) throw new UserError(`cannot write ${path}: it is a directory`);
+  const dir = dirname(resolve(path));
+  const parent = statOrNull(dir);
+  if (parent === null) throw new UserError(`cannot write ${path}: the directory ${dirname(path)} does not exist`);
+  if (!parent.isDirectory()) throw new UserError(`cannot write ${path}: ${dirname(path)} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UserError(`cannot write ${path}: ${fsReason(e)} in ${dirname(path)}`);
+  }
+  return path;
+}
+
+function statOrNull(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** The same file, by device and inode, whatever names lead to it. */
+function sameFile(a: string, b: string): boolean {
+  const sa = statOrNull(a);
+  const sb = statOrNull(b);
+  return sa !== null && sb !== null && sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
+/** Names of an already open descriptor (`-o /dev/stdout`): written through, never replaced. */
+const STANDARD_STREAM = /^\/(dev\/(stdout|stderr|fd\/\d+)|proc\/[^/]+\/fd\/\d+)$/;
+
+export interface OutputFile {
+  stream: WriteStream;
+  /** Makes the output final: renames it over the name the user gave (regular files). */
+  commit(): Promise<void>;
+  /** Leaves no trace of this run: removes what was written aside; a device is left as it is. */
+  discard(): void;
+}
+
+/**
+ * Opens `path` for an export of `inputs`. Refused before anything is touched: the name of one
+ * of the inputs, a directory, a missing directory.
+ */
+export function openOutputFile(path: string, inputs: string[]): OutputFile {
+  checkOutputPath(path, '-o');
+  for (const input of inputs) {
+    if (sameFile(path, input)) throw new UserError(`cannot write ${path}: it is the trace being read; name another file`);
+  }
+  const existing = statOrNull(path);
+  if ((existing !== null && !existing.isFile()) || STANDARD_STREAM.test(path)) return inPlace(path);
+  // A symbolic link stays a link: the file it points to is the one replaced.
+  const target = lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ? realpathSync(path) : path;
+  const aside = join(dirname(target), `.${basename(target)}.${process.pid}.partial`);
+  let fd: number;
+  try {
+    fd = openSync(aside, 'wx', existing?.mode ?? 0o666);
+  } catch (e) {
+    throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+  }
+  // flush: the data is on disk before the rename makes it the file the user named.
+  const stream = createWriteStream(aside, { fd, flush: true });
+  return {
+    stream,
+    async commit() {
+      await finished(stream, path);
+      try {
+        renameSync(aside, target);
+      } catch (e) {
+        throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+      }
+    },
+    discard() {
+      stream.destroy();
+      rmSync(aside, { force: true });
+    },
+  };
+}
+
+/** Devices, FIFOs and sockets: written where they are, never removed. */
+function inPlace(path: string): OutputFile {
+  let fd: number;
+  try {
+    fd = openSync(path, 'w');
+  } catch (e) {
+    throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+  }
+  const stream = createWriteStream(path, { fd });
+  return {
+    stream,
+    commit: () => finished(stream, path),
+    discard: () => stream.destroy(),
+  };
+}
+
+/** Ends the stream and waits until its descriptor is closed, so every write error has been seen. */
+async function finished(stream: WriteStream, path: string): Promise<void> {
+  stream.end();
+  try {
+    await once(stream, 'close');
+    if (stream.errored) throw stream.errored;
+  } catch (e) {
+    throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+  }
+}
