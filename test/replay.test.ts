@@ -78,13 +78,17 @@ test('--follow prints what a recording adds while it writes, and stops when it e
   let stdout = '';
   child.stdout.on('data', (d) => (stdout += d));
   const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  // Wait (up to 10 s) until the first half is printed, before the second half exists.
-  for (const t0 = Date.now(); events(stdout).length === 0 && Date.now() - t0 < 10_000;) await sleep(20);
-  const early = events(stdout).length;
+  /** Polls (up to 10 s) until replay has printed every event stored so far. */
+  const caughtUp = async () => {
+    for (const t0 = Date.now(); events(stdout).length < ingester.storedEvents && Date.now() - t0 < 10_000;) await sleep(20);
+    return events(stdout).length;
+  };
+  const early = await caughtUp();
+  // Each frame is printed while the recording goes on, before the next one exists.
   for (const f of frames.slice(half)) {
     ingester.frame(f);
     ingester.commit();
-    await sleep(30);
+    assert.equal(await caughtUp(), ingester.storedEvents);
   }
   ingester.finish();
   db.close();

@@ -16,9 +16,10 @@ for (const cc of compilers) {
   const exe = join(dir, `ring-stress-${cc}`);
   const build = spawnSync(cc, ['-pthread', '-I', packagePath('cmodule'), '-o', exe,
     packagePath('test', 'native', 'ring-stress.c'), packagePath('cmodule', 'ring.c'), packagePath('test', 'native', 'platform-native.c')], { encoding: 'utf8' });
-  const run = (threads: number, records: number, lossy: boolean, takeEveryUs: number, outboxBytes: number): Outcome => {
+  /** `hold`: the first take waits until the producers cannot go on without one (see ring-stress.c). */
+  const run = (threads: number, records: number, lossy: boolean, takeEveryUs: number, outboxBytes: number, hold = false): Outcome => {
     assert.equal(build.status, 0, build.stderr);
-    const r = spawnSync(exe, [threads, records, lossy ? 1 : 0, takeEveryUs, outboxBytes].map(String), { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(exe, [threads, records, lossy ? 1 : 0, takeEveryUs, outboxBytes, hold ? 1 : 0].map(String), { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout);
   };
@@ -29,14 +30,15 @@ for (const cc of compilers) {
   });
 
   test(`${cc}: lossless: when the agent is slow the threads wait, and say for how long`, () => {
-    // A 256 KiB outbox taken every 50 ms holds far less than the threads write.
-    const o = run(3, 200_000, false, 50_000, 256 << 10);
+    // 3.2 MB a thread against a 1 MiB ring and a 256 KiB outbox, not taken until every ring is full.
+    const o = run(3, 200_000, false, 1000, 256 << 10, true);
     assert.deepEqual([o.received, o.lost, o.errors], [3 * 200_000, 0, 0]);
     assert.ok(o.stalls > 0 && o.stallNs > 0, JSON.stringify(o));
   });
 
   test(`${cc}: lossy: when the agent is slow records are dropped, and every drop is counted`, () => {
-    const o = run(3, 200_000, true, 50_000, 256 << 10);
+    // Not taken until every producer is done: what neither ring nor outbox could hold was dropped.
+    const o = run(3, 200_000, true, 1000, 256 << 10, true);
     assert.equal(o.errors, 0);
     assert.ok(o.lost > 0, JSON.stringify(o));
     assert.equal(o.received + o.lost, o.written);

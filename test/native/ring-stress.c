@@ -2,7 +2,10 @@
  * Producers write numbered records into their rings while the drain thread empties them into
  * the outbox and this program takes the outbox, as the agent does, and checks what arrives.
  *
- * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES
+ * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD]
+ * HOLD 1: the first take waits until no producer can go on without one (lossless: every ring
+ * is full; lossy: every producer has finished), so stalls or drops are certain, not a matter
+ * of how the threads were scheduled.
  * Every 97th record is a syscall record with a six-argument payload (written by st_ring_write);
  * the others are one-slot call records (st_ring_write_slot, as the inline writer writes them)
  * whose target is the record's number. Prints one JSON line.
@@ -36,6 +39,9 @@ typedef struct
 
 static Seen seen[MAX_THREADS];
 static int errors;
+/* A mutex, not an atomic builtin: tcc has none. */
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t producers_done;
 
 static void
 fail (const char * what, uint32_t thread)
@@ -66,6 +72,9 @@ produce (void * data)
     }
   }
   st_ring_end (ring, 1);
+  pthread_mutex_lock (&done_lock);
+  producers_done++;
+  pthread_mutex_unlock (&done_lock);
   return NULL;
 }
 
@@ -139,14 +148,36 @@ check_chunks (const uint8_t * data, uint64_t size, int lossy)
   }
 }
 
+/* Polls until a lossless producer's ring is full (it must wait for a take) or lossy ones are done. */
+static void
+wait_until_blocked (Producer * producers, uint32_t threads, int lossy)
+{
+  for (;;)
+  {
+    uint32_t i, blocked = 0, done;
+    pthread_mutex_lock (&done_lock);
+    done = producers_done;
+    pthread_mutex_unlock (&done_lock);
+    for (i = 0; i != threads; i++)
+    {
+      StRing * r = producers[i].ring;
+      if (!lossy && r->produced_blocks - r->consumed_blocks >= ST_RING_BLOCKS)
+        blocked++;
+    }
+    if (lossy ? done == threads : blocked == threads)
+      return;
+    usleep (100);
+  }
+}
+
 int
 main (int argc, char ** argv)
 {
-  (void) argc;
   uint32_t threads = atoi (argv[1]);
   uint64_t records = strtoull (argv[2], NULL, 10);
   int lossy = atoi (argv[3]);
   int take_every_us = atoi (argv[4]);
+  int hold = argc > 6 && atoi (argv[6]) != 0;
   StTracer * tracer = st_tracer_new (strtoull (argv[5], NULL, 10));
   pthread_t tids[MAX_THREADS];
   Producer producers[MAX_THREADS];
@@ -159,6 +190,8 @@ main (int argc, char ** argv)
     producers[i] = (Producer) { st_ring_new (tracer, i, lossy, 1), records };
   for (i = 0; i != threads; i++)
     pthread_create (&tids[i], NULL, produce, &producers[i]);
+  if (hold)
+    wait_until_blocked (producers, threads, lossy);
   for (;;)
   {
     uint8_t * data;
