@@ -8,9 +8,10 @@ import { watchFaultsAndExit } from './lifecycle.js';
 import { post } from './messages.js';
 import { ModuleWatcher } from './modules.js';
 import { Outbox } from './outbox.js';
-import type { AgentInfo, AgentOptions } from './protocol.generated.js';
+import type { AgentInfo, AgentOptions, StartInfo } from './protocol.generated.js';
 import { Threads } from './threads.js';
 import { Tracer } from './tracer.js';
+import { isZygoteChild, programMain } from './main-thread.js';
 
 interface Recording {
   options: AgentOptions;
@@ -24,31 +25,25 @@ interface Recording {
 
 let recording: Recording | null = null;
 
-/** Where a process that was spawned and not resumed first runs code of its own. */
-function entryHook(): NativePointer | null {
-  const main = Process.mainModule.findExportByName('main') ?? DebugSymbol.fromName('main').address;
-  if (!main.isNull()) return main;
-  return Module.findGlobalExportByName('__libc_start_main') ?? Module.findGlobalExportByName('__libc_init');
-}
-
 const selection = (options: AgentOptions) => (tid: number) =>
   options.threads === 'all' || (options.threads === 'main' ? tid === Process.id : options.threadIds.includes(tid));
 
 /**
  * A spawned process is not running yet and following its main thread from here does not take:
- * the main thread follows itself when it reaches its entry.
+ * the main thread follows itself when it reaches `main`. Returns false where there is no such
+ * `main` to wait for: the host's resumed() then follows the thread as it runs.
  */
-function followMainThreadAtEntry(r: Recording): void {
-  if (!r.options.spawned || !selection(r.options)(Process.id)) return;
-  const entry = entryHook();
-  if (entry === null) throw new Error('cannot find main or the C library start routine to begin following the main thread');
+function followMainThreadAtMain(r: Recording): boolean {
+  const main = isZygoteChild() ? null : programMain();
+  if (main === null) return false;
   const { threads } = r;
-  const hook = Interceptor.attach(entry, {
+  const hook = Interceptor.attach(main, {
     onEnter() {
       if (!threads.isFollowed(this.threadId)) threads.follow(this.threadId);
       hook.detach();
     },
   });
+  return true;
 }
 
 rpc.exports = {
@@ -75,20 +70,32 @@ rpc.exports = {
     };
   },
 
-  start(): void {
+  start(): StartInfo {
     const r = recording;
     if (r === null) throw new Error('init first');
     r.forks.watch();
     watchFaultsAndExit(r.outbox, r.forks);
-    followMainThreadAtEntry(r);
+    const spawnedMainSelected = r.options.spawned && selection(r.options)(Process.id);
+    const mainAtMain = spawnedMainSelected && followMainThreadAtMain(r);
     // After the last hook is placed (its trampoline is Frida's memory too), before any following.
     const frida = fridaRanges();
     r.tracer.silentRanges = frida;
     r.modules.start();
     if (r.func !== null && !r.func.tryResolve()) r.func.deadline(r.options.funcTimeoutMs);
     const selected = selection(r.options);
-    r.threads.watch((tid) => selected(tid) && !(r.options.spawned && tid === Process.id) && !r.forks.inChild);
+    r.threads.watch((tid) => selected(tid) && !(mainAtMain && tid === Process.id) && !r.forks.inChild);
     r.outbox.start(r.options.drainIntervalMs);
+    return { mainFollowedFrom: !spawnedMainSelected ? 'attach' : mainAtMain ? 'main' : 'resume' };
+  },
+
+  /** The host resumed a spawned process: its threads now run and can be followed where they are. */
+  resumed(): void {
+    const r = recording;
+    if (r === null) return;
+    const selected = selection(r.options);
+    for (const t of Process.enumerateThreads()) {
+      if (selected(t.id) && !r.threads.isFollowed(t.id) && !r.forks.inChild && !r.threads.isFrida(t)) r.threads.follow(t.id, t.name ?? null);
+    }
   },
 
   /** Stops recording and sends everything left; returns the sites left unrecorded. */

@@ -21,6 +21,11 @@ export class Threads {
     return ring;
   }
 
+  /** Frida's own threads, cloaked or named as Frida names them. */
+  isFrida(t: { id: number; name?: string }): boolean {
+    return Cloak.hasThread(t.id) || FRIDA_THREAD.test(t.name ?? '');
+  }
+
   isFollowed(tid: number): boolean {
     return this.rings.has(tid);
   }
@@ -35,8 +40,7 @@ export class Threads {
   watch(selected: (tid: number) => boolean): void {
     this.observer = Process.attachThreadObserver({
       onAdded: (t) => {
-        const frida = Cloak.hasThread(t.id) || FRIDA_THREAD.test(t.name ?? '');
-        if (selected(t.id) && !this.rings.has(t.id) && !frida) this.follow(t.id, t.name ?? null);
+        if (selected(t.id) && !this.rings.has(t.id) && !this.isFrida(t)) this.follow(t.id, t.name ?? null);
       },
       onRemoved: (t) => {
         const ring = this.rings.get(t.id);

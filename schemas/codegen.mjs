@@ -170,6 +170,7 @@ function protocol() {
   iface('ApiOptions', agent.apiOptions);
   iface('AgentOptions', agent.options);
   iface('AgentInfo', agent.info);
+  iface('StartInfo', agent.startInfo);
   const names = [];
   for (const [type, m] of Object.entries(agent.messages)) {
     const name = type.split('-').map((p) => p[0].toUpperCase() + p.slice(1)).join('') + 'AgentMessage';

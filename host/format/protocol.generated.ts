@@ -70,6 +70,12 @@ export interface AgentInfo {
   mainModule: string;
 }
 
+/** What start() returns. */
+export interface StartInfo {
+  /** where the main thread's recording begins: at main (found by name or from the ELF entry point), when the host resumes the spawned process (no main of its own: Android apps, static runtimes), or at attach */
+  mainFollowedFrom: "main" | "resume" | "attach";
+}
+
 /** a capture meta frame: module-load, module-unload, thread */
 export interface MetaAgentMessage {
   type: "meta";

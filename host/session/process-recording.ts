@@ -3,7 +3,7 @@ import type { Device, Message, Script, Session } from 'frida';
 import { CaptureWriter } from '../capture/writer.js';
 import { UserError } from '../cli/errors.js';
 import { ApiPrototype, type EndMessage, type MetaMessage } from '../format/layout.generated.js';
-import type { AgentInfo, AgentMessage, AgentOptions, ApiOptions } from '../format/protocol.generated.js';
+import type { AgentInfo, AgentMessage, AgentOptions, ApiOptions, StartInfo } from '../format/protocol.generated.js';
 import { LiveIngest } from '../ingest/live-ingest.js';
 import { packagePath } from '../paths.js';
 import { prototypeEntry, type Prototype } from '../symbols/prototypes.js';
@@ -145,8 +145,13 @@ export class ProcessRecording {
     if (prototypes !== null) this.capture.appendMeta({ type: 'apis', prototypes: prototypes.map(prototypeEntry) });
     this.ingest = new LiveIngest(capturePath, this.output, (w) => log.write(`warning: ${w}\n`));
     this.ingest.finished.catch(() => {});
-    await this.script.exports.start();
-    if (spawned) await device.resume(pid);
+    const started = await this.script.exports.start() as StartInfo;
+    if (!spawned) return;
+    await device.resume(pid);
+    if (started.mainFollowedFrom === 'resume') {
+      log.write(`note: ${name} has no main of its own to start from; its threads are followed from where they run once resumed\n`);
+      await this.script.exports.resumed();
+    }
   }
 
   /**
