@@ -1,6 +1,6 @@
-import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { packagePath } from '../paths.js';
+import { openReadOnly } from '../store/connection.js';
 import { openTraceReadOnly, type TraceDb } from '../store/database.js';
 import { callLists, eventCursor, storedCalls } from '../store/stored-events.js';
 import { syscallNames } from '../symbols/syscall-table.js';
@@ -20,7 +20,7 @@ export function openAnalysis(path: string): AnalysisSession {
   const db = openTraceReadOnly(path);
   // The virtual tables read through a second connection: one cannot run statements while it
   // is in the middle of the query that asked for their rows.
-  const reader = new Database(path, { readonly: true, fileMustExist: true });
+  const reader = openReadOnly(path);
   db.table('events', {
     columns: ['thread_id', 'seq', 'kind', 'depth', 'location_id', 'target_id', 'size', 'syscall_id', 'stall_ns', 'api_call_id'],
     parameters: ['thread'],

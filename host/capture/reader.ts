@@ -18,6 +18,8 @@ export interface ScanResult {
   end: number;
   /** Set when the file ends in a torn frame, which was left out. */
   truncated?: { offset: number; reason: string };
+  /** Set, when asked to stop there, at damage before the last frame: nothing from it on is counted. */
+  damage?: { offset: number; reason: string };
 }
 
 const BLOCK = 8 << 20;
@@ -90,24 +92,29 @@ export class CaptureReader {
 
   /**
    * Checks every frame. A torn last frame (a crash mid-write, or a zero-filled tail) is reported
-   * in `truncated`; damage before the last frame throws, naming its byte offset.
+   * in `truncated`; damage before the last frame throws, naming its byte offset, or with
+   * `stopAtDamage` is reported in `damage`, so the frames before it can still be used.
    */
-  scan(): ScanResult {
+  scan({ stopAtDamage = false } = {}): ScanResult {
     let offset: number = CaptureHeader.size;
     let frames = 0;
     const torn = (reason: string): ScanResult => ({ frames, end: offset, truncated: { offset, reason } });
+    const damaged = (reason: string): ScanResult => {
+      if (stopAtDamage) return { frames, end: offset, damage: { offset, reason } };
+      throw this.corrupt(offset, reason);
+    };
     while (offset < this.size) {
       if (this.size - offset < FrameHeader.size) return torn('partial frame header');
       const header = decodeFrameHeader(this.bytes(offset, FrameHeader.size), 0);
       if (typeof header === 'string') {
         if (this.allZero(offset)) return torn('zero-filled tail');
-        throw this.corrupt(offset, header);
+        return damaged(header);
       }
       const end = offset + FrameHeader.size + header.length;
       if (end > this.size) return torn(`frame of ${header.length} bytes cut short at ${this.size - offset - FrameHeader.size}`);
       if (!payloadMatches(this.bytes(offset + FrameHeader.size, header.length), header.payloadCrc)) {
         if (end === this.size) return torn('last frame fails its checksum');
-        throw this.corrupt(offset, 'payload checksum mismatch');
+        return damaged('payload checksum mismatch');
       }
       frames++;
       offset = end;

@@ -13,6 +13,7 @@ import { queryCommand } from './commands/query.js';
 import { recordCommand } from './commands/record.js';
 import { replayCommand } from './commands/replay.js';
 import { reportCommand } from './commands/report.js';
+import { upgradeCommand } from './commands/upgrade.js';
 
 const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
 
@@ -77,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
     .command(reportCommand)
     .command(replayCommand)
     .command(exportCommand)
+    .command(upgradeCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .version(version)

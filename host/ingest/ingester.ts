@@ -5,13 +5,13 @@ import {
 import type { CaptureInfo } from '../capture/format.js';
 import type { Frame } from '../capture/reader.js';
 import { parseMeta } from '../capture/meta.js';
-import { UserError } from '../cli/errors.js';
 import type { TraceDb } from '../store/database.js';
 import { CallStacks } from './call-stacks.js';
 import { readCaptures, type Captured } from './captures.js';
 import { valueOf, type ArgType } from '../symbols/arg-types.js';
 import { prototypeFromEntry, storedPrototypes, type Prototype } from '../symbols/prototypes.js';
 import { chunksOf, ChunkError, type Chunk } from './chunks.js';
+import { FrameDamage } from './frame-damage.js';
 import { Locations } from './locations.js';
 import { ModuleRegistry } from './modules.js';
 
@@ -215,8 +215,8 @@ export class Ingester {
     this.position = frame.end;
   }
 
-  private corrupt(frame: Frame, offsetInPayload: number, reason: string): UserError {
-    return new UserError(`capture is corrupt at byte offset ${frame.offset + FrameHeader.size + offsetInPayload}: ${reason}`);
+  private corrupt(frame: Frame, offsetInPayload: number, reason: string): FrameDamage {
+    return new FrameDamage(frame.offset, frame.offset + FrameHeader.size + offsetInPayload, reason);
   }
 
   private meta(frame: Frame): void {

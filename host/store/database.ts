@@ -2,6 +2,9 @@ import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { UserError } from '../cli/errors.js';
 import { packagePath } from '../paths.js';
+import { describeReadError, openReadOnly } from './connection.js';
+import { identify, TRACE_APPLICATION_ID, type TraceIdentity } from './trace-identity.js';
+import { describeWriteError } from './write-errors.js';
 
 export type TraceDb = Database.Database;
 
@@ -16,35 +19,18 @@ const migrations = readdirSync(MIGRATIONS_DIR)
 /** The schema version this code writes and reads: the highest numbered migration. */
 export const SCHEMA_VERSION = migrations.at(-1)?.version ?? 0;
 
-function describeOpenError(path: string, e: unknown): UserError {
-  const code = (e as { code?: string }).code;
-  if (code === 'SQLITE_NOTADB') return new UserError(`${path} is not a SQLite database`);
-  if (code === 'SQLITE_CANTOPEN') return new UserError(`cannot open ${path}`);
-  return new UserError(`${path}: ${(e as Error).message}`);
-}
+/** How long a writer waits for a lock: long enough for a reader to pass, not for a recording or an ingest, which hold it while they run. */
+const LOCK_WAIT_MS = 1000;
 
-export interface TraceIdentity {
-  version: number;
-  /** The capture it was ingested from; null in a database that has no trace yet. */
-  captureId: string | null;
-  /** No tables at all: a new or zero-length file. */
-  empty: boolean;
-}
-
-/** Reads what a trace file is without changing anything in it. */
+/** Reads what a database is without changing anything in it or beside it. */
 export function inspectTrace(path: string): TraceIdentity {
-  let db: TraceDb | undefined;
+  const db = openReadOnly(path);
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    const version = db.pragma('user_version', { simple: true }) as number;
-    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];
-    if (version === 0 && tables.length > 0) throw new UserError(`${path} is a SQLite database, but not a stalk-trace trace`);
-    const captureId = tables.includes('trace') ? db.prepare('SELECT capture_id FROM trace').pluck().get() as string | undefined : undefined;
-    return { version, captureId: captureId ?? null, empty: tables.length === 0 };
+    return identify(db);
   } catch (e) {
-    throw e instanceof UserError ? e : describeOpenError(path, e);
+    throw describeReadError(path, e);
   } finally {
-    db?.close();
+    db.close();
   }
 }
 
@@ -55,41 +41,93 @@ export function checkNotNewer(path: string, version: number): void {
   }
 }
 
-/** Opens a trace for reading only: nothing in the file can change through this connection. */
-export function openTraceReadOnly(path: string): TraceDb {
-  if (!existsSync(path)) throw new UserError(`trace database ${path} does not exist`);
-  const { version, empty } = inspectTrace(path);
-  if (empty) throw new UserError(`${path} is an empty database, not a stalk-trace trace`);
-  checkNotNewer(path, version);
+const notATrace = (path: string) => `${path} is a SQLite database, but not a stalk-trace trace`;
+
+/**
+ * What an output file is, for a writer: empty, or a trace the migrations can bring up to date.
+ * Anything else is refused before it is touched.
+ */
+export function inspectForWriting(path: string): TraceIdentity {
+  const identity = inspectTrace(path);
+  if (identity.kind === 'foreign') throw new UserError(`${notATrace(path)}; choose another output file`);
+  if (identity.kind === 'trace') checkNotNewer(path, identity.version);
+  return identity;
+}
+
+/** The schema version of a trace this stalk-trace can open; anything else is refused in one sentence. */
+function traceVersion(path: string, identity: TraceIdentity): number {
+  if (identity.kind === 'empty') throw new UserError(`${path} is an empty database, not a stalk-trace trace`);
+  if (identity.kind === 'foreign') throw new UserError(notATrace(path));
+  checkNotNewer(path, identity.version);
+  return identity.version;
+}
+
+/** Refuses what readers cannot read, each in one sentence. */
+function checkReadable(path: string, identity: TraceIdentity): void {
+  const version = traceVersion(path, identity);
   if (version < SCHEMA_VERSION) {
-    throw new UserError(`${path} has trace schema version ${version}; open it once for writing (stalk-trace ingest) to upgrade it`);
+    throw new UserError(`${path} is a trace from an older stalk-trace (schema version ${version}), which this one cannot read ` +
+      `as it is; upgrade it in place with: stalk-trace upgrade ${path}`);
   }
-  return new Database(path, { readonly: true, fileMustExist: true });
+  if (identity.kind === 'trace' && identity.captureId === null) {
+    throw new UserError(`${path} holds no trace: the ingest that made it stopped before storing anything; ingest its capture again`);
+  }
+}
+
+/** Opens a trace for reading only: nothing in the file, or beside it, can change through this connection. */
+export function openTraceReadOnly(path: string): TraceDb {
+  const db = openReadOnly(path);
+  try {
+    checkReadable(path, identify(db));
+    return db;
+  } catch (e) {
+    db.close();
+    throw describeReadError(path, e);
+  }
 }
 
 /**
- * Opens a trace for writing, creating it or bringing its schema up to date. A database from a
- * newer stalk-trace is refused before anything in it is touched.
+ * 'wal' for a trace written in place, which readers may follow and which must survive a crash;
+ * 'off' for one built aside, discarded whole if anything fails.
  */
-export function openTraceForWriting(path: string): TraceDb {
-  if (existsSync(path)) checkNotNewer(path, inspectTrace(path).version);
-  let db: TraceDb;
+export type JournalMode = 'wal' | 'off';
+
+/**
+ * Opens a trace for writing, creating it or bringing its schema up to date. A database that is
+ * not a trace, or is from a newer stalk-trace, is refused before anything in it is touched.
+ * SQLite's own failures are left to the caller, who knows which name to give the file.
+ */
+export function openTraceForWriting(path: string, journal: JournalMode = 'wal'): TraceDb {
+  if (existsSync(path)) inspectForWriting(path);
+  const db = new Database(path, { timeout: LOCK_WAIT_MS });
   try {
-    db = new Database(path);
-    db.pragma('journal_mode = WAL');
+    db.pragma(`journal_mode = ${journal === 'wal' ? 'WAL' : 'OFF'}`);
+    db.pragma(`synchronous = ${journal === 'wal' ? 'NORMAL' : 'OFF'}`);
+    const current = db.pragma('user_version', { simple: true }) as number;
+    const pending = migrations.filter((m) => m.version > current);
+    if (pending.length > 0) {
+      db.transaction(() => {
+        if (current === 0) db.pragma(`application_id = ${TRACE_APPLICATION_ID}`);
+        for (const m of pending) db.exec(readFileSync(`${MIGRATIONS_DIR}/${m.file}`, 'utf8'));
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
+    }
+    return db;
   } catch (e) {
-    throw describeOpenError(path, e);
+    db.close();
+    throw e;
   }
-  db.pragma('synchronous = NORMAL');
-  const current = db.pragma('user_version', { simple: true }) as number;
-  const pending = migrations.filter((m) => m.version > current);
-  if (pending.length > 0) {
-    db.transaction(() => {
-      for (const m of pending) db.exec(readFileSync(`${MIGRATIONS_DIR}/${m.file}`, 'utf8'));
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    })();
+}
+
+/** Brings an older trace up to this stalk-trace's schema in place; returns the version it had. */
+export function upgradeTrace(path: string): number {
+  const version = traceVersion(path, inspectTrace(path));
+  try {
+    closeFinished(openTraceForWriting(path));
+  } catch (e) {
+    throw describeWriteError(path, e);
   }
-  return db;
+  return version;
 }
 
 /** Indexes are built once the bulk of the events is in: inserting into them row by row costs more. */
@@ -97,7 +135,7 @@ export function createIndexes(db: TraceDb): void {
   db.exec(readFileSync(`${MIGRATIONS_DIR}/indexes.sql`, 'utf8'));
 }
 
-/** Leaves a finished trace as one self-contained file that read-only openers need not write beside. */
+/** Leaves a trace as one self-contained file that read-only openers need not write beside. */
 export function closeFinished(db: TraceDb): void {
   db.pragma('journal_mode = DELETE');
   db.close();
