@@ -30,7 +30,7 @@ test('every listed command has its own --help', () => {
 
 test('an unknown command or option is a usage error, exit 1, without a stack trace', () => {
   const cases: [string[], RegExp][] = [
-    [['frobnicate'], /^stalk-trace: unknown command frobnicate; the commands are record, devices, ingest, info, query, replay, export or report\n$/],
+    [['frobnicate'], /^stalk-trace: unknown command frobnicate; the commands are record, devices, ingest, info, query, replay, export, upgrade or report\n$/],
     [['ingest', 'x.stcap', '--no-such-option'], /^stalk-trace: unknown option --no-such-option for ingest\n/],
     [['report', 'hotspots', 'x.db', '--bogus', '-z'], /^stalk-trace: unknown options --bogus, -z for report hotspots\n/],
     [[], /^stalk-trace: name one target: -f PROGRAM \[ARGS\.\.\.\] to spawn it, -p PID or -n NAME to attach\n$/],

@@ -360,3 +360,15 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
   assert.equal(runCli(['info', path]).code, 0);
   assert.deepEqual(listing(dir), ['c.stcap', 'old.db']);
 });
+
+test('a long ingest shows its progress on a terminal, and only there', { skip: spawnSync('script', ['--version']).status !== 0 && 'script (util-linux) is not installed' }, () => {
+  const dir = tempDir();
+  const typescript = join(dir, 'terminal.txt');
+  const command = `"${process.execPath}" "${CLI}" ingest "${longCapture}" -o "${join(dir, 'tty.db')}"`;
+  const r = spawnSync('script', ['-q', '-e', '-c', command, typescript], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const shown = readFileSync(typescript, 'utf8');
+  assert.match(shown, new RegExp(`\\ringesting ${longCapture.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\d+% \\(\\d+ of \\d+ MiB\\)`));
+  // Without a terminal, standard error stays empty.
+  assert.equal(runCli(['ingest', longCapture, '-o', join(dir, 'pipe.db')]).stderr, '');
+});

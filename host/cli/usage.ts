@@ -20,6 +20,7 @@ const SHAPES: Record<string, CommandShape> = {
   query: {},
   replay: { positionals: [TRACE] },
   export: { positionals: [TRACE] },
+  upgrade: { positionals: [['trace', 'the trace database to upgrade']] },
   report: {
     subcommands: {
       hotspots: { positionals: [TRACE] }, calltree: { positionals: [TRACE] }, apis: { positionals: [TRACE] }, syscalls: { positionals: [TRACE] },

@@ -21,7 +21,11 @@ export interface IngestOptions {
   keepGood?: boolean;
   /** Asked between frames: true stops the ingest with IngestInterrupted. */
   stopRequested?: () => boolean;
+  /** Told how far the ingest has come, in capture bytes, about every PROGRESS_BYTES. */
+  progress?: (position: number, end: number) => void;
 }
+
+const PROGRESS_BYTES = 8 << 20;
 
 /** The ingest was asked to stop: a new database was not created, a continued one keeps what it stored. */
 export class IngestInterrupted extends UserError {}
@@ -89,7 +93,7 @@ export function ingestCapture(capturePath: string, dbPath: string, warn: IngestW
     const end = framesEnd(reader, warn, keepGood);
     const plan = planOutput(dbPath, capturePath, reader.info.captureId, end);
     if (plan === 'complete') return { frames: 0 };
-    const store = (to: number) => storeFrames(reader, dbPath, plan === 'create', to, warn, options.stopRequested ?? (() => false));
+    const store = (to: number) => storeFrames(reader, dbPath, plan === 'create', to, warn, options);
     try {
       return store(end);
     } catch (e) {
@@ -120,7 +124,8 @@ function interrupted(dbPath: string, capturePath: string, fresh: boolean, positi
  * it is discarded whole if anything fails, and renamed into place once complete.
  */
 function storeFrames(reader: CaptureReader, dbPath: string, fresh: boolean, end: number, warn: IngestWarning,
-  stopRequested: () => boolean): IngestResult {
+  options: IngestOptions): IngestResult {
+  const stopRequested = options.stopRequested ?? (() => false);
   const building = fresh ? `${dbPath}.partial` : dbPath;
   if (fresh) createAside(building, dbPath);
   let db: TraceDb | undefined;
@@ -130,7 +135,12 @@ function storeFrames(reader: CaptureReader, dbPath: string, fresh: boolean, end:
     ingester = new Ingester(db, reader.info, warn);
     let frames = 0;
     let committed = ingester.position;
+    let told = ingester.position;
     for (const frame of reader.frames(ingester.position, end)) {
+      if (options.progress !== undefined && frame.offset - told >= PROGRESS_BYTES) {
+        options.progress(frame.offset, end);
+        told = frame.offset;
+      }
       if (stopRequested()) {
         // Between frames the stored state is whole: a continued trace keeps it.
         if (!fresh) ingester.finish();

@@ -9,7 +9,7 @@ const report = (m: IngestJobReport) => parentPort!.postMessage(m);
 
 try {
   const result = ingestCapture(capturePath, dbPath, (message) => report({ type: 'warning', message }), {
-    keepGood, stopRequested: () => Atomics.load(stopFlag, 0) !== 0,
+    keepGood, stopRequested: () => Atomics.load(stopFlag, 0) !== 0, progress: (position, end) => report({ type: 'progress', position, end }),
   });
   report({ type: 'done', result });
 } catch (e) {

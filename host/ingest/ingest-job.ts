@@ -4,6 +4,7 @@ import type { IngestResult } from './ingest-capture.js';
 
 export type IngestJobReport =
   | { type: 'warning'; message: string }
+  | { type: 'progress'; position: number; end: number }
   | { type: 'done'; result: IngestResult }
   | { type: 'failed'; message: string; exitCode: number; interrupted: boolean }
   | { type: 'crashed'; message: string; stack?: string };
@@ -18,13 +19,15 @@ export class IngestJob {
   private stopExitCode = 1;
   readonly finished: Promise<IngestResult>;
 
-  constructor(capturePath: string, dbPath: string, keepGood: boolean, onWarning: (message: string) => void) {
+  constructor(capturePath: string, dbPath: string, keepGood: boolean, onWarning: (message: string) => void,
+    onProgress: (position: number, end: number) => void = () => {}) {
     const worker = new Worker(new URL('./ingest-job-worker.js', import.meta.url), {
       workerData: { capturePath, dbPath, keepGood, stopFlag: this.stopFlag },
     });
     this.finished = new Promise((resolve, reject) => {
       worker.on('message', (m: IngestJobReport) => {
         if (m.type === 'warning') onWarning(m.message);
+        else if (m.type === 'progress') onProgress(m.position, m.end);
         else if (m.type === 'done') resolve(m.result);
         else if (m.type === 'failed') reject(new UserError(m.message, m.interrupted ? this.stopExitCode : m.exitCode));
         else reject(Object.assign(new Error(m.message), { stack: m.stack }));

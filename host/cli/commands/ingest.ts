@@ -22,7 +22,11 @@ export const ingestCommand: CommandModule<object, Args> = {
     .option('keep-good', { type: 'boolean', describe: 'of a damaged capture, store every frame before the damage' }),
   handler: async (args) => {
     const output = args.output ?? args.capture.replace(/\.stcap$/, '') + '.db';
-    const job = new IngestJob(args.capture, output, args.keepGood ?? false, (warning) => console.error(`warning: ${warning}`));
+    // Progress on a terminal only: a log or a pipe gets the summary alone.
+    const tty = process.stderr.isTTY === true;
+    const mib = (n: number) => (n / (1 << 20)).toFixed(0);
+    const job = new IngestJob(args.capture, output, args.keepGood ?? false, (warning) => console.error(`warning: ${warning}`),
+      (position, end) => tty && process.stderr.write(`\ringesting ${args.capture}: ${Math.floor((100 * position) / end)}% (${mib(position)} of ${mib(end)} MiB)\x1b[K`));
     const stops = STOPPING_SIGNALS.map((signal) => [signal, () => job.stop(128 + constants.signals[signal])] as const);
     for (const [signal, stop] of stops) process.on(signal, stop);
     let frames: number;
@@ -30,6 +34,7 @@ export const ingestCommand: CommandModule<object, Args> = {
       ({ frames } = await job.finished);
     } finally {
       for (const [signal, stop] of stops) process.off(signal, stop);
+      if (tty) process.stderr.write('\r\x1b[K');
     }
     console.log(frames === 0
       ? `${output} already holds all of ${args.capture}`
