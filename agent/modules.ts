@@ -3,6 +3,7 @@
 import { globRegExp } from './globs.js';
 import { indirectFunctions } from './ifuncs.js';
 import { postMeta } from './messages.js';
+import { buildIdOf } from './build-id.js';
 
 export type Symbol = [offset: number, size: number, name: string];
 
@@ -45,7 +46,7 @@ export class ModuleWatcher {
         if (excluded) Stalker.exclude({ base: m.base, size: m.size });
         const symbols = functionSymbols(m);
         postMeta({
-          type: 'module-load', name: m.name, path: m.path, base: m.base.toString(), size: m.size, symbols,
+          type: 'module-load', name: m.name, path: m.path, base: m.base.toString(), size: m.size, symbols, buildId: buildIdOf(m),
           ...(loadedLater ? { loadedLater } : {}),
         });
         this.onLoad(m, symbols, excluded);

@@ -92,7 +92,7 @@ function typescript() {
     names.push(name);
     out.push(`/** ${message.description} */`, `export interface ${name} {`, `  type: ${JSON.stringify(type)};`);
     for (const [field, spec] of Object.entries(message.fields)) {
-      out.push(`  ${field}${spec.optional ? '?' : ''}: ${tsType(spec)};`);
+      out.push(`  ${field}${spec.optional ? '?' : ''}: ${tsType(spec)}${spec.nullable ? ' | null' : ''};`);
     }
     out.push('}', '');
   }

@@ -97,3 +97,11 @@ test('--follow prints what a recording adds while it writes, and stops when it e
   assert.ok(early > 0 && early < 22, `printed ${early} events before the rest was written`);
   assert.equal(events(stdout).length, 22);
 });
+
+test('disassembly names the targets of calls and jumps', () => {
+  // main at 0x401000: call app!a (0x401100, 5 + 0xfb on), jmp to main+0x7 (short), ret.
+  const withCalls = { ...app, functions: [{ name: 'main', offset: 0x1000, size: 0x100, code: [0xe8, 0xfb, 0x00, 0x00, 0x00, 0xeb, 0x00, 0xc3] }, ...app.functions.slice(1)] };
+  const s: Scenario = { events: ['call', 'ret', 'block'], steps: [{ load: withCalls }, { thread: 1, calls: [{ fn: 'app!main' }] }] };
+  const out = runCli(['replay', traceOf(s, dir, 'branches')]).stdout;
+  assert.match(out, /\n\s+0x401000 {2}call app!a\n\s+0x401005 {2}jmp app!main\+0x7\n\s+0x401007 {2}ret\n/);
+});

@@ -12,6 +12,7 @@ import { createDisassembler, type Disassemble } from './disassembler.js';
 import { threadIds, threadName } from './trace-facts.js';
 import { quoted } from './text-table.js';
 import { EventJson } from './event-json.js';
+import { AddressNames, nameBranchTarget } from './address-names.js';
 import { toJson } from './json.js';
 
 export interface ReplayOptions {
@@ -57,8 +58,9 @@ class Renderer implements Lines {
   private readonly apiCallOf: (id: number) => ApiCallRow | undefined;
   private readonly apiFormat: ApiFormatter;
   private baseDepth: number | undefined;
+  private addressNames: AddressNames | undefined;
 
-  constructor(db: TraceDb, private readonly disassemble: Disassemble | undefined) {
+  constructor(private readonly db: TraceDb, private readonly disassemble: Disassemble | undefined) {
     this.nameOf = db.prepare('SELECT name FROM locations WHERE id = ?').pluck();
     this.addressOf = db.prepare('SELECT address FROM locations WHERE id = ?').pluck();
     this.codeOf = db.prepare('SELECT code FROM blocks WHERE location_id = ? AND end - start = ? AND code IS NOT NULL ORDER BY id DESC LIMIT 1').pluck();
@@ -116,7 +118,9 @@ class Renderer implements Lines {
         const code = this.code(e.locationId, e.value);
         const pad = `${' '.repeat(10)}${indent}     `;
         if (!code) return [...lines, `${pad}(no code was captured for this block)`];
-        return [...lines, ...this.disassemble(code, this.addressOf.get(e.locationId) as number).map((l) => pad + l)];
+        this.addressNames ??= new AddressNames(this.db);
+        const names = this.addressNames;
+        return [...lines, ...this.disassemble(code, this.addressOf.get(e.locationId) as number).map((l) => pad + nameBranchTarget(l, names))];
       }
     }
   }

@@ -202,6 +202,7 @@ export interface ModuleLoadMessage {
   size: number;
   symbols?: Array<[offset: number, size: number, name: string]>;
   loadedLater?: boolean;
+  buildId?: string | null;
 }
 
 /** the module loaded at base is gone */
@@ -296,6 +297,12 @@ export const META_FIELDS = {
       "type": "boolean",
       "optional": true,
       "description": "appeared while recording (dlopen), rather than in the map at its start"
+    },
+    "buildId": {
+      "type": "string",
+      "optional": true,
+      "nullable": true,
+      "description": "the GNU build id, hex, read from the module's notes in memory; the host adds names from its own copy of a file (PLT stubs, debug files, MiniDebugInfo) only when this matches"
     }
   },
   "module-unload": {

@@ -318,7 +318,7 @@ export class Ingester {
       if (kind === costKind) t.cost++;
       switch (kind) {
         case Kind.call:
-          value = locations.id(target);
+          value = locations.calleeId(target);
           depth = stacks.call(value, address + aux, t.cost);
           this.listCall(value, t.tid, locationId, seq, depth);
           break;

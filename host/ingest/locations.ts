@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { TraceDb } from '../store/database.js';
 import type { ModuleInstance, ModuleMap } from '../symbols/module-map.js';
+import { pltTarget } from '../symbols/host-symbols.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -37,9 +38,33 @@ export class Locations {
   id(address: number): number {
     if (this.epoch !== this.map.epoch) {
       this.current = new Map();
+      this.stubs = new Map();
       this.epoch = this.map.epoch;
     }
     return this.current.get(address) ?? this.resolve(address);
+  }
+
+  /** PLT stub location id -> the function's location id it reaches, under the current epoch. */
+  private stubs = new Map<number, number>();
+
+  /**
+   * A call's callee: the function itself where the call went to a PLT stub (`write@plt` reaches
+   * libc.so.6!write), found by name among the other modules mapped now; otherwise the target.
+   */
+  calleeId(address: number): number {
+    const id = this.id(address);
+    const known = this.stubs.get(id);
+    if (known !== undefined) return known;
+    let callee = id;
+    const module = this.map.find(address);
+    const symbol = module?.symbols.lookup(address - module.base);
+    const name = symbol !== undefined && symbol.delta === 0 ? pltTarget(symbol.name) : null;
+    if (name !== null) {
+      const reached = this.map.addressOf(name, module!);
+      if (reached !== undefined) callee = this.id(reached);
+    }
+    this.stubs.set(id, callee);
+    return callee;
   }
 
   private describe(address: number, module: ModuleInstance | undefined): [number | null, number | null, number | null, number | null, string] {

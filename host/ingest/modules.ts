@@ -3,7 +3,18 @@ import type { ModuleLoadMessage } from '../format/layout.generated.js';
 import type { TraceDb } from '../store/database.js';
 import { ModuleMap, type ModuleInstance } from '../symbols/module-map.js';
 import { SymbolIndex } from '../symbols/symbol-index.js';
+import { hostSymbols } from '../symbols/host-symbols.js';
+import type { FunctionSymbol } from '../symbols/elf-file.js';
 import { parseAddress } from '../capture/meta.js';
+
+/** What the target reported, with the names this machine's copy of the file adds (one entry per offset and name). */
+function withHostSymbols(message: ModuleLoadMessage): FunctionSymbol[] {
+  const reported = message.symbols ?? [];
+  const extra = hostSymbols(message.path, message.buildId);
+  if (extra.length === 0) return reported;
+  const seen = new Set(reported.map(([offset, , name]) => `${offset}:${name}`));
+  return [...reported, ...extra.filter(([offset, , name]) => !seen.has(`${offset}:${name}`) && seen.add(`${offset}:${name}`))];
+}
 
 /** Keeps the live module map and the modules and symbols tables in step. */
 export class ModuleRegistry {
@@ -39,7 +50,7 @@ export class ModuleRegistry {
 
   load(message: ModuleLoadMessage): ModuleInstance {
     const id = this.nextModuleId++;
-    const symbols = (message.symbols ?? []).map(([offset, size, name]) => [offset, size, name, this.nextSymbolId++] as const);
+    const symbols = withHostSymbols(message).map(([offset, size, name]) => [offset, size, name, this.nextSymbolId++] as const);
     const module = { id, name: message.name, path: message.path, base: parseAddress(message.base), size: message.size, symbols: new SymbolIndex(symbols) };
     const gone = this.map.load(module);
     this.insertModule.run(id, module.name, module.path, module.base, module.size, this.map.epoch, message.loadedLater ? 1 : 0);

@@ -41,6 +41,15 @@ export class ModuleMap {
     return gone;
   }
 
+  /** Where a function named `name` is, in the first module by address that has it other than `besides`. */
+  addressOf(name: string, besides: ModuleInstance): number | undefined {
+    for (const m of this.sorted) {
+      const offset = m === besides ? undefined : m.symbols.offsetOf(name);
+      if (offset !== undefined) return m.base + offset;
+    }
+    return undefined;
+  }
+
   find(address: number): ModuleInstance | undefined {
     const list = this.sorted;
     let lo = 0;

@@ -14,6 +14,17 @@ export class SymbolIndex {
     this.ids = Int32Array.from(sorted, (s) => s[3]);
   }
 
+  private byName: Map<string, number> | null = null;
+
+  /** The offset of the first symbol with this name, or undefined. */
+  offsetOf(name: string): number | undefined {
+    if (this.byName === null) {
+      this.byName = new Map();
+      for (let i = this.names.length - 1; i >= 0; i--) this.byName.set(this.names[i], this.offsets[i]);
+    }
+    return this.byName.get(name);
+  }
+
   get length(): number {
     return this.names.length;
   }

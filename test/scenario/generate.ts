@@ -191,7 +191,8 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
       loaded.set(step.load.name, step.load);
       capture.appendMeta({
         type: 'module-load', name: step.load.name, path: step.load.path ?? `/opt/demo/${step.load.name}`, base: hex(step.load.base),
-        size: step.load.size, symbols: step.load.functions.map((f) => [f.offset, f.size, f.name]), ...(running ? { loadedLater: true } : {}),
+        size: step.load.size, symbols: step.load.functions.filter((f) => !f.unreported).map((f) => [f.offset, f.size, f.name]), ...(running ? { loadedLater: true } : {}),
+        ...(step.load.buildId ? { buildId: step.load.buildId } : {}),
       });
     } else if ('unload' in step) {
       const module = loaded.get(step.unload)!;

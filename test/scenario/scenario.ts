@@ -25,6 +25,8 @@ export interface Scenario {
 export interface ModuleSpec {
   name: string;
   path?: string;
+  /** As the agent reads it from memory: the host then adds names from the file at path when its build id matches. */
+  buildId?: string;
   base: number;
   size: number;
   functions: FunctionSpec[];
@@ -34,6 +36,8 @@ export interface FunctionSpec {
   name: string;
   offset: number;
   size: number;
+  /** Code the target names nothing (a PLT stub, a stripped function): not among the module's reported symbols. */
+  unreported?: boolean;
   /** Code bytes of each of the function's blocks (default: 16 nops). */
   code?: number[];
 }
