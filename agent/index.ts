@@ -11,7 +11,7 @@ import { Outbox } from './outbox.js';
 import type { AgentInfo, AgentOptions, StartInfo } from './protocol.generated.js';
 import { Threads } from './threads.js';
 import { Tracer } from './tracer.js';
-import { isZygoteChild, programMain } from './main-thread.js';
+import { isZygoteChild, programStart } from './main-thread.js';
 
 interface Recording {
   options: AgentOptions;
@@ -30,19 +30,20 @@ const selection = (options: AgentOptions) => (tid: number) =>
 
 /**
  * A spawned process is not running yet and following its main thread from here does not take:
- * the main thread follows itself when it reaches `main`. Returns false where there is no such
- * `main` to wait for: the host's resumed() then follows the thread as it runs.
+ * the main thread follows itself when it first runs code of the program's own (its constructors,
+ * else main). Returns false where there is none to wait for: the host's resumed() then follows
+ * the thread as it runs.
  */
-function followMainThreadAtMain(r: Recording): boolean {
-  const main = isZygoteChild() ? null : programMain();
-  if (main === null) return false;
+function followMainThreadAtStart(r: Recording): boolean {
+  const starts = isZygoteChild() ? [] : programStart();
+  if (starts.length === 0) return false;
   const { threads } = r;
-  const hook = Interceptor.attach(main, {
+  const hooks = starts.map((at) => Interceptor.attach(at, {
     onEnter() {
       if (!threads.isFollowed(this.threadId)) threads.follow(this.threadId);
-      hook.detach();
+      for (const h of hooks) h.detach();
     },
-  });
+  }));
   return true;
 }
 
@@ -76,16 +77,16 @@ rpc.exports = {
     r.forks.watch();
     watchFaultsAndExit(r.outbox, r.forks);
     const spawnedMainSelected = r.options.spawned && selection(r.options)(Process.id);
-    const mainAtMain = spawnedMainSelected && followMainThreadAtMain(r);
+    const mainAtStart = spawnedMainSelected && followMainThreadAtStart(r);
     // After the last hook is placed (its trampoline is Frida's memory too), before any following.
     const frida = fridaRanges();
     r.tracer.silentRanges = frida;
     r.modules.start();
     if (r.func !== null && !r.func.tryResolve()) r.func.deadline(r.options.funcTimeoutMs);
     const selected = selection(r.options);
-    r.threads.watch((tid) => selected(tid) && !(mainAtMain && tid === Process.id) && !r.forks.inChild);
+    r.threads.watch((tid) => selected(tid) && !(mainAtStart && tid === Process.id) && !r.forks.inChild);
     r.outbox.start(r.options.drainIntervalMs);
-    return { mainFollowedFrom: !spawnedMainSelected ? 'attach' : mainAtMain ? 'main' : 'resume' };
+    return { mainFollowedFrom: !spawnedMainSelected ? 'attach' : mainAtStart ? 'start' : 'resume' };
   },
 
   /** The host resumed a spawned process: its threads now run and can be followed where they are. */

@@ -1,6 +1,9 @@
-// The main thread of a spawned process. Frida holds it where the C library's start routine has
-// already begun, and following it from here does not take: it follows itself when it reaches
-// `main`, found by name or, in a stripped program, from the ELF entry point (program-entry.ts).
+// The main thread of a spawned process. Frida holds it inside the C library's start routine,
+// after the dynamic loader and the libraries' constructors ran and before the program's own
+// constructors, and following it from here does not take: it follows itself when it reaches the
+// program's first code of its own: its preinit/init functions (DT_PREINIT_ARRAY, DT_INIT,
+// DT_INIT_ARRAY, from the dynamic section, so stripped programs have them too), else `main`,
+// found by name or, in a stripped program, from the ELF entry point (program-entry.ts).
 // Where there is no such `main` (Android apps, forked from zygote with their main thread deep in
 // the runtime; static runtimes), it is followed from the moment the host resumes the process.
 import { findMain, type CodeReader } from './program-entry.js';
@@ -51,6 +54,48 @@ export function programMain(): NativePointer | null {
   if (entry === null) return null;
   const found = findMain(processReader(main), BigInt(entry.toString()));
   return found === null ? null : ptr(found.toString());
+}
+
+const DT_INIT = 12;
+const DT_INIT_ARRAY = 25;
+const DT_INIT_ARRAYSZ = 27;
+const DT_PREINIT_ARRAY = 32;
+const DT_PREINIT_ARRAYSZ = 33;
+const PT_DYNAMIC = 2;
+
+/** The program's own functions that run before main, in the order the C library runs them. */
+function initFunctions(main: Module): NativePointer[] {
+  const header = main.base;
+  if (header.readU32() !== 0x464c457f || Process.pointerSize !== 8) return [];
+  const pie = header.add(0x10).readU16() === ET_DYN;
+  const at = (value: UInt64) => (pie ? header.add(value) : ptr(value.toString()));
+  const phoff = header.add(0x20).readU64().toNumber();
+  const phentsize = header.add(0x36).readU16();
+  const dynamicHeader = Array.from({ length: header.add(0x38).readU16() }, (_, i) => header.add(phoff + i * phentsize))
+    .find((ph) => ph.readU32() === PT_DYNAMIC);
+  if (dynamicHeader === undefined) return [];
+  const tags = new Map<number, UInt64>();
+  for (let entry = at(dynamicHeader.add(16).readU64()); ; entry = entry.add(16)) {
+    const tag = entry.readU64().toNumber();
+    if (tag === 0) break;
+    tags.set(tag, entry.add(8).readU64());
+  }
+  // Array entries are relocated by now: they hold the functions' addresses.
+  const first = (array: number, size: number) => (tags.has(array) && (tags.get(size)?.toNumber() ?? 0) >= 8 ? [at(tags.get(array)!).readPointer()] : []);
+  return [...first(DT_PREINIT_ARRAY, DT_PREINIT_ARRAYSZ), ...(tags.has(DT_INIT) ? [at(tags.get(DT_INIT)!)] : []), ...first(DT_INIT_ARRAY, DT_INIT_ARRAYSZ)]
+    .filter((p) => !p.isNull() && p.compare(main.base) >= 0 && p.compare(main.base.add(main.size)) < 0);
+}
+
+/** Where the spawned program's own code begins: its init functions, and main; empty where neither is found. */
+export function programStart(): NativePointer[] {
+  let inits: NativePointer[] = [];
+  try {
+    inits = initFunctions(Process.mainModule);
+  } catch {
+    // An unreadable dynamic section: main alone.
+  }
+  const main = programMain();
+  return main === null ? inits : [...inits, main];
 }
 
 /** Android's app processes are app_process forks: their main() ran in zygote, long ago. */

@@ -72,8 +72,8 @@ export interface AgentInfo {
 
 /** What start() returns. */
 export interface StartInfo {
-  /** where the main thread's recording begins: at main (found by name or from the ELF entry point), when the host resumes the spawned process (no main of its own: Android apps, static runtimes), or at attach */
-  mainFollowedFrom: "main" | "resume" | "attach";
+  /** where the main thread's recording begins: at the program's own first code (its init functions, else main, found by name or from the ELF entry point), when the host resumes the spawned process (no main of its own: Android apps, static runtimes), or at attach */
+  mainFollowedFrom: "start" | "resume" | "attach";
 }
 
 /** a capture meta frame: module-load, module-unload, thread */

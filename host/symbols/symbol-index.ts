@@ -7,7 +7,10 @@ export class SymbolIndex {
 
   /** `symbols` are [offset, size, name, id]; size 0 means unknown. */
   constructor(symbols: ReadonlyArray<readonly [number, number, string, number]>) {
-    const sorted = [...symbols].sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    // Aliases at one offset: the one a reader knows first (write before __libc_write): fewest
+    // leading underscores, then the shortest.
+    const underscores = (name: string) => /^_*/.exec(name)![0].length;
+    const sorted = [...symbols].sort((a, b) => a[0] - b[0] || b[1] - a[1] || underscores(a[2]) - underscores(b[2]) || a[2].length - b[2].length);
     this.offsets = Float64Array.from(sorted, (s) => s[0]);
     this.sizes = Float64Array.from(sorted, (s) => s[1]);
     this.names = sorted.map((s) => s[2]);
