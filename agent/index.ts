@@ -109,6 +109,7 @@ rpc.exports = {
     r.outbox.stop();
     r.tracer.stopDrainThread();
     r.outbox.flush();
+    r.tracer.disarm();
     recording = null;
     return r.tracer.skippedSites;
   },

@@ -10,13 +10,12 @@ export class Tracer {
   private readonly ringNew: NativeFunction<NativePointer, [NativePointerValue, number, number, number]>;
   private readonly ringEnd: NativeFunction<void, [NativePointerValue, number]>;
   private readonly tracerStop: NativeFunction<void, [NativePointerValue]>;
+  private readonly tracerDisarm: NativeFunction<void, [NativePointerValue]>;
 
   private readonly taken = Memory.alloc(Process.pointerSize);
   /** StGlobals (cmodule/globals.h), which fits in ST_GLOBALS_SPACE: the CModule's own image is read-only. */
   private readonly globals = Memory.alloc(CMODULE_GLOBALS_BYTES);
 
-  /** The refill stub's page: writable and executable, kept alive with the tracer. */
-  private readonly stub: NativePointer;
   readonly drainThreadId: number;
   private silent = NULL;
 
@@ -25,16 +24,16 @@ export class Tracer {
     const source = CMODULE_SOURCE[Process.arch];
     if (source === undefined) throw new Error(`stalk-trace records x64 and arm64 processes, not ${Process.arch}`);
     this.cm = new CModule(source, { syscall: Module.getGlobalExportByName('syscall'), st_globals: this.globals });
-    this.stub = Memory.alloc(Process.pageSize);
-    Memory.protect(this.stub, Process.pageSize, 'rwx');
     const mask = events.reduce((m, e) => m | (EVENT_MASK[e as keyof typeof EVENT_MASK] ?? 0), 0);
-    const init = new NativeFunction(this.cm.st_init, 'pointer', ['uint32', 'pointer', 'uint64']);
-    this.handle = init(mask, this.stub, outboxBytes);
+    const init = new NativeFunction(this.cm.st_init, 'pointer', ['uint32', 'uint64']);
+    this.handle = init(mask, outboxBytes);
+    if (this.handle.isNull()) throw new Error('cannot map the page for the code Stalker calls (mmap refused)');
     this.outboxTake = new NativeFunction(this.cm.st_outbox_take, 'uint64', ['pointer', 'pointer']);
     this.tracerDrain = new NativeFunction(this.cm.st_tracer_drain, 'uint64', ['pointer']);
     this.ringNew = new NativeFunction(this.cm.st_ring_new, 'pointer', ['pointer', 'uint32', 'int', 'int']);
     this.ringEnd = new NativeFunction(this.cm.st_ring_end, 'void', ['pointer', 'int']);
     this.tracerStop = new NativeFunction(this.cm.st_tracer_stop, 'void', ['pointer']);
+    this.tracerDisarm = new NativeFunction(this.cm.st_disarm, 'void', ['pointer']);
     this.drainThreadId = new NativeFunction(this.cm.st_tracer_drain_thread_id, 'uint32', ['pointer'])(this.handle);
 
   }
@@ -112,5 +111,13 @@ export class Tracer {
 
   stopDrainThread(): void {
     this.tracerStop(this.handle);
+  }
+
+  /**
+   * Last: nothing records, and no code Stalker made for us leads into the CModule any more, so
+   * the agent can be unloaded while threads are still inside Stalker's code (gates.h).
+   */
+  disarm(): void {
+    this.tracerDisarm(this.handle);
   }
 }

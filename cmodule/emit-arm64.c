@@ -121,7 +121,7 @@ write_record (GumArm64Writer * cw, StRing * ring, guint64 word0)
   gum_arm64_writer_put_b_label (cw, done);
   gum_arm64_writer_put_label (cw, refill);
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
-  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X17, GUM_ADDRESS (st_globals.refill_stub));
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X17, GUM_ADDRESS (st_globals.gates->refill_stub));
   gum_arm64_writer_put_blr_reg_no_auth (cw, ARM64_REG_X17);
   gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
   gum_arm64_writer_put_b_label (cw, restore);
@@ -196,19 +196,80 @@ st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
   epilogue (cw);
 }
 
-guint
-st_write_refill_stub (gpointer code)
+/* Saves every register, calls *refill with x0 = ring. */
+static void
+write_refill_stub (GumArm64Writer * cw, StGatePage * page)
 {
-  GumArm64Writer * cw = gum_arm64_writer_new (code);
-  guint size;
-
   /* Entered with x16 = ring; x14-x17 and lr are saved by the caller. */
   gum_arm64_writer_put_push_all_x_registers (cw);
   gum_arm64_writer_put_push_all_q_registers (cw);
-  gum_arm64_writer_put_call_address_with_arguments (cw, GUM_ADDRESS (st_ring_refill), 1, GUM_ARG_REGISTER, ARM64_REG_X16);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X17, GUM_ADDRESS (&page->refill));
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X17, 0);
+  gum_arm64_writer_put_call_reg_with_arguments (cw, ARM64_REG_X17, 1, GUM_ARG_REGISTER, ARM64_REG_X16);
   gum_arm64_writer_put_pop_all_q_registers (cw);
   gum_arm64_writer_put_pop_all_x_registers (cw);
   gum_arm64_writer_put_ret (cw);
+}
+
+/* Disarmed refill, x0 = ring: the thread writes on into its scratch block; nothing is kept. */
+static void
+write_sink (GumArm64Writer * cw)
+{
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X0, G_STRUCT_OFFSET (StRing, scratch));
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X0, ST_RING_CUR_OFFSET);
+  gum_arm64_writer_put_ldr_reg_u64 (cw, ARM64_REG_X16, ST_BLOCK_SIZE);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X0, ST_RING_REMAINING_OFFSET);
+  gum_arm64_writer_put_ret (cw);
+}
+
+/* Adds `delta` (+1 or -1) to *x16 atomically: an exclusive load/store loop (LSE atomics are optional). */
+static void
+put_atomic_add (GumArm64Writer * cw, gint delta, gconstpointer again)
+{
+  gum_arm64_writer_put_label (cw, again);
+  gum_arm64_writer_put_instruction (cw, 0x885ffe11); /* ldaxr w17, [x16] */
+  gum_arm64_writer_put_instruction (cw, delta > 0 ? 0x11000631 : 0x51000631); /* add/sub w17, w17, #1 */
+  gum_arm64_writer_put_instruction (cw, 0x880ffe11); /* stlxr w15, w17, [x16] */
+  gum_arm64_writer_put_cbnz_reg_label (cw, ARM64_REG_W15, again);
+}
+
+/* A callout gate: counted in, calls targets[id] with the callout's arguments unless it is NULL, counted out. */
+static void
+write_gate (GumArm64Writer * cw, StGatePage * page, StGateId id)
+{
+  gconstpointer skip = cw->code + 1;
+
+  /* Stalker saved the whole CPU context around the callout: scratch registers are free. */
+  gum_arm64_writer_put_push_reg_reg (cw, ARM64_REG_X29, ARM64_REG_LR);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (&page->inflight));
+  put_atomic_add (cw, 1, cw->code + 2);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (&page->targets[id]));
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X16, 0);
+  gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X16, skip);
+  gum_arm64_writer_put_blr_reg_no_auth (cw, ARM64_REG_X16);
+  gum_arm64_writer_put_label (cw, skip);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (&page->inflight));
+  put_atomic_add (cw, -1, cw->code + 3);
+  gum_arm64_writer_put_pop_reg_reg (cw, ARM64_REG_X29, ARM64_REG_LR);
+  gum_arm64_writer_put_ret (cw);
+}
+
+guint
+st_write_gate_code (StGatePage * page)
+{
+  GumArm64Writer * cw = gum_arm64_writer_new (page->code);
+  guint i;
+  guint size;
+
+  page->refill_stub = cw->code;
+  write_refill_stub (cw, page);
+  page->sink = cw->code;
+  write_sink (cw);
+  for (i = 0; i != ST_GATE_COUNT; i++)
+  {
+    page->gates[i] = cw->code;
+    write_gate (cw, page, i);
+  }
   gum_arm64_writer_flush (cw);
   size = gum_arm64_writer_offset (cw);
   gum_arm64_writer_unref (cw);

@@ -151,7 +151,7 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0)
   epilogue (cw);
   gum_x86_writer_put_jmp_short_label (cw, done);
   gum_x86_writer_put_label (cw, refill);
-  gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_globals.refill_stub));
+  gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_globals.gates->refill_stub));
   gum_x86_writer_put_jmp_short_label (cw, restore);
   gum_x86_writer_put_label (cw, done);
 }
@@ -228,12 +228,10 @@ st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
   epilogue (cw);
 }
 
-guint
-st_write_refill_stub (gpointer code)
+/* Saves what a C call may change beyond rax, rcx, rdx (saved by the inline writer), calls *refill with rdi = ring. */
+static void
+write_refill_stub (GumX86Writer * cw, StGatePage * page)
 {
-  GumX86Writer * cw = gum_x86_writer_new (code);
-  guint size;
-
   /* Entered by call with rdx = ring; rax, rcx and rdx are saved by the caller. */
   gum_x86_writer_put_pushfx (cw);
   gum_x86_writer_put_push_reg (cw, GUM_X86_RSI);
@@ -248,7 +246,8 @@ st_write_refill_stub (gpointer code)
   gum_x86_writer_put_sub_reg_imm (cw, GUM_X86_RSP, 512);
   gum_x86_writer_put_fxsave_reg_ptr (cw, GUM_X86_RSP);
   gum_x86_writer_put_mov_reg_reg (cw, GUM_X86_RDI, GUM_X86_RDX);
-  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RAX, GUM_ADDRESS (st_ring_refill));
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RAX, GUM_ADDRESS (&page->refill));
+  gum_x86_writer_put_mov_reg_reg_ptr (cw, GUM_X86_RAX, GUM_X86_RAX);
   gum_x86_writer_put_call_reg (cw, GUM_X86_RAX);
   gum_x86_writer_put_fxrstor_reg_ptr (cw, GUM_X86_RSP);
   gum_x86_writer_put_mov_reg_reg (cw, GUM_X86_RSP, GUM_X86_RBX);
@@ -261,6 +260,55 @@ st_write_refill_stub (gpointer code)
   gum_x86_writer_put_pop_reg (cw, GUM_X86_RSI);
   gum_x86_writer_put_popfx (cw);
   gum_x86_writer_put_ret (cw);
+}
+
+/* Disarmed refill, rdi = ring: the thread writes on into its scratch block; nothing is kept. */
+static void
+write_sink (GumX86Writer * cw)
+{
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDI, G_STRUCT_OFFSET (StRing, scratch));
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDI, ST_RING_CUR_OFFSET, GUM_X86_RAX);
+  gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, ST_BLOCK_SIZE);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDI, ST_RING_REMAINING_OFFSET, GUM_X86_RAX);
+  gum_x86_writer_put_ret (cw);
+}
+
+/* A callout gate: counted in, calls targets[id] with the callout's arguments unless it is NULL, counted out. */
+static void
+write_gate (GumX86Writer * cw, StGatePage * page, StGateId id)
+{
+  gconstpointer skip = cw->code + 1;
+
+  /* Stalker saved the whole CPU context around the callout: flags and scratch registers are free. */
+  gum_x86_writer_put_lock_inc_imm32_ptr (cw, (gpointer) &page->inflight);
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RAX, GUM_ADDRESS (&page->targets[id]));
+  gum_x86_writer_put_mov_reg_reg_ptr (cw, GUM_X86_RAX, GUM_X86_RAX);
+  gum_x86_writer_put_test_reg_reg (cw, GUM_X86_RAX, GUM_X86_RAX);
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JE, skip, GUM_NO_HINT);
+  gum_x86_writer_put_sub_reg_imm (cw, GUM_X86_RSP, 8);
+  gum_x86_writer_put_call_reg (cw, GUM_X86_RAX);
+  gum_x86_writer_put_add_reg_imm (cw, GUM_X86_RSP, 8);
+  gum_x86_writer_put_label (cw, skip);
+  gum_x86_writer_put_lock_dec_imm32_ptr (cw, (gpointer) &page->inflight);
+  gum_x86_writer_put_ret (cw);
+}
+
+guint
+st_write_gate_code (StGatePage * page)
+{
+  GumX86Writer * cw = gum_x86_writer_new (page->code);
+  guint i;
+  guint size;
+
+  page->refill_stub = cw->code;
+  write_refill_stub (cw, page);
+  page->sink = cw->code;
+  write_sink (cw);
+  for (i = 0; i != ST_GATE_COUNT; i++)
+  {
+    page->gates[i] = cw->code;
+    write_gate (cw, page, i);
+  }
   gum_x86_writer_flush (cw);
   size = gum_x86_writer_offset (cw);
   gum_x86_writer_unref (cw);

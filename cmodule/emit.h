@@ -1,13 +1,14 @@
 /*
  * What an architecture provides to the transformer: inline code that writes one-slot records
- * into the thread's ring (the hot path, no callouts), the shared refill stub it calls when a
- * window is used up, the inline checks --func and --apis need, and the CPU context as the
- * callouts read it.
+ * into the thread's ring (the hot path, no callouts), the code of the gate page (gates.h: the
+ * refill stub inline writers call when a window is used up, the callout gates), the inline
+ * checks --func and --apis need, and the CPU context as the callouts read it.
  */
 #ifndef STALK_TRACE_EMIT_H
 #define STALK_TRACE_EMIT_H
 
 #include <gum/gumstalker.h>
+#include "gates.h"
 #include "globals.h"
 #include "ring.h"
 
@@ -24,8 +25,6 @@ typedef enum
 
 StInsnKind st_classify (const cs_insn * insn);
 
-/* Writes the refill stub into `code` (writable and executable); returns its size. */
-guint st_write_refill_stub (gpointer code);
 
 void st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn);
 void st_emit_ret (GumStalkerOutput * output, StRing * ring, const cs_insn * insn);

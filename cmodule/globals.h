@@ -23,8 +23,8 @@ struct _StGlobals
   volatile gint fence;
   /* Sites left without a record: inside an exclusive load/store sequence, where a write would break it. */
   volatile guint64 skipped_sites;
-  /* The refill stub every inline writer calls. */
-  gpointer refill_stub;
+  /* The refill stub and callout gates code Stalker made calls (gates.h). */
+  struct _StGatePage * gates;
   /* --func: the function's entry; 0 when every record is wanted. */
   guint64 func_entry;
   /* Frida's own memory (agent, trampolines): a thread can be in it when following starts, and nothing there is recorded. */

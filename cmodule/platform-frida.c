@@ -12,21 +12,33 @@ extern long syscall (long number, ...);
 # define ST_SYS_GETTID 178
 # define ST_SYS_GETPID 172
 # define ST_SYS_PROCESS_VM_READV 270
+# define ST_SYS_TGKILL 131
+# define ST_SYS_MMAP 222
+# define ST_SYS_MUNMAP 215
 #elif defined (HAVE_I386) && GLIB_SIZEOF_VOID_P == 8
 # define ST_SYS_FUTEX 202
 # define ST_SYS_GETTID 186
 # define ST_SYS_GETPID 39
 # define ST_SYS_PROCESS_VM_READV 310
+# define ST_SYS_TGKILL 234
+# define ST_SYS_MMAP 9
+# define ST_SYS_MUNMAP 11
 #elif defined (HAVE_I386)
 # define ST_SYS_FUTEX 240
 # define ST_SYS_GETTID 224
 # define ST_SYS_GETPID 20
 # define ST_SYS_PROCESS_VM_READV 347
+# define ST_SYS_TGKILL 270
+# define ST_SYS_MMAP 192
+# define ST_SYS_MUNMAP 91
 #else
 # define ST_SYS_FUTEX 240
 # define ST_SYS_GETTID 224
 # define ST_SYS_GETPID 20
 # define ST_SYS_PROCESS_VM_READV 376
+# define ST_SYS_TGKILL 268
+# define ST_SYS_MMAP 192
+# define ST_SYS_MUNMAP 91
 #endif
 
 #define ST_FUTEX_WAIT_PRIVATE 128
@@ -122,6 +134,20 @@ st_alloc (uint64_t size)
   return g_malloc0 (size);
 }
 
+void *
+st_map_pages (uint64_t size, int prot)
+{
+  /* MAP_PRIVATE | MAP_ANONYMOUS; the kernel returns -4095..-1 for an error. */
+  long p = syscall (ST_SYS_MMAP, NULL, (gsize) size, prot, 0x22, -1, 0L);
+  return (p < 0 && p > -4096) ? NULL : GSIZE_TO_POINTER (p);
+}
+
+void
+st_unmap_pages (void * p, uint64_t size)
+{
+  syscall (ST_SYS_MUNMAP, p, (gsize) size);
+}
+
 void
 st_free (void * p)
 {
@@ -132,6 +158,13 @@ uint32_t
 st_gettid (void)
 {
   return (uint32_t) syscall (ST_SYS_GETTID);
+}
+
+int
+st_thread_alive (uint32_t tid)
+{
+  /* Signal 0 only checks: -1 with ESRCH once the thread is gone. */
+  return syscall (ST_SYS_TGKILL, syscall (ST_SYS_GETPID), (long) tid, 0L) == 0;
 }
 
 struct _StThread

@@ -26,9 +26,17 @@ uint64_t st_now_ns (void);
 uint32_t st_read_memory (uint64_t address, void * into, uint32_t size);
 
 void * st_alloc (uint64_t size);
+/*
+ * Fresh zeroed pages with these PROT_* bits, from the kernel rather than a heap: memory that code
+ * Stalker made writes to or calls must outlive the agent and its allocator (0: refused).
+ */
+void * st_map_pages (uint64_t size, int prot);
+void st_unmap_pages (void * p, uint64_t size);
 void st_free (void * p);
 
 uint32_t st_gettid (void);
+/* Whether thread `tid` of this process still exists (it may have said it is exiting and run on). */
+int st_thread_alive (uint32_t tid);
 
 typedef struct _StThread StThread;
 StThread * st_thread_start (const char * name, void (* func) (void * data), void * data);

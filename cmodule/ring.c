@@ -49,12 +49,16 @@ st_tracer_new (uint64_t outbox_capacity)
   return t;
 }
 
+/* A ring, its blocks and its scratch block, in one mapping (see st_map_pages for why). */
+#define ST_RING_HEADER_BYTES ((sizeof (StRing) + 4095) / 4096 * 4096)
+#define ST_RING_MAPPING_BYTES (ST_RING_HEADER_BYTES + (uint64_t) ST_BLOCK_SIZE * (ST_RING_BLOCKS + 1))
+/* PROT_READ | PROT_WRITE */
+#define ST_PROT_RW 3
+
 static void
 ring_free (StRing * r)
 {
-  st_free (r->blocks);
-  st_free (r->scratch);
-  st_free (r);
+  st_unmap_pages (r, ST_RING_MAPPING_BYTES);
 }
 
 void
@@ -87,9 +91,14 @@ st_ring_new (StTracer * t, uint32_t thread_id, int lossy, int recording)
     st_unlock (t->lock);
     return 0;
   }
-  r = st_alloc (sizeof (StRing));
-  r->blocks = st_alloc ((uint64_t) ST_BLOCK_SIZE * ST_RING_BLOCKS);
-  r->scratch = st_alloc (ST_BLOCK_SIZE);
+  r = st_map_pages (ST_RING_MAPPING_BYTES, ST_PROT_RW);
+  if (r == 0)
+  {
+    st_unlock (t->lock);
+    return 0;
+  }
+  r->blocks = (uint8_t *) r + ST_RING_HEADER_BYTES;
+  r->scratch = r->blocks + (uint64_t) ST_BLOCK_SIZE * ST_RING_BLOCKS;
   r->cur = r->blocks;
   r->remaining = ST_BLOCK_SIZE;
   r->thread_id = thread_id;
@@ -104,6 +113,9 @@ st_ring_new (StTracer * t, uint32_t thread_id, int lossy, int recording)
 void
 st_ring_end (StRing * r, int exited)
 {
+  /* No longer followed: the thread's inline writers skip from now on. An exiting thread records to the last. */
+  if (!exited)
+    r->recording = 0;
   r->exited = exited;
   st_release_fence ();
   r->ended = 1;
@@ -125,6 +137,23 @@ st_ring_refill (StRing * r)
 {
   uint64_t produced;
   uint64_t waited_from = 0;
+
+  if (r->tracer->stopping || (r->ended && !r->exited))
+  {
+    /*
+     * Recording is over for this thread, but it may run Stalker's code for a while yet (a
+     * thread blocked in a syscall wakes later): it writes on into its scratch block and never
+     * waits for a drain that will not come. Nothing of this is recorded, or lost.
+     */
+    r->refill_generation++;
+    st_release_fence ();
+    r->dropping = 0;
+    r->cur = r->scratch;
+    r->remaining = ST_BLOCK_SIZE;
+    st_release_fence ();
+    r->refill_generation++;
+    return;
+  }
 
   r->refill_generation++;
   st_release_fence ();
@@ -357,7 +386,8 @@ st_tracer_drain (StTracer * t)
     StRing * r = t->rings[i];
     int ended = r->ended;
     st_acquire_fence ();
-    if (drain_ring (t, r) && ended && finish_ring (t, r))
+    /* A thread that said it is exiting may run on (exit handlers): drained until it is gone. */
+    if (drain_ring (t, r) && ended && (!r->exited || !st_thread_alive (r->thread_id)) && finish_ring (t, r))
     {
       t->rings[i] = t->rings[--t->ring_count];
       if (r->exited)
@@ -428,6 +458,20 @@ st_tracer_orphan (StTracer * t)
   t->orphaned = 1;
   for (i = 0; i != t->ring_count; i++)
     t->rings[i]->recording = 0;
+}
+
+void
+st_tracer_silence (StTracer * t)
+{
+  uint32_t i;
+  StRing * r;
+
+  st_lock (t->lock);
+  for (i = 0; i != t->ring_count; i++)
+    t->rings[i]->recording = 0;
+  for (r = t->retired; r != 0; r = r->next_retired)
+    r->recording = 0;
+  st_unlock (t->lock);
 }
 
 void

@@ -113,6 +113,8 @@ void st_tracer_start (StTracer * tracer);
 uint32_t st_tracer_drain_thread_id (StTracer * tracer);
 /* Stops the drain thread after a last drain of every ring. */
 void st_tracer_stop (StTracer * tracer);
+/* No ring records any more: the inline writers skip, whoever still runs them. */
+void st_tracer_silence (StTracer * tracer);
 /*
  * In a forked child: every ring stops recording, so no thread waits for a drain that will
  * never come. Takes no lock: one may have been held by a thread the fork left behind.
@@ -122,9 +124,11 @@ void st_tracer_orphan (StTracer * tracer);
 /* `recording`: whether records are written from the start (not under --func). */
 StRing * st_ring_new (StTracer * tracer, uint32_t thread_id, int lossy, int recording);
 /*
- * Nothing more will be written: the drain thread sends what is left. `exited`: the thread is
- * gone (its last chunk says so) and the ring is freed; otherwise it is only no longer followed,
- * and the ring is kept until the tracer is freed.
+ * The end of a ring. `exited`: the thread is exiting; it may still run (exit handlers), so the
+ * drain thread goes on draining it until the thread is gone, then sends its last chunk (which
+ * says so) and frees it. Otherwise it is no longer followed: what it has written is sent, and
+ * the ring is kept (never freed while the process lives), since code Stalker made for the thread
+ * may still write into it; from then on it writes into its scratch block and never waits.
  */
 void st_ring_end (StRing * ring, int exited);
 

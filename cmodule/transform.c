@@ -43,30 +43,54 @@ st_set_func_entry (guint64 entry)
   st_globals.func_entry = entry;
 }
 
-StTracer *
-st_init (guint32 events, gpointer stub_code, guint64 outbox_capacity)
-{
-  StTracer * tracer;
-
-  st_globals.events = events;
-  if ((events & ST_EVENT_API) != 0)
-    st_apis_init ();
-  st_write_refill_stub (stub_code);
-  st_globals.refill_stub = stub_code;
-  tracer = st_tracer_new (outbox_capacity);
-  st_tracer_start (tracer);
-  return tracer;
-}
-
 /* --func: recording opens at the function's entry; the outermost activation is the one that counts. */
 static void
 on_func_enter (GumCpuContext * cpu, gpointer user_data)
 {
   StRing * ring = user_data;
-  if (ring->recording || ring->tracer->orphaned)
+  if (ring->recording || ring->tracer->orphaned || ring->tracer->stopping)
     return;
   ring->func_sp_not = ~st_cpu_sp (cpu);
   ring->recording = 1;
+}
+
+/* NULL when the gate page cannot be mapped: the agent then refuses to record. */
+StTracer *
+st_init (guint32 events, guint64 outbox_capacity)
+{
+  const gpointer callouts[ST_GATE_COUNT] = {
+    [ST_GATE_FUNC_ENTER] = on_func_enter, [ST_GATE_API_ENTER] = st_on_api_enter, [ST_GATE_API_RETURN] = st_on_api_return,
+    [ST_GATE_SYSCALL] = st_on_syscall, [ST_GATE_SYSRET] = st_on_sysret,
+  };
+  StTracer * tracer;
+
+  st_globals.events = events;
+  st_globals.gates = st_gates_new (callouts);
+  if (st_globals.gates == NULL)
+    return NULL;
+  if ((events & ST_EVENT_API) != 0)
+    st_apis_init ();
+  tracer = st_tracer_new (outbox_capacity);
+  st_tracer_start (tracer);
+  return tracer;
+}
+
+/*
+ * After the last drain: no ring records any more, and nothing reached from Stalker's code runs
+ * this module's code once this returns, so the agent can be unloaded while followed threads are
+ * still inside Stalker's code (one blocked in a syscall wakes after the detach).
+ */
+void
+st_disarm (StTracer * tracer)
+{
+  st_tracer_silence (tracer);
+  st_gates_disarm (st_globals.gates);
+}
+
+static GumStalkerCallout
+gate (StGateId id)
+{
+  return (GumStalkerCallout) st_globals.gates->gates[id];
 }
 
 static StSite *
@@ -117,7 +141,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
     {
       start = insn->address;
       if (start == st_globals.func_entry)
-        gum_stalker_iterator_put_callout (iterator, on_func_enter, ring, NULL);
+        gum_stalker_iterator_put_callout (iterator, gate (ST_GATE_FUNC_ENTER), ring, NULL);
       if (apis)
       {
         const StApiProto * proto = st_api_entry (start);
@@ -125,12 +149,12 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
         if (st_api_is_return_site (start))
         {
           if (open)
-            st_emit_api_return_check (iterator, output, ring, start, st_on_api_return, site_new (ring, start, NULL));
+            st_emit_api_return_check (iterator, output, ring, start, gate (ST_GATE_API_RETURN), site_new (ring, start, NULL));
           else
             st_globals.skipped_sites++;
         }
         if (proto != NULL)
-          put_site_callout (iterator, st_on_api_enter, ring, start, proto);
+          put_site_callout (iterator, gate (ST_GATE_API_ENTER), ring, start, proto);
       }
       if ((st_globals.events & ST_EVENT_BLOCK) != 0)
       {
@@ -144,7 +168,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
 
     if (pending_sysret != 0)
     {
-      put_site_callout (iterator, st_on_sysret, ring, pending_sysret, NULL);
+      put_site_callout (iterator, gate (ST_GATE_SYSRET), ring, pending_sysret, NULL);
       pending_sysret = 0;
     }
 
@@ -168,7 +192,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
       st_emit_func_exit_check (output, ring);
     else if (kind == ST_INSN_SYSCALL && (st_globals.events & ST_EVENT_SYSCALL) != 0)
     {
-      put_site_callout (iterator, st_on_syscall, ring, insn->address, NULL);
+      put_site_callout (iterator, gate (ST_GATE_SYSCALL), ring, insn->address, NULL);
       pending_sysret = insn->address;
     }
     if (kind == ST_INSN_CALL && apis)

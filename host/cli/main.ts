@@ -108,4 +108,7 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-process.exitCode = await main(hideBin(process.argv));
+// Everything a command does is finished and its output delivered when main returns; leaving at
+// once matters after a recording, where Frida's detach may wait on target threads still
+// inside Stalker's code (see session/process-recording.ts).
+process.exit(await main(hideBin(process.argv)));

@@ -30,6 +30,17 @@ export interface AttachedProcess {
   spawned: boolean;
 }
 
+const TIMED_OUT = Symbol('timed out');
+const STOP_MS = 5000;
+const DETACH_MS = 1000;
+
+/** The promise's value, or TIMED_OUT if it takes longer than `ms`; a rejection counts as settled (undefined). */
+function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  return Promise.race([promise.catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
 /** The trace's options say how --apis was asked for; the prototypes go in their own frame. */
 const describeApis = ({ prototypes, unknown, ...rest }: ApiOptions) => ({ ...rest, unknownArgs: unknown[ApiPrototype.argc] });
 
@@ -155,18 +166,24 @@ export class ProcessRecording {
   }
 
   /**
-   * Once ended: stops the agent where the process lives on (`kill`: and ends the process, which was spawned),
-   * writes the end frame and finishes the trace. Throws for a fatal agent error, with the trace kept.
+   * Once ended: stops the agent where the process lives on and leaves the process running, as
+   * frida-trace does; writes the end frame and finishes the trace. Throws for a fatal agent
+   * error, with the trace kept.
    */
-  async finish(kill: boolean): Promise<Ending> {
+  async finish(): Promise<Ending> {
     const ending = await this.ending;
-    const { device, keepCapture } = this.setup;
+    const { keepCapture, log } = this.setup;
     const capture = this.capture!;
     try {
       if (ending.reason === 'interrupted' || ending.reason === 'duration' || this.fatal !== null) {
-        this.skippedSites = await this.script!.exports.stop().then((n) => n as number).catch(() => 0);
-        await this.target.session.detach().catch(() => {});
-        if (kill) await device.kill(this.target.pid).catch(() => {});
+        const stopped = await within(STOP_MS, this.script!.exports.stop());
+        this.skippedSites = typeof stopped === 'number' ? stopped : 0;
+        if (stopped === TIMED_OUT) log.write(`note: the agent in ${this.target.name} did not answer the stop; what it sent before is kept\n`);
+        // A thread parked in a syscall inside Stalker's code (a sleep) leaves it only when it next
+        // runs; Frida's detach waits for that. The target is safe meanwhile (cmodule/gates.h).
+        if (await within(DETACH_MS, this.target.session.detach()) === TIMED_OUT) {
+          log.write(`note: some threads of ${this.target.name} are still inside Stalker's code; they run on unrecorded, and Frida's agent stays loaded in the process until they leave it\n`);
+        }
       }
       capture.appendMeta({ type: 'end', reason: ending.reason, ...(ending.detail ? { detail: ending.detail } : {}), endedAt: new Date().toISOString() });
     } finally {

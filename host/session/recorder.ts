@@ -28,6 +28,9 @@ export interface RecordOutcome {
   skippedSites: number;
 }
 
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const REPEAT_MS = 500;
+
 /**
  * Records a target into a trace. Ends on Ctrl+C, --duration, or the target's exit, crash or
  * detach; every ring is flushed before the end frame is written.
@@ -40,23 +43,40 @@ export async function record(o: RecordOptions): Promise<RecordOutcome> {
   const recording = new ProcessRecording({ device, agent: o.agent, prototypes: o.prototypes, keepCapture: o.keepCapture, log: o.log }, target, o.output);
 
   const started = Date.now();
-  const onSigint = () => recording.end({ reason: 'interrupted' });
-  process.on('SIGINT', onSigint);
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  if (o.durationMs !== undefined) timers.push(setTimeout(() => recording.end({ reason: 'duration' }), o.durationMs));
-  const tty = o.log.isTTY === true;
-  if (tty) timers.push(setInterval(() => o.log.write(`\r${progressLine(recording.stats, recording.stored, Date.now() - started)}\x1b[K`), 250));
-  try {
-    await recording.start();
-    await recording.ending;
-  } finally {
-    process.off('SIGINT', onSigint);
-    for (const t of timers) clearTimeout(t);
-    if (tty) o.log.write('\r\x1b[K');
-  }
-  const end = await recording.finish(target.spawned);
-  return {
-    output: o.output, capture: o.keepCapture ? capturePathFor(o.output) : null, end, events: recording.stats.events,
-    lost: recording.stats.lost, skippedSites: recording.skippedSites,
+  // The first Ctrl+C (or SIGTERM) ends the recording cleanly; a second one leaves at once,
+  // keeping the capture, from which `ingest` makes the trace. One press can arrive twice (timeout(1)
+  // signals the child and its process group): a repeat within REPEAT_MS is the same one.
+  let signalledAt: number | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalledAt === null) {
+      signalledAt = Date.now();
+      recording.end({ reason: 'interrupted' });
+      return;
+    }
+    if (Date.now() - signalledAt < REPEAT_MS) return;
+    const capture = capturePathFor(o.output);
+    o.log.write(`\nstalk-trace: stopped at once; everything recorded is in ${capture}: run \`stalk-trace ingest ${capture} -o ${o.output}\`\n`);
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
   };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  try {
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    if (o.durationMs !== undefined) timers.push(setTimeout(() => recording.end({ reason: 'duration' }), o.durationMs));
+    const tty = o.log.isTTY === true;
+    if (tty) timers.push(setInterval(() => o.log.write(`\r${progressLine(recording.stats, recording.stored, Date.now() - started)}\x1b[K`), 250));
+    try {
+      await recording.start();
+      await recording.ending;
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      if (tty) o.log.write('\r\x1b[K');
+    }
+    const end = await recording.finish();
+    return {
+      output: o.output, capture: o.keepCapture ? capturePathFor(o.output) : null, end, events: recording.stats.events,
+      lost: recording.stats.lost, skippedSites: recording.skippedSites,
+    };
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  }
 }

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -47,7 +48,14 @@ st_read_memory (uint64_t address, void * into, uint32_t size)
 
 void * st_alloc (uint64_t size) { return calloc (1, size); }
 void st_free (void * p) { free (p); }
+void * st_map_pages (uint64_t size, int prot)
+{
+  void * p = mmap (NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? 0 : p;
+}
+void st_unmap_pages (void * p, uint64_t size) { munmap (p, size); }
 uint32_t st_gettid (void) { return (uint32_t) syscall (SYS_gettid); }
+int st_thread_alive (uint32_t tid) { return syscall (SYS_tgkill, getpid (), tid, 0) == 0; }
 
 struct _StThread { pthread_t thread; void (* func) (void *); void * data; };
 

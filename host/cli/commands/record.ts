@@ -163,6 +163,10 @@ export const recordCommand = (program: string[]): CommandModule<object, Args> =>
     } finally {
       db.close();
     }
+    // A target that ran and left nothing recorded: the recording failed, whatever the target did.
+    if (outcome.events === 0) {
+      throw new UserError(`no events were recorded from ${targetName}; the empty trace is kept in ${outcome.output}`);
+    }
     if (outcome.skippedSites > 0) {
       console.log(`note: ${outcome.skippedSites} sites inside exclusive load/store sequences were left unrecorded (a write there would break them)`);
     }
