@@ -36,8 +36,30 @@ export class Threads {
     Stalker.follow(tid, { transform: this.tracer.transform, data: this.ringOf(tid, name) });
   }
 
+  /**
+   * glibc's exit() runs the main thread's TLS destructors before its exit handlers, and Stalker
+   * takes a thread entering __call_tls_dtors for one that is ending: it stops following it. The
+   * main thread goes on (atexit handlers, stdio's last writes, _exit); it is followed again, into
+   * the same ring, which the drain reads until the thread is gone.
+   */
+  private followMainThroughExit(): void {
+    const tlsDtors = Module.findGlobalExportByName('__call_tls_dtors');
+    if (tlsDtors === null) return;
+    const { rings, tracer } = this;
+    let mainRing: NativePointer | undefined;
+    Interceptor.attach(tlsDtors, {
+      onEnter() {
+        mainRing = this.threadId === Process.id ? rings.get(this.threadId) : undefined;
+      },
+      onLeave() {
+        if (this.threadId === Process.id && mainRing !== undefined) Stalker.follow(this.threadId, { transform: tracer.transform, data: mainRing });
+      },
+    });
+  }
+
   /** Follows the selected threads there are now and those created later. */
   watch(selected: (tid: number) => boolean): void {
+    this.followMainThroughExit();
     this.observer = Process.attachThreadObserver({
       onAdded: (t) => {
         if (selected(t.id) && !this.rings.has(t.id) && !this.isFrida(t)) this.follow(t.id, t.name ?? null);
