@@ -93,27 +93,52 @@ load_original (GumArm64Writer * cw, arm64_reg reg)
   }
 }
 
-/* With the target in x15: writes the record and restores what the prologue saved. */
+/* A slot of the prologue's frame free for the target while the refill stub runs. */
+#define SLOT_TARGET 40
+
+/*
+ * With the target in x15: writes the record and restores what the prologue saved. A call
+ * (call_length != 0) takes a second slot: the stack pointer at the call and the call's length.
+ * Records never straddle blocks: when a two-slot record meets a window with one slot left, the
+ * refill stub ends the block there first.
+ */
 static void
-write_record (GumArm64Writer * cw, StRing * ring, guint64 word0)
+write_record (GumArm64Writer * cw, StRing * ring, guint64 word0, guint call_length)
 {
   gconstpointer refill = cw->code;
   gconstpointer restore = cw->code + 1;
   gconstpointer done = cw->code + 2;
+  gconstpointer make_room = cw->code + 3;
+  gconstpointer room = cw->code + 4;
+  guint size = call_length != 0 ? 2 * ST_SLOT_SIZE : ST_SLOT_SIZE;
 
   gum_arm64_writer_put_and_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_X15, ST_ADDRESS_MASK);
   gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (ring));
   gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, recording));
   gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X17, restore);
+  if (call_length != 0)
+  {
+    gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
+    gum_arm64_writer_put_sub_reg_reg_imm (cw, ARM64_REG_X17, ARM64_REG_X17, ST_SLOT_SIZE);
+    gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X17, make_room);
+    gum_arm64_writer_put_label (cw, room);
+  }
   gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, ST_RING_CUR_OFFSET);
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, 8);
   gum_arm64_writer_put_ldr_reg_u64 (cw, ARM64_REG_X15, word0);
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, 0);
-  gum_arm64_writer_put_add_reg_reg_imm (cw, ARM64_REG_X17, ARM64_REG_X17, ST_SLOT_SIZE);
+  if (call_length != 0)
+  {
+    gum_arm64_writer_put_add_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_SP, FRAME);
+    gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, ST_SLOT_SIZE + ST_PAYLOAD_CALL_SP);
+    gum_arm64_writer_put_ldr_reg_u64 (cw, ARM64_REG_X15, call_length);
+    gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, ST_SLOT_SIZE + ST_PAYLOAD_CALL_LENGTH);
+  }
+  gum_arm64_writer_put_add_reg_reg_imm (cw, ARM64_REG_X17, ARM64_REG_X17, size);
   /* stlr x17, [x16]: the window pointer is at offset 0. */
   gum_arm64_writer_put_instruction (cw, 0xc89ffc00 | (16 << 5) | 17);
   gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
-  gum_arm64_writer_put_sub_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_X15, ST_SLOT_SIZE);
+  gum_arm64_writer_put_sub_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_X15, size);
   gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
   gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X15, refill);
   gum_arm64_writer_put_label (cw, restore);
@@ -125,6 +150,19 @@ write_record (GumArm64Writer * cw, StRing * ring, guint64 word0)
   gum_arm64_writer_put_blr_reg_no_auth (cw, ARM64_REG_X17);
   gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
   gum_arm64_writer_put_b_label (cw, restore);
+  if (call_length != 0)
+  {
+    /* One slot left: end the block there first; the stub may change x14-x17, so the target waits on the stack. */
+    gum_arm64_writer_put_label (cw, make_room);
+    gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
+    gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_SP, SLOT_TARGET);
+    gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X17, GUM_ADDRESS (st_globals.gates->refill_stub));
+    gum_arm64_writer_put_blr_reg_no_auth (cw, ARM64_REG_X17);
+    gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_LR, ARM64_REG_SP, SLOT_LR);
+    gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_SP, SLOT_TARGET);
+    gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X16, GUM_ADDRESS (ring));
+    gum_arm64_writer_put_b_label (cw, room);
+  }
   gum_arm64_writer_put_label (cw, done);
 }
 
@@ -138,7 +176,7 @@ st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
     put_mov_u48 (cw, 15, (guint64) op->imm);
   else
     load_original (cw, op->reg);
-  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_CALL, insn->size));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_CALL, 1), insn->size);
 }
 
 void
@@ -147,7 +185,7 @@ st_emit_ret (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   GumArm64Writer * cw = output->writer.arm64;
   prologue (cw);
   load_original (cw, insn->detail->arm64.op_count > 0 ? insn->detail->arm64.operands[0].reg : ARM64_REG_LR);
-  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_RET, 0));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_RET, 0), 0);
 }
 
 void
@@ -156,7 +194,7 @@ st_emit_exec (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   GumArm64Writer * cw = output->writer.arm64;
   prologue (cw);
   gum_arm64_writer_put_mov_reg_reg (cw, ARM64_REG_X15, ARM64_REG_XZR);
-  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_EXEC, 0));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_EXEC, 0), 0);
 }
 
 gpointer
@@ -167,7 +205,7 @@ st_emit_block (GumStalkerOutput * output, StRing * ring, guint64 start)
   prologue (cw);
   patch = cw->code;
   put_mov_u48 (cw, 15, 0);
-  write_record (cw, ring, st_record_word0 (start, ST_KIND_BLOCK, 0));
+  write_record (cw, ring, st_record_word0 (start, ST_KIND_BLOCK, 0), 0);
   return patch;
 }
 

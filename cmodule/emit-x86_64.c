@@ -126,25 +126,65 @@ epilogue (GumX86Writer * cw)
   gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, RED_ZONE);
 }
 
-/* With the target in rax: writes the record and restores what the prologue saved. */
+/*
+ * With the target in rax: writes the record and restores what the prologue saved. A call
+ * (call_length != 0) takes a second slot: the stack pointer at the call and the call's length.
+ * Records never straddle blocks: when a two-slot record meets a window with one slot left, the
+ * refill stub ends the block there first.
+ */
 static void
-write_record (GumX86Writer * cw, StRing * ring, guint64 word0)
+write_record (GumX86Writer * cw, StRing * ring, guint64 word0, guint call_length)
 {
   gconstpointer refill = cw->code;
   gconstpointer restore = cw->code + 1;
   gconstpointer done = cw->code + 2;
+  gconstpointer make_room = cw->code + 3;
+  gconstpointer room = cw->code + 4;
+  gconstpointer to_restore = cw->code + 5;
+  gconstpointer recording = cw->code + 6;
+  guint size = call_length != 0 ? 2 * ST_SLOT_SIZE : ST_SLOT_SIZE;
 
   gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, recording));
-  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, restore, GUM_NO_HINT);
+  if (call_length == 0)
+  {
+    gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, restore, GUM_NO_HINT);
+  }
+  else
+  {
+    /* jrcxz reaches 127 bytes: the longer call record skips through a near jump. */
+    gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, to_restore, GUM_NO_HINT);
+    gum_x86_writer_put_jmp_short_label (cw, recording);
+    gum_x86_writer_put_label (cw, to_restore);
+    gum_x86_writer_put_jmp_near_label (cw, restore);
+    gum_x86_writer_put_label (cw, recording);
+    /* One slot left: end the block there first, keeping the target (the stub may change rax, rcx, rdx). */
+    gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_REMAINING_OFFSET);
+    gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, -ST_SLOT_SIZE);
+    gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, make_room, GUM_NO_HINT);
+    gum_x86_writer_put_jmp_short_label (cw, room);
+    gum_x86_writer_put_label (cw, make_room);
+    gum_x86_writer_put_push_reg (cw, GUM_X86_RAX);
+    gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_globals.gates->refill_stub));
+    gum_x86_writer_put_pop_reg (cw, GUM_X86_RAX);
+    gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+    gum_x86_writer_put_label (cw, room);
+  }
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_CUR_OFFSET);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, 8, GUM_X86_RAX);
   gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, word0);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, 0, GUM_X86_RAX);
-  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, ST_SLOT_SIZE);
+  if (call_length != 0)
+  {
+    gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED);
+    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, ST_SLOT_SIZE + ST_PAYLOAD_CALL_SP, GUM_X86_RAX);
+    gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, call_length);
+    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, ST_SLOT_SIZE + ST_PAYLOAD_CALL_LENGTH, GUM_X86_RAX);
+  }
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, size);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, ST_RING_CUR_OFFSET, GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_REMAINING_OFFSET);
-  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, -ST_SLOT_SIZE);
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, -(gssize) size);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, ST_RING_REMAINING_OFFSET, GUM_X86_RCX);
   gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, refill, GUM_NO_HINT);
   gum_x86_writer_put_label (cw, restore);
@@ -163,7 +203,7 @@ st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   prologue (cw);
   if (!load_call_target (cw, insn))
     gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, 0); /* segment-relative: target unknown */
-  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_CALL, insn->size));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_CALL, 1), insn->size);
 }
 
 void
@@ -172,7 +212,7 @@ st_emit_ret (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   GumX86Writer * cw = output->writer.x86;
   prologue (cw);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED);
-  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_RET, 0));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_RET, 0), 0);
 }
 
 void
@@ -181,7 +221,7 @@ st_emit_exec (GumStalkerOutput * output, StRing * ring, const cs_insn * insn)
   GumX86Writer * cw = output->writer.x86;
   prologue (cw);
   gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_EAX, 0);
-  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_EXEC, 0));
+  write_record (cw, ring, st_record_word0 (insn->address, ST_KIND_EXEC, 0), 0);
 }
 
 gpointer
@@ -193,7 +233,7 @@ st_emit_block (GumStalkerOutput * output, StRing * ring, guint64 start)
   /* mov rax, imm64 is REX.W B8 imm64: the end goes into its last eight bytes. */
   patch = cw->code + 2;
   gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, 0);
-  write_record (cw, ring, st_record_word0 (start, ST_KIND_BLOCK, 0));
+  write_record (cw, ring, st_record_word0 (start, ST_KIND_BLOCK, 0), 0);
   return patch;
 }
 

@@ -6,22 +6,11 @@ block_start (StRing * r, uint64_t index)
   return r->blocks + (index % ST_RING_BLOCKS) * ST_BLOCK_SIZE;
 }
 
+/* Every kind counts its payload slots in aux. */
 static uint32_t
 record_slots (const uint8_t * record)
 {
-  unsigned kind = record[ST_REC_KIND_SHIFT / 8];
-  unsigned aux = record[ST_REC_AUX_SHIFT / 8];
-  /* A call's aux is its instruction length; other kinds count their payload slots in it. */
-  return 1 + (kind == ST_KIND_CALL ? 0 : aux);
-}
-
-/* Records in the scratch block, counted from slots: only C-written records carry payload slots. */
-static uint64_t
-count_dropped (StRing * r)
-{
-  uint64_t n = (uint64_t) (r->cur - r->scratch) / ST_SLOT_SIZE - r->scratch_extra_slots;
-  r->scratch_extra_slots = 0;
-  return n;
+  return 1 + record[ST_REC_AUX_SHIFT / 8];
 }
 
 static uint32_t
@@ -34,6 +23,13 @@ count_records (const uint8_t * from, const uint8_t * to)
     n++;
   }
   return n;
+}
+
+/* The records in the scratch block: each was dropped. */
+static uint64_t
+count_dropped (StRing * r)
+{
+  return count_records (r->scratch, r->cur);
 }
 
 StTracer *
@@ -220,7 +216,7 @@ lost_so_far (StRing * r)
     lost = r->lost;
     cur = r->cur;
     if (r->dropping && cur >= r->scratch && cur <= r->scratch + ST_BLOCK_SIZE)
-      in_scratch = (uint64_t) (cur - r->scratch) / ST_SLOT_SIZE - r->scratch_extra_slots;
+      in_scratch = count_records (r->scratch, cur);
     st_acquire_fence ();
     if (r->refill_generation == generation)
       return lost + in_scratch;
@@ -240,8 +236,6 @@ st_ring_write (StRing * r, unsigned kind, uint64_t location, uint64_t target, co
   if (r->remaining < need)
     st_ring_refill (r);
   p = r->cur;
-  if (r->dropping)
-    r->scratch_extra_slots += extra;
   st_record_set ((StRecord *) p, location, kind, extra, target);
   for (i = 0; i != payload_size; i++)
     p[ST_SLOT_SIZE + i] = ((const uint8_t *) payload)[i];

@@ -38,8 +38,6 @@ struct _StRing
   uint32_t block_fill[ST_RING_BLOCKS];
   uint8_t * scratch;
   int dropping;
-  /* Payload slots in the scratch block: what is there less these is one slot per dropped record. */
-  volatile uint64_t scratch_extra_slots;
   /* Odd while st_ring_refill changes lost and the scratch position: the drain side reads them between. */
   volatile uint32_t refill_generation;
   volatile uint64_t lost;

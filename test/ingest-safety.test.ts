@@ -345,9 +345,10 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
   const capture = demoIn(dir);
   const path = join(dir, 'old.db');
   assert.equal(runCli(['ingest', capture, '-o', path]).code, 0);
-  // What schema version 1 had: no library-call or argument-memory tables, no application id.
+  // What schema version 1 had: no library-call or argument-memory tables, no frame stack pointers, no application id.
   const db = new Database(path);
   for (const table of ['api_prototypes', 'api_functions', 'api_calls', 'api_args', 'api_memory', 'syscall_memory']) db.exec(`DROP TABLE ${table}`);
+  db.exec('ALTER TABLE open_frames DROP COLUMN sp');
   db.pragma('user_version = 1');
   db.pragma('application_id = 0');
   db.close();
@@ -356,7 +357,7 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
     `upgrade it in place with: stalk-trace upgrade ${path}`);
   assert.ok(readFileSync(path).equals(before));
   const upgraded = runCli(['upgrade', path]);
-  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 2\n`);
+  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 3\n`);
   assert.equal(runCli(['info', path]).code, 0);
   assert.deepEqual(listing(dir), ['c.stcap', 'old.db']);
 });

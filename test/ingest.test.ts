@@ -313,3 +313,45 @@ test('a thread that ends closes its open frames, even in an empty last chunk', (
   assert.equal(db.prepare('SELECT count(*) FROM open_frames').pluck().get(), 0);
   assert.equal(db.prepare('SELECT ended FROM threads WHERE id = 3').pluck().get(), 1);
 });
+
+test('a format 2 capture, whose calls carry no stack pointer, still ingests to the same events and depths', () => {
+  const dir = tempDir();
+  const ingest = (file: string, name: string) => {
+    const path = join(dir, `${name}.db`);
+    ingestCapture(fixturePath(file), path, quiet);
+    return new Database(path, { readonly: true });
+  };
+  const old = ingest('demo-format2.stcap', 'old');
+  const now = ingest('demo.stcap', 'now');
+  assert.deepEqual(kindCounts(old), kindCounts(now));
+  assert.deepEqual(callsByName(old), callsByName(now));
+  const depths = (db: Database.Database) => {
+    const out: number[] = [];
+    for (const c = eventCursor(db); c.next();) out.push(c.depth);
+    return out;
+  };
+  assert.deepEqual(depths(old), depths(now));
+});
+
+test('calls from one frame get one depth after a longjmp, a thrown exception or a handler\'s return left frames behind', () => {
+  // main calls a, which calls b, which calls f, and none returns (a longjmp back into main); then
+  // main calls f 3 times, a -> b again (left the same way), and f twice more. Each call main
+  // makes is at depth 1, whatever was left open above it.
+  const { db } = ingestScenario({
+    steps: [{ load: mainModule }, {
+      thread: 8, calls: [{ fn: 'app!main', children: [
+        { fn: 'app!a', noReturn: true, children: [{ fn: 'app!b', noReturn: true, children: [{ fn: 'app!f', noReturn: true }] }] },
+        { fn: 'app!f', count: 3 }, { fn: 'app!a', noReturn: true, children: [{ fn: 'app!b', noReturn: true }] }, { fn: 'app!f', count: 2 }] }],
+    }],
+  });
+  const names = new Map(db.prepare('SELECT id, name FROM locations').all().map((r) => [(r as { id: number }).id, (r as { name: string }).name]));
+  const depths = new Map<string, number[]>();
+  for (const c = eventCursor(db); c.next();) {
+    if (c.kind === 'call') depths.set(names.get(c.value)!, [...(depths.get(names.get(c.value)!) ?? []), c.depth]);
+  }
+  assert.deepEqual(depths.get('app!a'), [1, 1]);
+  assert.deepEqual(depths.get('app!b'), [2, 2]);
+  assert.deepEqual(depths.get('app!f'), [3, 1, 1, 1, 1, 1]);
+  // The frames left behind were closed: f's calls from main each returned, main alone stays open.
+  assert.deepEqual(statsOf(db, 'app!f'), { calls: 6, self: 0, total: 0 });
+});

@@ -45,7 +45,7 @@ function openFrameCosts(db: TraceDb, unit: CostUnit, thread?: number): Map<Key, 
   const cost = db.prepare('SELECT coalesce(sum(count), 0) FROM kind_counts WHERE thread_id = ? AND kind = ?').pluck();
   for (const [tid, list] of byThread) {
     const stacks = new CallStacks();
-    for (const f of list) stacks.restore({ functionId: f.function_id, callerId: f.caller_id, returnAddress: f.return_address, entryCost: f.entry_cost, childCost: f.child_cost });
+    for (const f of list) stacks.restore({ functionId: f.function_id, callerId: f.caller_id, returnAddress: f.return_address, sp: f.sp, entryCost: f.entry_cost, childCost: f.child_cost });
     stacks.closeAll(cost.get(tid, COST_KIND[unit]) as number);
     for (const [id, s] of stacks.functions) out.set(key(tid, id), { self: s.self, total: s.total });
   }

@@ -26,6 +26,12 @@ export function encodeCaptureHeader(info: Omit<CaptureInfo, 'version'>): Buffer 
   return b;
 }
 
+/** Version 2 captures still ingest: their call records have no payload (aux was the call's length). */
+const OLDEST_READ_VERSION = 2;
+
+/** Whether this capture's call records carry the stack-pointer payload (version 3 on). */
+export const callsCarryStackPointer = (info: CaptureInfo) => info.version >= 3;
+
 /** Returns the header, or a reason why these bytes are not a capture this code reads. */
 export function decodeCaptureHeader(b: Buffer): CaptureInfo | string {
   if (b.length < CaptureHeader.size || b.toString('latin1', CaptureHeader.magic, CaptureHeader.magic + 8) !== CAPTURE_MAGIC) {
@@ -35,7 +41,7 @@ export function decodeCaptureHeader(b: Buffer): CaptureInfo | string {
   if (version > CAPTURE_VERSION) {
     return `capture format version ${version} is newer than this stalk-trace reads (${CAPTURE_VERSION}); upgrade stalk-trace`;
   }
-  if (version < CAPTURE_VERSION) {
+  if (version < OLDEST_READ_VERSION) {
     return `capture format version ${version} predates syscall and library-call memory records; ingest it with the stalk-trace that recorded it`;
   }
   const arch = ARCH_NAMES[b.readUInt8(CaptureHeader.arch)];

@@ -39,6 +39,10 @@ export const EventMask = {
 } as const;
 
 export const Payload = {
+  "call": {
+    "sp": 0,
+    "length": 8
+  },
   "syscall": {
     "args": 0,
     "captures": 48
@@ -146,7 +150,7 @@ export const CaptureHeader = {
 
 export const CAPTURE_MAGIC = "STKTRCAP" as const;
 
-export const CAPTURE_VERSION = 2 as const;
+export const CAPTURE_VERSION = 3 as const;
 
 export const Arch = {
   "x64": 1,

@@ -17,19 +17,30 @@ export interface Frame {
   callerId: number;
   /** Where the call returns to: a return to this address closes the frame. */
   returnAddress: number;
+  /** The stack pointer at the call instruction; null where the capture does not say. */
+  sp: number | null;
   entryCost: number;
   childCost: number;
   stats: FunctionAggregate;
   edge: EdgeAggregate;
 }
 
-export type FrameState = Pick<Frame, 'functionId' | 'callerId' | 'returnAddress' | 'entryCost' | 'childCost'>;
+export type FrameState = Pick<Frame, 'functionId' | 'callerId' | 'returnAddress' | 'sp' | 'entryCost' | 'childCost'>;
+
+/**
+ * A call from further up the stack than this is taken for a switch to another stack (a signal
+ * handler on its alternate stack, a coroutine), not an unwind: it closes nothing. One thread's
+ * stack is far smaller (8 MiB by default).
+ */
+const STACK_SWITCH_BYTES = 1 << 30;
 
 /**
  * One thread's shadow stack and the function and call-edge aggregates it yields. A return closes
- * the frame whose call returns to the same address, and any frames above it (a longjmp, an
- * exception, or calls into code that was not followed, whose returns were never seen). Depth is
- * the number of frames open. Cost is whatever the trace counts (instructions, blocks or calls):
+ * the frame whose call returns to the same address, and any frames above it (calls into code
+ * that was not followed, whose returns were never seen). A call closes every open frame whose
+ * own call was made from a stack pointer at or above its own: those frames cannot be live any
+ * more (a longjmp, an exception or a signal handler's return unwound past them), so calls made
+ * from one frame always get one depth. Depth is the number of frames open. Cost is whatever the trace counts (instructions, blocks or calls):
  * the thread's running count is passed in.
  */
 export class CallStacks {
@@ -62,8 +73,16 @@ export class CallStacks {
     return this.frames.length;
   }
 
-  /** Opens a frame; returns the call's depth. */
-  call(functionId: number, returnAddress: number, cost: number): number {
+  /** Before a call made with stack pointer `sp`: closes the frames it shows were unwound. */
+  unwind(sp: number, cost: number): void {
+    const frames = this.frames;
+    for (let top = frames[frames.length - 1]; top?.sp != null && sp >= top.sp && sp - top.sp < STACK_SWITCH_BYTES; top = frames[frames.length - 1]) {
+      this.close(cost);
+    }
+  }
+
+  /** Opens a frame for a call made with stack pointer `sp` (null: unknown); returns the call's depth. */
+  call(functionId: number, returnAddress: number, sp: number | null, cost: number): number {
     const frames = this.frames;
     const callerId = frames.length > 0 ? frames[frames.length - 1].functionId : 0;
     const stats = this.stats(functionId);
@@ -71,7 +90,7 @@ export class CallStacks {
     stats.calls++;
     stats.active++;
     edge.calls++;
-    frames.push({ functionId, callerId, returnAddress, entryCost: cost, childCost: 0, stats, edge });
+    frames.push({ functionId, callerId, returnAddress, sp, entryCost: cost, childCost: 0, stats, edge });
     return frames.length - 1;
   }
 

@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import {
   ApicallFlag, FrameHeader, Kind, KIND_NAMES, Payload, StoredCall, StoredEvent, type ApisMessage, type EndMessage, type TraceMessage,
 } from '../format/layout.generated.js';
-import type { CaptureInfo } from '../capture/format.js';
+import { callsCarryStackPointer, type CaptureInfo } from '../capture/format.js';
 import type { Frame } from '../capture/reader.js';
 import { parseMeta } from '../capture/meta.js';
 import type { TraceDb } from '../store/database.js';
@@ -103,8 +103,11 @@ export class Ingester {
   /** Events stored by this ingester, for progress displays. */
   storedEvents = 0;
   private readonly sql: Record<string, Statement>;
+  /** Call records carry their stack pointer and length in a payload slot (capture format 3 on). */
+  private readonly callPayloads: boolean;
 
   constructor(private readonly db: TraceDb, private readonly capture: CaptureInfo, private readonly warn: IngestWarning) {
+    this.callPayloads = callsCarryStackPointer(capture);
     const trace = db.prepare('SELECT capture_id, cost_unit, ingested_bytes FROM trace').get() as
       { capture_id: string; cost_unit: CostUnit; ingested_bytes: number } | undefined;
     this.hasTrace = trace !== undefined;
@@ -154,8 +157,8 @@ export class Ingester {
       addEdge: db.prepare(`INSERT INTO call_edges (thread_id, caller_id, callee_id, calls, total_cost) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT DO UPDATE SET calls = calls + excluded.calls, total_cost = total_cost + excluded.total_cost`),
       clearFrames: db.prepare('DELETE FROM open_frames'),
-      saveFrame: db.prepare(`INSERT INTO open_frames (thread_id, position, function_id, caller_id, return_address, entry_cost, child_cost)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      saveFrame: db.prepare(`INSERT INTO open_frames (thread_id, position, function_id, caller_id, return_address, sp, entry_cost, child_cost)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     };
     this.prototypes = storedPrototypes(db);
     this.modules = new ModuleRegistry(db);
@@ -176,7 +179,7 @@ export class Ingester {
       Object.assign(state, { name: t.name, firstSeen: t.first_seen_ns, lastSeen: t.last_seen_ns, lost: t.lost, ended: !!t.ended, nextSeq: t.next_seq, cost: t.cost });
     }
     for (const f of db.prepare('SELECT * FROM open_frames ORDER BY thread_id, position').all() as Record<string, number>[]) {
-      this.thread(f.thread_id).stacks.restore({ functionId: f.function_id, callerId: f.caller_id, returnAddress: f.return_address, entryCost: f.entry_cost, childCost: f.child_cost });
+      this.thread(f.thread_id).stacks.restore({ functionId: f.function_id, callerId: f.caller_id, returnAddress: f.return_address, sp: f.sp, entryCost: f.entry_cost, childCost: f.child_cost });
     }
     for (const s of db.prepare('SELECT id, thread_id, nr FROM syscalls WHERE ret IS NULL ORDER BY seq').all() as Record<string, number>[]) {
       this.thread(s.thread_id).openSyscalls.push({ id: s.id, nr: s.nr });
@@ -307,7 +310,8 @@ export class Ingester {
       const address = v.getUint16(at + 4, true) * TWO_32 + v.getUint32(at, true);
       const kind = v.getUint8(at + 6);
       const aux = v.getUint8(at + 7);
-      const extra = kind === Kind.call ? 0 : aux;
+      // Before capture format 3 a call had no payload, and aux was its instruction's length.
+      const extra = kind === Kind.call && !this.callPayloads ? 0 : aux;
       const payloadEnd = at + (1 + extra) * 16;
       const target = v.getUint16(at + 12, true) * TWO_32 + v.getUint32(at + 8, true);
       let depth = stacks.depth;
@@ -315,13 +319,18 @@ export class Ingester {
       if (w === out.length) throw new ChunkError('chunk holds more records than its header says', 0);
       const locationId = locations.id(address);
       let value = 0;
+      // A call first closes what it shows was unwound, so its own cost is not theirs.
+      const sp = kind === Kind.call && this.callPayloads ? v.getUint32(at + 16 + Payload.call.sp + 4, true) * TWO_32 + v.getUint32(at + 16 + Payload.call.sp, true) : null;
+      if (sp !== null) stacks.unwind(sp, t.cost);
       if (kind === costKind) t.cost++;
       switch (kind) {
-        case Kind.call:
+        case Kind.call: {
           value = locations.calleeId(target);
-          depth = stacks.call(value, address + aux, t.cost);
+          const length = this.callPayloads ? v.getUint8(at + 16 + Payload.call.length) : aux;
+          depth = stacks.call(value, address + length, sp, t.cost);
           this.listCall(value, t.tid, locationId, seq, depth);
           break;
+        }
         case Kind.ret:
           value = locations.id(target);
           depth = stacks.ret(target, t.cost);
@@ -553,7 +562,7 @@ export class Ingester {
         }
       }
       t.stacks.frames.forEach((f, position) =>
-        sql.saveFrame.run(t.tid, position, f.functionId, f.callerId, f.returnAddress, f.entryCost, f.childCost));
+        sql.saveFrame.run(t.tid, position, f.functionId, f.callerId, f.returnAddress, f.sp, f.entryCost, f.childCost));
     }
     sql.progress.run(this.position);
   }

@@ -6,9 +6,10 @@
  * HOLD 1: the first take waits until no producer can go on without one (lossless: every ring
  * is full; lossy: every producer has finished), so stalls or drops are certain, not a matter
  * of how the threads were scheduled.
- * Every 97th record is a syscall record with a six-argument payload (written by st_ring_write);
- * the others are one-slot call records (st_ring_write_slot, as the inline writer writes them)
- * whose target is the record's number. Prints one JSON line.
+ * Every 97th record is a syscall record with a six-argument payload and every 7th a call with its
+ * stack-pointer payload (written by st_ring_write); the others are one-slot return records
+ * (st_ring_write_slot, as the inline writer writes them). Every record's target is its number.
+ * Prints one JSON line.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -64,10 +65,15 @@ produce (void * data)
       uint64_t args[6] = { i, i + 1, i + 2, i + 3, i + 4, i + 5 };
       st_ring_write (ring, ST_KIND_SYSCALL, 0x401000, i, args, sizeof (args));
     }
+    else if (i % 7 == 0)
+    {
+      uint64_t payload[2] = { 0x7ffff000 - i, 5 };
+      st_ring_write (ring, ST_KIND_CALL, 0x401000, i, payload, sizeof (payload));
+    }
     else
     {
       StRecord r;
-      st_record_set (&r, 0x401000 + (i & 0xff), ST_KIND_CALL, 5, i);
+      st_record_set (&r, 0x401000 + (i & 0xff), ST_KIND_RET, 0, i);
       st_ring_write_slot (ring, r.word[0], r.word[1]);
     }
   }
@@ -132,10 +138,17 @@ check_chunks (const uint8_t * data, uint64_t size, int lossy)
           fail ("syscall payload damaged", h.thread_id);
         slot += ST_SLOT_SIZE * (1 + 3);
       }
+      else if (kind == ST_KIND_CALL)
+      {
+        /* The stack pointer and the call's length: one payload slot. */
+        if (slot[7] != 1 || u64_at (slot + 16 + ST_PAYLOAD_CALL_SP) != 0x7ffff000 - target || slot[16 + ST_PAYLOAD_CALL_LENGTH] != 5)
+          fail ("call payload damaged", h.thread_id);
+        slot += ST_SLOT_SIZE * 2;
+      }
       else
       {
-        if (kind != ST_KIND_CALL || slot[7] != 5)
-          fail ("call record damaged", h.thread_id);
+        if (kind != ST_KIND_RET || slot[7] != 0)
+          fail ("return record damaged", h.thread_id);
         slot += ST_SLOT_SIZE;
       }
       s->next_number = target + 1;

@@ -16,6 +16,17 @@ interface ThreadCursor {
 
 /** x86_64 `call rel32`: the return address is the call site plus this. */
 const CALL_LENGTH = 5;
+/** Each thread's stack, as its calls' stack pointers say: one frame per nesting level, this far apart. */
+const STACK_TOP = 0x7ffffff00000;
+const FRAME_BYTES = 0x100;
+
+/** A call's payload: the stack pointer at the call, and the call instruction's length. */
+function callPayload(depth: number): Buffer {
+  const p = Buffer.alloc(Payload.call.length + 1);
+  p.writeBigUInt64LE(BigInt(STACK_TOP - depth * FRAME_BYTES), Payload.call.sp);
+  p.writeUInt8(CALL_LENGTH, Payload.call.length);
+  return p;
+}
 
 interface Resolved {
   module: ModuleSpec;
@@ -162,10 +173,11 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
   // The call site of child i within its caller, and the caller of a thread's outermost calls.
   const callSite = (callerEntry: number, i: number) => callerEntry + 0x10 + i * 8;
 
-  const run = (call: CallSpec, siteOf: number, cursor: ThreadCursor) => {
+  /** `depth`: how many frames are open below the call, which decides its stack pointer. */
+  const run = (call: CallSpec, siteOf: number, cursor: ThreadCursor, depth: number) => {
     const callee = resolve(call.fn);
     for (let n = 0; n < (call.count ?? 1); n++) {
-      writer.record(Kind.call, siteOf, callee.entry, undefined, CALL_LENGTH);
+      writer.record(Kind.call, siteOf, callee.entry, callPayload(depth));
       if (call.api) apiCall(call.api, callee.entry, siteOf + CALL_LENGTH);
       if (blocks) {
         for (let b = 0; b < (call.blocks ?? 1); b++) {
@@ -179,7 +191,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
         }
       }
       for (const s of call.syscalls ?? []) syscall(s, callee.entry + 0x20);
-      (call.children ?? []).forEach((child, i) => run(child, callSite(callee.entry, i), cursor));
+      (call.children ?? []).forEach((child, i) => run(child, callSite(callee.entry, i), cursor, depth + 1));
       if (call.noReturn) return;
       writer.record(Kind.ret, callee.entry + callee.fn.size - 1, siteOf + CALL_LENGTH);
       if (call.api) apiReturn(call.api, callee.entry, siteOf + CALL_LENGTH);
@@ -209,7 +221,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
       writer.begin(step.thread, cursor);
       if (step.stallNs) writer.record(Kind.stall, 0, step.stallNs);
       const root = [...loaded.values()][0];
-      (step.calls ?? []).forEach((call, i) => run(call, callSite(root.base, i), cursor));
+      (step.calls ?? []).forEach((call, i) => run(call, callSite(root.base, i), cursor, 0));
       writer.endChunk(step.ends ?? false);
       writer.flush();
     }
