@@ -12,6 +12,7 @@ import type { AgentInfo, AgentOptions, StartInfo } from './protocol.generated.js
 import { Threads } from './threads.js';
 import { Tracer } from './tracer.js';
 import { isZygoteChild, programStart } from './main-thread.js';
+import { SignalHandlers } from './signals.js';
 
 interface Recording {
   options: AgentOptions;
@@ -76,6 +77,7 @@ rpc.exports = {
     if (r === null) throw new Error('init first');
     r.forks.watch();
     watchFaultsAndExit(r.outbox, r.forks);
+    new SignalHandlers(r.threads).watch();
     const spawnedMainSelected = r.options.spawned && selection(r.options)(Process.id);
     const mainAtStart = spawnedMainSelected && followMainThreadAtStart(r);
     // After the last hook is placed (its trampoline is Frida's memory too), before any following.

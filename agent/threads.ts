@@ -57,6 +57,17 @@ export class Threads {
     });
   }
 
+  /**
+   * In a signal handler's entry, on thread `tid`: if the thread is followed, the handler is too,
+   * into the same ring, from when this callback returns. Returns whether it is.
+   */
+  followHandler(tid: number): boolean {
+    const ring = this.rings.get(tid);
+    if (ring === undefined) return false;
+    Stalker.follow(tid, { transform: this.tracer.transform, data: ring });
+    return true;
+  }
+
   /** Follows the selected threads there are now and those created later. */
   watch(selected: (tid: number) => boolean): void {
     this.followMainThroughExit();

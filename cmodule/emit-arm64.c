@@ -45,6 +45,13 @@ st_classify (const cs_insn * insn)
   }
 }
 
+guint64
+st_direct_call_target (const cs_insn * insn)
+{
+  const cs_arm64_op * op = &insn->detail->arm64.operands[0];
+  return (insn->id == ARM64_INS_BL && op->type == ARM64_OP_IMM) ? (guint64) op->imm : 0;
+}
+
 /* movz/movk for the low 48 bits: three fixed instructions, so a value can be patched in later. */
 static void
 put_mov_u48 (GumArm64Writer * cw, guint rd, guint64 value)

@@ -27,6 +27,13 @@ st_classify (const cs_insn * insn)
   }
 }
 
+guint64
+st_direct_call_target (const cs_insn * insn)
+{
+  const cs_x86_op * op = &insn->detail->x86.operands[0];
+  return (insn->id == X86_INS_CALL && op->type == X86_OP_IMM) ? (guint64) op->imm : 0;
+}
+
 static GumX86Reg
 gum_reg (x86_reg reg)
 {

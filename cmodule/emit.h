@@ -24,6 +24,8 @@ typedef enum
 } StInsnKind;
 
 StInsnKind st_classify (const cs_insn * insn);
+/* A call whose target is in the instruction itself: that target; otherwise 0. */
+guint64 st_direct_call_target (const cs_insn * insn);
 
 
 void st_emit_call (GumStalkerOutput * output, StRing * ring, const cs_insn * insn);

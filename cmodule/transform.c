@@ -133,6 +133,13 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
       silent = TRUE;
     if (silent)
     {
+      /*
+       * Frida's memory records nothing, but for one thing: Interceptor runs a hooked function's
+       * first instructions from a copy there, and a call among them is the program's own.
+       */
+      guint64 target = st_direct_call_target (insn);
+      if (target != 0 && !is_silent (target) && (st_globals.events & ST_EVENT_CALL) != 0 && open)
+        st_emit_call (output, ring, insn);
       gum_stalker_iterator_keep (iterator);
       continue;
     }
