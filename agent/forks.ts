@@ -1,40 +1,45 @@
-// A forked child inherits this agent and its hooks, but not its drain thread nor its connection
-// to the host. The forking thread leaves Stalker for the fork itself, so the child starts
-// unfollowed (a followed thread in a child that execs deadlocks Frida's exec handling, and
-// unfollowing one in the child aborts it); the parent's thread is followed again on return.
-// In the child nothing records and nothing waits for the host.
-import type { Outbox } from './outbox.js';
+// A forked child inherits this agent and its hooks, but not its drain thread, its JavaScript
+// thread, nor its connection to the host. The forking thread leaves Stalker for the fork
+// itself, so the child starts unfollowed (a followed thread in a child that execs deadlocks
+// Frida's exec handling, and unfollowing one in the child aborts it). A lock another thread
+// holds at the fork is held for ever in the child, so the JavaScript thread is parked in native
+// code, holding none, until the fork has returned (cmodule/forks.h). In the child nothing
+// records and nothing waits for the host; the parent's thread is followed again before it goes on.
 import type { Threads } from './threads.js';
 import type { Tracer } from './tracer.js';
 
-export class ForkGuard {
-  /** True in a forked child: recording, flushing and waiting for the host are over. */
-  inChild = false;
+/** How often the agent looks for a parent thread waiting to be followed again after its fork. */
+const REFOLLOW_MS = 2;
 
-  constructor(private readonly tracer: Tracer, private readonly outbox: Outbox, private readonly threads: Threads) {}
+export class ForkGuard {
+  constructor(private readonly tracer: Tracer, private readonly threads: Threads) {}
+
+  /** True in a forked child: recording, flushing and waiting for the host are over. */
+  get inChild(): boolean {
+    return this.tracer.orphaned;
+  }
 
   watch(): void {
     const fork = Module.findGlobalExportByName('fork');
     if (fork === null) return;
-    const { threads } = this;
-    const guard = this;
+    const { threads, tracer } = this;
     Interceptor.attach(fork, {
       onEnter() {
-        this.followed = !guard.inChild && threads.isFollowed(this.threadId);
+        if (tracer.orphaned || !threads.isFollowed(this.threadId)) return;
         // Takes effect when this callback returns: fork runs unfollowed.
-        if (this.followed) Stalker.unfollow(this.threadId);
-      },
-      onLeave(pid) {
-        if (pid.toInt32() === 0) guard.orphan();
-        else if (this.followed) threads.follow(this.threadId);
+        Stalker.unfollow(this.threadId);
+        tracer.noteForkUnfollowed(this.threadId);
+        // The JavaScript thread waits in native code, holding no lock, until the fork returns.
+        setImmediate(() => tracer.forkPark());
       },
     });
-  }
-
-  private orphan(): void {
-    if (this.inChild) return;
-    this.inChild = true;
-    this.tracer.orphan();
-    this.outbox.stop();
+    // After the listener above: the fork waits until the JavaScript thread is parked.
+    Interceptor.attach(fork, { onEnter: tracer.forkEnter, onLeave: tracer.forkLeave });
+    setInterval(() => {
+      for (let tid = tracer.forkWaiting(); tid !== 0; tid = tracer.forkWaiting()) {
+        threads.follow(tid);
+        tracer.forkRefollowed(tid);
+      }
+    }, REFOLLOW_MS);
   }
 }

@@ -56,7 +56,7 @@ rpc.exports = {
     const threads = new Threads(tracer);
     const func = options.func === null ? null : new FuncScope(options.func, tracer);
     const apis = options.apis === null ? null : new ApiTable(options.apis, tracer);
-    const forks = new ForkGuard(tracer, outbox, threads);
+    const forks = new ForkGuard(tracer, threads);
     const modules = new ModuleWatcher(options.excludeModules, () => forks.inChild || outbox.flush(), (m, symbols, excluded) => {
       apis?.added(m, symbols, excluded);
       try {

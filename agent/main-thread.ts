@@ -7,8 +7,7 @@
 // Where there is no such `main` (Android apps, forked from zygote with their main thread deep in
 // the runtime; static runtimes), it is followed from the moment the host resumes the process.
 import { findMain, type CodeReader } from './program-entry.js';
-
-const ET_DYN = 3;
+import { elfImage, PT_DYNAMIC } from './elf-image.js';
 
 /** Frida's view of the running process, in the form findMain reads. */
 function processReader(main: Module): CodeReader {
@@ -37,22 +36,14 @@ function processReader(main: Module): CodeReader {
   };
 }
 
-/** The ELF header's entry point, relocated for a position-independent program. */
-function entryPoint(main: Module): NativePointer | null {
-  const header = main.base;
-  if (header.readU32() !== 0x464c457f || Process.pointerSize !== 8) return null;
-  const entry = header.add(0x18).readU64();
-  return header.add(0x10).readU16() === ET_DYN ? header.add(entry) : ptr(entry.toString());
-}
-
 /** The program's own `main`: its symbol, else what the entry point hands the C library; null if neither. */
 export function programMain(): NativePointer | null {
   const main = Process.mainModule;
   const named = main.findExportByName('main') ?? main.enumerateSymbols().find((s) => s.name === 'main' && s.type === 'function')?.address;
   if (named !== undefined && named !== null && !named.isNull()) return named;
-  const entry = entryPoint(main);
-  if (entry === null) return null;
-  const found = findMain(processReader(main), BigInt(entry.toString()));
+  const image = elfImage(main);
+  if (image === null) return null;
+  const found = findMain(processReader(main), BigInt(image.entry.toString()));
   return found === null ? null : ptr(found.toString());
 }
 
@@ -61,28 +52,21 @@ const DT_INIT_ARRAY = 25;
 const DT_INIT_ARRAYSZ = 27;
 const DT_PREINIT_ARRAY = 32;
 const DT_PREINIT_ARRAYSZ = 33;
-const PT_DYNAMIC = 2;
 
 /** The program's own functions that run before main, in the order the C library runs them. */
 function initFunctions(main: Module): NativePointer[] {
-  const header = main.base;
-  if (header.readU32() !== 0x464c457f || Process.pointerSize !== 8) return [];
-  const pie = header.add(0x10).readU16() === ET_DYN;
-  const at = (value: UInt64) => (pie ? header.add(value) : ptr(value.toString()));
-  const phoff = header.add(0x20).readU64().toNumber();
-  const phentsize = header.add(0x36).readU16();
-  const dynamicHeader = Array.from({ length: header.add(0x38).readU16() }, (_, i) => header.add(phoff + i * phentsize))
-    .find((ph) => ph.readU32() === PT_DYNAMIC);
-  if (dynamicHeader === undefined) return [];
+  const image = elfImage(main);
+  const [dynamic] = image?.segments(PT_DYNAMIC) ?? [];
+  if (image === null || dynamic === undefined) return [];
   const tags = new Map<number, UInt64>();
-  for (let entry = at(dynamicHeader.add(16).readU64()); ; entry = entry.add(16)) {
+  for (let entry = dynamic.start; ; entry = entry.add(16)) {
     const tag = entry.readU64().toNumber();
     if (tag === 0) break;
     tags.set(tag, entry.add(8).readU64());
   }
   // Array entries are relocated by now: they hold the functions' addresses.
-  const first = (array: number, size: number) => (tags.has(array) && (tags.get(size)?.toNumber() ?? 0) >= 8 ? [at(tags.get(array)!).readPointer()] : []);
-  return [...first(DT_PREINIT_ARRAY, DT_PREINIT_ARRAYSZ), ...(tags.has(DT_INIT) ? [at(tags.get(DT_INIT)!)] : []), ...first(DT_INIT_ARRAY, DT_INIT_ARRAYSZ)]
+  const first = (array: number, size: number) => (tags.has(array) && (tags.get(size)?.toNumber() ?? 0) >= 8 ? [image.at(tags.get(array)!).readPointer()] : []);
+  return [...first(DT_PREINIT_ARRAY, DT_PREINIT_ARRAYSZ), ...(tags.has(DT_INIT) ? [image.at(tags.get(DT_INIT)!)] : []), ...first(DT_INIT_ARRAY, DT_INIT_ARRAYSZ)]
     .filter((p) => !p.isNull() && p.compare(main.base) >= 0 && p.compare(main.base.add(main.size)) < 0);
 }
 

@@ -14,6 +14,17 @@ struct _StRange
   guint64 end;
 };
 
+/* Threads that may be forking at once (forks.h). */
+#define ST_FORK_SLOTS 16
+
+/* A thread that left Stalker to call fork (forks.h). */
+typedef struct _StForkSlot StForkSlot;
+struct _StForkSlot
+{
+  volatile guint32 tid;
+  volatile gint state;
+};
+
 typedef struct _StGlobals StGlobals;
 struct _StGlobals
 {
@@ -40,6 +51,13 @@ struct _StGlobals
   guint64 app_end;
   /* This process, for reading its own memory without faulting (0: not asked yet). */
   guint32 pid;
+  /* The tracer, for what runs outside a ring's callouts (fork's return in the child). */
+  struct _StTracer * tracer;
+  /* Threads that left Stalker to call fork, until they are followed again. */
+  StForkSlot forks[ST_FORK_SLOTS];
+  /* Forks under way, and whether the JavaScript thread is parked meanwhile (forks.h). */
+  volatile gint forks_under_way;
+  volatile gint js_parked;
 };
 
 extern StGlobals st_globals;

@@ -454,6 +454,12 @@ st_tracer_orphan (StTracer * t)
     t->rings[i]->recording = 0;
 }
 
+int
+st_tracer_is_orphaned (StTracer * t)
+{
+  return t->orphaned != 0;
+}
+
 void
 st_tracer_silence (StTracer * t)
 {

@@ -118,6 +118,7 @@ void st_tracer_silence (StTracer * tracer);
  * never come. Takes no lock: one may have been held by a thread the fork left behind.
  */
 void st_tracer_orphan (StTracer * tracer);
+int st_tracer_is_orphaned (StTracer * tracer);
 
 /* `recording`: whether records are written from the start (not under --func). */
 StRing * st_ring_new (StTracer * tracer, uint32_t thread_id, int lossy, int recording);

@@ -27,6 +27,8 @@ st_on_syscall (GumCpuContext * cpu, gpointer user_data)
     return;
   nr = st_cpu_syscall_number (cpu);
   st_cpu_syscall_args (cpu, args);
+  /* When it was made, so threads' syscalls interleave in time order as strace shows them. */
+  *(guint64 *) (payload + ST_PAYLOAD_SYSCALL_TIME_NS) = st_now_ns () - ring->tracer->started_ns;
   spec = captures_of (nr);
   st_captures_begin (&c, payload + ST_PAYLOAD_SYSCALL_CAPTURES, payload + sizeof (words));
   for (i = 0; i != 6; i++)

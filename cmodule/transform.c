@@ -6,6 +6,7 @@
  */
 #include "apis.h"
 #include "syscalls.h"
+#include "forks.h"
 
 /* The agent allocates st_globals without seeing this struct: it gives ST_GLOBALS_SPACE bytes. */
 typedef char st_globals_fit_in_their_space[(sizeof (StGlobals) <= ST_GLOBALS_SPACE) ? 1 : -1];
@@ -72,6 +73,7 @@ st_init (guint32 events, guint64 outbox_capacity)
     st_apis_init ();
   tracer = st_tracer_new (outbox_capacity);
   st_tracer_start (tracer);
+  st_globals.tracer = tracer;
   return tracer;
 }
 

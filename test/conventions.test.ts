@@ -116,3 +116,15 @@ test('--thread is -t everywhere, and export -F drcov -t takes one thread\'s bloc
   assert.equal(bbs([]), '6');
   assert.equal(runCli(['export', trace, '-F', 'drcov', '-o', `${dir}/none.drcov`, '-t', '9']).stderr, 'stalk-trace: the trace has no thread 9\n');
 });
+
+test('report syscalls interleaves threads in the order the syscalls were made, as strace does', () => {
+  // Thread 1, then thread 2, then thread 1 again: the generator stamps them in that order.
+  const s: Scenario = {
+    steps: [{ load: app },
+      { thread: 1, calls: [{ fn: 'app!a', syscalls: [{ nr: 39, ret: 1 }] }] },
+      { thread: 2, calls: [{ fn: 'app!b', syscalls: [{ nr: 186, ret: 2 }] }] },
+      { thread: 1, calls: [{ fn: 'app!c', syscalls: [{ nr: 110, ret: 3 }] }] }],
+  };
+  const out = runCli(['report', 'syscalls', traceOf(s, dir, 'interleaved')]).stdout;
+  assert.equal(out, '[tid 1] getpid() = 1\n[tid 2] gettid() = 2\n[tid 1] getppid() = 3\n');
+});

@@ -30,9 +30,13 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A command that has not ended after this long hangs: it is killed, and the test fails rather than waits for ever. */
+const HANG_MS = 180_000;
+
 export function runCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8', input: options.input, cwd: options.cwd, env: { ...process.env, ...options.env }, maxBuffer: 256 << 20,
+    timeout: HANG_MS, killSignal: 'SIGKILL',
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -345,10 +345,12 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
   const capture = demoIn(dir);
   const path = join(dir, 'old.db');
   assert.equal(runCli(['ingest', capture, '-o', path]).code, 0);
-  // What schema version 1 had: no library-call or argument-memory tables, no frame stack pointers, no application id.
+  // What schema version 1 had: no library-call or argument-memory tables, no frame stack pointers or syscall times, no application id.
   const db = new Database(path);
   for (const table of ['api_prototypes', 'api_functions', 'api_calls', 'api_args', 'api_memory', 'syscall_memory']) db.exec(`DROP TABLE ${table}`);
   db.exec('ALTER TABLE open_frames DROP COLUMN sp');
+  db.exec('DROP INDEX IF EXISTS syscalls_time');
+  db.exec('ALTER TABLE syscalls DROP COLUMN time_ns');
   db.pragma('user_version = 1');
   db.pragma('application_id = 0');
   db.close();

@@ -2,6 +2,7 @@
 // through the CLI and reading the trace back.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../host/paths.js';
 import { runCli, tempDir } from './helpers.js';
@@ -15,9 +16,11 @@ const dir = tempDir();
 export const program = (name: string) => join(dir, name);
 export const scratch = (name: string) => join(dir, name);
 
-/** Compiles test/live/NAME.c (or a shared library, with -shared in `flags`) into the scratch directory. */
+/** Compiles test/live/NAME.c (NAME.cc with g++; a shared library with -shared in `flags`) into the scratch directory. */
 export function build(name: string, flags: string[] = [], output = name): void {
-  const r = spawnSync('gcc', ['-O1', ...flags, '-o', program(output), packagePath('test', 'live', `${name}.c`)], { encoding: 'utf8' });
+  const cxx = existsSync(packagePath('test', 'live', `${name}.cc`));
+  const source = packagePath('test', 'live', `${name}.${cxx ? 'cc' : 'c'}`);
+  const r = spawnSync(cxx ? 'g++' : 'gcc', ['-O1', ...flags, '-o', program(output), source], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
 }
 

@@ -31,19 +31,21 @@ type Row = Record<string, bigint | string | null>;
 type SyscallDbRow = Record<string, bigint | null>;
 
 /**
- * The rows of `select` (whose table has thread_id and seq, under `alias`) in thread and
- * sequence order, or one thread's, a page at a time, each page completed by `complete`.
+ * The rows of `select` (whose table has thread_id and seq, under `alias`) in `keys` order (thread
+ * and sequence by default), or one thread's, a page at a time, each page completed by `complete`.
  */
-function* pages<R extends Row, T>(db: TraceDb, select: string, alias: string, thread: number | undefined, complete: (rows: R[]) => T[]): Generator<T> {
-  const page = db.prepare(`${select} WHERE (${alias}thread_id, ${alias}seq) > (?, ?) ${thread === undefined ? '' : `AND ${alias}thread_id = ?`}
-    ORDER BY ${alias}thread_id, ${alias}seq LIMIT ${PAGE}`).safeIntegers(true);
-  let after: (bigint | string | number | null)[] = [-1, -1];
+function* pages<R extends Row, T>(db: TraceDb, select: string, alias: string, thread: number | undefined, complete: (rows: R[]) => T[],
+  keys = ['thread_id', 'seq']): Generator<T> {
+  const columns = keys.map((k) => `${alias}${k}`).join(', ');
+  const page = db.prepare(`${select} WHERE (${columns}) > (${keys.map(() => '?').join(', ')}) ${thread === undefined ? '' : `AND ${alias}thread_id = ?`}
+    ORDER BY ${columns} LIMIT ${PAGE}`).safeIntegers(true);
+  let after: (bigint | string | number | null)[] = keys.map(() => -1);
   for (;;) {
     const rows = page.all(...after, ...(thread === undefined ? [] : [thread])) as R[];
     if (rows.length === 0) return;
     yield* complete(rows);
     const last = rows[rows.length - 1];
-    after = [last.thread_id, last.seq];
+    after = keys.map((k) => last[k]);
   }
 }
 
@@ -94,7 +96,7 @@ function fromSafe(row: Row): ApiCallBase {
   };
 }
 
-const SYSCALLS = 'SELECT id, thread_id, seq, nr, arg0, arg1, arg2, arg3, arg4, arg5, ret FROM syscalls';
+const SYSCALLS = 'SELECT id, thread_id, seq, nr, arg0, arg1, arg2, arg3, arg4, arg5, ret, time_ns FROM syscalls';
 
 function completeSyscalls(db: TraceDb, rows: SyscallDbRow[]): StoredSyscall[] {
   if (rows.length === 0) return [];
@@ -108,8 +110,14 @@ function completeSyscalls(db: TraceDb, rows: SyscallDbRow[]): StoredSyscall[] {
   }));
 }
 
-/** Every syscall of the trace (or of one thread), in thread and sequence order. */
-export const syscalls = (db: TraceDb, thread?: number): Generator<StoredSyscall> =>
-  pages(db, SYSCALLS, '', thread, (rows: SyscallDbRow[]) => completeSyscalls(db, rows));
+/**
+ * Every syscall of the trace (or of one thread): in the order they were made, threads
+ * interleaved as strace shows them, where the trace knows when (capture format 3 on); in
+ * thread and sequence order otherwise.
+ */
+export function syscalls(db: TraceDb, thread?: number): Generator<StoredSyscall> {
+  const timed = db.prepare('SELECT NOT EXISTS (SELECT 1 FROM syscalls WHERE time_ns IS NULL)').pluck().get() === 1;
+  return pages(db, SYSCALLS, '', thread, (rows: SyscallDbRow[]) => completeSyscalls(db, rows), timed ? ['time_ns', 'thread_id', 'seq'] : undefined);
+}
 
 export const syscallById = (db: TraceDb) => byId(db, SYSCALLS, '', (rows: SyscallDbRow[]) => completeSyscalls(db, rows));

@@ -45,7 +45,8 @@ export const Payload = {
   },
   "syscall": {
     "args": 0,
-    "captures": 48
+    "timeNs": 48,
+    "captures": 56
   },
   "sysret": {
     "ret": 0,

@@ -130,4 +130,4 @@ export const EVENT_MASK = {
   "api": 64
 } as const;
 
-export const CMODULE_GLOBALS_BYTES = 256;
+export const CMODULE_GLOBALS_BYTES = 512;

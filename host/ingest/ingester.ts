@@ -103,7 +103,7 @@ export class Ingester {
   /** Events stored by this ingester, for progress displays. */
   storedEvents = 0;
   private readonly sql: Record<string, Statement>;
-  /** Call records carry their stack pointer and length in a payload slot (capture format 3 on). */
+  /** Capture format 3 on: calls carry their stack pointer and length, syscalls their time. */
   private readonly callPayloads: boolean;
 
   constructor(private readonly db: TraceDb, private readonly capture: CaptureInfo, private readonly warn: IngestWarning) {
@@ -126,8 +126,8 @@ export class Ingester {
       progress: db.prepare('UPDATE trace SET ingested_bytes = ?'),
       insertChunk: db.prepare('INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, data) VALUES (?, ?, ?, ?, ?, ?)'),
       insertCallList: db.prepare('INSERT INTO call_lists (callee_id, count, data) VALUES (?, ?, ?)'),
-      insertSyscall: db.prepare(`INSERT INTO syscalls (id, thread_id, seq, location_id, nr, arg0, arg1, arg2, arg3, arg4, arg5)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertSyscall: db.prepare(`INSERT INTO syscalls (id, thread_id, seq, location_id, nr, arg0, arg1, arg2, arg3, arg4, arg5, time_ns)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       returnSyscall: db.prepare('UPDATE syscalls SET ret = ?, ret_seq = ? WHERE id = ?'),
       insertSyscallMemory: db.prepare(`INSERT INTO syscall_memory (syscall_id, position, at_return, text, data, truncated, unreadable)
         VALUES (?, ?, ?, ?, ?, ?, ?)`),
@@ -454,11 +454,14 @@ export class Ingester {
   }
 
   private syscall(t: ThreadState, seq: number, locationId: number, nr: number, v: DataView, at: number, end: number): number {
-    this.payloadCheck(at, Payload.syscall.captures, end);
+    // Before capture format 3 a syscall had no time, and its captures followed the arguments.
+    const captures = this.callPayloads ? Payload.syscall.captures : Payload.syscall.timeNs;
+    this.payloadCheck(at, captures, end);
     const id = this.nextSyscallId++;
     const args = [0, 1, 2, 3, 4, 5].map((i) => BigInt.asIntN(64, v.getBigUint64(at + Payload.syscall.args + i * 8, true)));
-    this.sql.insertSyscall.run(id, t.tid, seq, locationId, nr, ...args);
-    this.memory(this.sql.insertSyscallMemory, id, false, readCaptures(v, at + Payload.syscall.captures, end));
+    const time = this.callPayloads ? v.getBigUint64(at + Payload.syscall.timeNs, true) : null;
+    this.sql.insertSyscall.run(id, t.tid, seq, locationId, nr, ...args, time);
+    this.memory(this.sql.insertSyscallMemory, id, false, readCaptures(v, at + captures, end));
     t.openSyscalls.push({ id, nr });
     return id;
   }

@@ -30,7 +30,8 @@ export async function openTarget(device: Device, target: TargetChoice): Promise<
     const [program] = target.spawn;
     let pid: number;
     try {
-      pid = await device.spawn(target.spawn);
+      // The program's output goes where stalk-trace's goes, as under strace.
+      pid = await device.spawn(target.spawn, { stdio: 'inherit' });
     } catch (e) {
       throw targetError(`cannot spawn ${program}`, e);
     }

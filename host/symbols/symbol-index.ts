@@ -10,9 +10,12 @@ export class SymbolIndex {
     // Aliases at one offset: the one a reader knows first (write before __libc_write): fewest
     // leading underscores, then the shortest.
     const underscores = (name: string) => /^_*/.exec(name)![0].length;
-    const sorted = [...symbols].sort((a, b) => a[0] - b[0] || b[1] - a[1] || underscores(a[2]) - underscores(b[2]) || a[2].length - b[2].length);
+    const sorted = [...symbols].sort((a, b) => a[0] - b[0] || underscores(a[2]) - underscores(b[2]) || a[2].length - b[2].length);
     this.offsets = Float64Array.from(sorted, (s) => s[0]);
-    this.sizes = Float64Array.from(sorted, (s) => s[1]);
+    // The name chosen for an offset keeps the largest size any of its aliases knows.
+    const largest = new Map<number, number>();
+    for (const [offset, size] of sorted) largest.set(offset, Math.max(size, largest.get(offset) ?? 0));
+    this.sizes = Float64Array.from(sorted, (s) => largest.get(s[0])!);
     this.names = sorted.map((s) => s[2]);
     this.ids = Int32Array.from(sorted, (s) => s[3]);
   }
@@ -66,6 +69,8 @@ export class SymbolIndex {
       }
     }
     if (found < 0) return undefined;
+    // Of the aliases at that offset, the first is the one chosen for it (see the constructor).
+    while (found > 0 && this.offsets[found - 1] === this.offsets[found]) found--;
     const delta = offset - this.offsets[found];
     if (this.sizes[found] !== 0 && delta >= this.sizes[found]) return undefined;
     return { id: this.ids[found], name: this.names[found], delta };

@@ -40,7 +40,7 @@ declare module 'frida' {
     readonly id: string;
     readonly name: string;
     readonly type: string;
-    spawn(program: string | string[], options?: { argv?: string[]; cwd?: string }): Promise<number>;
+    spawn(program: string | string[], options?: { argv?: string[]; cwd?: string; stdio?: 'inherit' | 'pipe' }): Promise<number>;
     attach(target: number | string): Promise<Session>;
     resume(pid: number): Promise<void>;
     kill(pid: number): Promise<void>;

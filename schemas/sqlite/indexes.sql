@@ -7,6 +7,7 @@ CREATE INDEX IF NOT EXISTS symbols_module ON symbols (module_id, offset);
 CREATE INDEX IF NOT EXISTS blocks_location ON blocks (location_id);
 CREATE INDEX IF NOT EXISTS syscalls_thread ON syscalls (thread_id, seq);
 CREATE INDEX IF NOT EXISTS syscalls_nr ON syscalls (nr);
+CREATE INDEX IF NOT EXISTS syscalls_time ON syscalls (time_ns, thread_id, seq);
 CREATE INDEX IF NOT EXISTS function_stats_function ON function_stats (function_id);
 CREATE INDEX IF NOT EXISTS call_edges_callee ON call_edges (callee_id);
 CREATE INDEX IF NOT EXISTS api_calls_thread ON api_calls (thread_id, seq);

@@ -147,11 +147,14 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
     return { module, fn, entry: module.base + fn.offset };
   };
 
+  // Syscalls are made in the order the description writes them, a microsecond apart.
+  let clockNs = 0;
   const syscall = (s: SyscallSpec, site: number) => {
     const memory = s.memory ?? [];
     for (let i = 0; i < (s.count ?? 1); i++) {
       const args = [...(s.args ?? []), 0, 0, 0, 0, 0, 0].slice(0, 6);
-      writer.record(Kind.syscall, site, s.nr, Buffer.concat([u64(args), captures(memory.filter((m) => !m.atReturn))]));
+      clockNs += 1000;
+      writer.record(Kind.syscall, site, s.nr, Buffer.concat([u64(args), u64([clockNs]), captures(memory.filter((m) => !m.atReturn))]));
       if (s.ret === undefined) continue;
       writer.record(Kind.sysret, site, s.nr, Buffer.concat([u64([s.ret, 0]), captures(memory.filter((m) => m.atReturn))]));
     }
