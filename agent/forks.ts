@@ -8,9 +8,6 @@
 import type { Threads } from './threads.js';
 import type { Tracer } from './tracer.js';
 
-/** How often the agent looks for a parent thread waiting to be followed again after its fork. */
-const REFOLLOW_MS = 2;
-
 export class ForkGuard {
   constructor(private readonly tracer: Tracer, private readonly threads: Threads) {}
 
@@ -23,23 +20,26 @@ export class ForkGuard {
     const fork = Module.findGlobalExportByName('fork');
     if (fork === null) return;
     const { threads, tracer } = this;
+    // The JavaScript thread waits in native code, holding no lock, until the forks return; then
+    // it follows their parents' threads again, which wait for that.
+    const park = () => {
+      const stillUnderWay = tracer.forkPark();
+      for (let tid = tracer.forkWaiting(); tid !== 0; tid = tracer.forkWaiting()) {
+        threads.follow(tid);
+        tracer.forkRefollowed(tid);
+      }
+      if (stillUnderWay > 0) setImmediate(park);
+    };
     Interceptor.attach(fork, {
       onEnter() {
         if (tracer.orphaned || !threads.isFollowed(this.threadId)) return;
         // Takes effect when this callback returns: fork runs unfollowed.
         Stalker.unfollow(this.threadId);
         tracer.noteForkUnfollowed(this.threadId);
-        // The JavaScript thread waits in native code, holding no lock, until the fork returns.
-        setImmediate(() => tracer.forkPark());
+        setImmediate(park);
       },
     });
     // After the listener above: the fork waits until the JavaScript thread is parked.
     Interceptor.attach(fork, { onEnter: tracer.forkEnter, onLeave: tracer.forkLeave });
-    setInterval(() => {
-      for (let tid = tracer.forkWaiting(); tid !== 0; tid = tracer.forkWaiting()) {
-        threads.follow(tid);
-        tracer.forkRefollowed(tid);
-      }
-    }, REFOLLOW_MS);
   }
 }

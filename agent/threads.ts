@@ -33,7 +33,12 @@ export class Threads {
   /** Follows a thread; the current one starts being followed when the running callback returns. */
   follow(tid: number, name: string | null = null): void {
     if (tid === this.tracer.drainThreadId) return;
-    Stalker.follow(tid, { transform: this.tracer.transform, data: this.ringOf(tid, name) });
+    this.followInto(tid, this.ringOf(tid, name));
+  }
+
+  /** Every follow records through the transformer into the thread's own ring. */
+  private followInto(tid: number, ring: NativePointer): void {
+    Stalker.follow(tid, { transform: this.tracer.transform, data: ring });
   }
 
   /**
@@ -45,14 +50,15 @@ export class Threads {
   private followMainThroughExit(): void {
     const tlsDtors = Module.findGlobalExportByName('__call_tls_dtors');
     if (tlsDtors === null) return;
-    const { rings, tracer } = this;
+    const { rings } = this;
+    const followInto = (tid: number, ring: NativePointer) => this.followInto(tid, ring);
     let mainRing: NativePointer | undefined;
     Interceptor.attach(tlsDtors, {
       onEnter() {
         mainRing = this.threadId === Process.id ? rings.get(this.threadId) : undefined;
       },
       onLeave() {
-        if (this.threadId === Process.id && mainRing !== undefined) Stalker.follow(this.threadId, { transform: tracer.transform, data: mainRing });
+        if (this.threadId === Process.id && mainRing !== undefined) followInto(this.threadId, mainRing);
       },
     });
   }
@@ -64,7 +70,7 @@ export class Threads {
   followHandler(tid: number): boolean {
     const ring = this.rings.get(tid);
     if (ring === undefined) return false;
-    Stalker.follow(tid, { transform: this.tracer.transform, data: ring });
+    this.followInto(tid, ring);
     return true;
   }
 

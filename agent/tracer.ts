@@ -11,7 +11,7 @@ export class Tracer {
   private readonly ringEnd: NativeFunction<void, [NativePointerValue, number]>;
   private readonly tracerStop: NativeFunction<void, [NativePointerValue]>;
   private readonly tracerDisarm: NativeFunction<void, [NativePointerValue]>;
-  private readonly forkWaitingFn: NativeFunction<number, []>;
+  private readonly isOrphaned: NativeFunction<number, [NativePointerValue]>;
 
   private readonly taken = Memory.alloc(Process.pointerSize);
   /** StGlobals (cmodule/globals.h), which fits in ST_GLOBALS_SPACE: the CModule's own image is read-only. */
@@ -35,7 +35,7 @@ export class Tracer {
     this.ringEnd = new NativeFunction(this.cm.st_ring_end, 'void', ['pointer', 'int']);
     this.tracerStop = new NativeFunction(this.cm.st_tracer_stop, 'void', ['pointer']);
     this.tracerDisarm = new NativeFunction(this.cm.st_disarm, 'void', ['pointer']);
-    this.forkWaitingFn = new NativeFunction(this.cm.st_fork_waiting, 'uint32', []);
+    this.isOrphaned = new NativeFunction(this.cm.st_tracer_is_orphaned, 'int', ['pointer']);
     this.drainThreadId = new NativeFunction(this.cm.st_tracer_drain_thread_id, 'uint32', ['pointer'])(this.handle);
 
   }
@@ -108,7 +108,7 @@ export class Tracer {
 
   /** In a forked child, after fork returned there (st_on_fork_leave): nothing records any more. */
   get orphaned(): boolean {
-    return new NativeFunction(this.cm.st_tracer_is_orphaned, 'int', ['pointer'])(this.handle) !== 0;
+    return this.isOrphaned(this.handle) !== 0;
   }
 
   /** fork's native onEnter and onLeave (cmodule/forks.h). */
@@ -120,18 +120,18 @@ export class Tracer {
     return this.cm.st_on_fork_leave;
   }
 
-  /** On the JavaScript thread: returns when no fork is under way; the runtime's lock is released meanwhile. */
-  forkPark(): void {
-    new NativeFunction(this.cm.st_fork_park, 'void', [], { scheduling: 'cooperative' })();
+  /** On the JavaScript thread, the runtime's lock released meanwhile: returns the forks still under way (0 normally). */
+  forkPark(): number {
+    return new NativeFunction(this.cm.st_fork_park, 'int', [], { scheduling: 'cooperative' })();
   }
 
   noteForkUnfollowed(tid: number): void {
     new NativeFunction(this.cm.st_fork_note_unfollowed, 'void', ['uint32'])(tid);
   }
 
-  /** A parent thread waiting after its fork to be followed again; 0: none. Asked every few ms: made once. */
+  /** A parent thread waiting after its fork to be followed again; 0: none. */
   forkWaiting(): number {
-    return this.forkWaitingFn();
+    return new NativeFunction(this.cm.st_fork_waiting, 'uint32', [])();
   }
 
   forkRefollowed(tid: number): void {

@@ -30,7 +30,6 @@ void
 st_fork_note_unfollowed (guint32 tid)
 {
   guint i;
-  g_atomic_int_add (&st_globals.forks_under_way, 1);
   for (i = 0; i != ST_FORK_SLOTS; i++)
   {
     StForkSlot * s = &st_globals.forks[i];
@@ -38,13 +37,14 @@ st_fork_note_unfollowed (guint32 tid)
     {
       s->tid = tid;
       set_state (s, ST_FORK_UNFOLLOWED);
+      g_atomic_int_add (&st_globals.forks_under_way, 1);
       return;
     }
   }
   /* More threads forking at once than there are slots: this one runs on unfollowed. */
 }
 
-void
+gint
 st_fork_park (void)
 {
   guint waited_ms = 0;
@@ -60,6 +60,7 @@ st_fork_park (void)
   }
   st_globals.js_parked = 0;
   st_release_fence ();
+  return under_way;
 }
 
 void
@@ -91,10 +92,10 @@ st_on_fork_leave (GumInvocationContext * ic)
   s = slot_of (st_gettid ());
   if (s == NULL)
     return;
-  /* The fork is done: the JavaScript thread may run again, and follow this thread. */
+  /* The fork is done: the JavaScript thread may run again, and find this thread waiting to be followed. */
+  set_state (s, ST_FORK_WAITING);
   g_atomic_int_add (&st_globals.forks_under_way, -1);
   st_futex_wake ((volatile uint32_t *) &st_globals.forks_under_way);
-  set_state (s, ST_FORK_WAITING);
   while (g_atomic_int_add (&s->state, 0) == ST_FORK_WAITING && waited_ms < 2000)
   {
     st_futex_wait ((volatile uint32_t *) &s->state, ST_FORK_WAITING, 1);

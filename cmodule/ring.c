@@ -448,10 +448,8 @@ st_tracer_drain_thread_id (StTracer * t)
 void
 st_tracer_orphan (StTracer * t)
 {
-  uint32_t i;
   t->orphaned = 1;
-  for (i = 0; i != t->ring_count; i++)
-    t->rings[i]->recording = 0;
+  st_tracer_silence (t);
 }
 
 int
@@ -460,18 +458,16 @@ st_tracer_is_orphaned (StTracer * t)
   return t->orphaned != 0;
 }
 
+/*
+ * Takes no lock: in a forked child one may be held for ever, and at the stop nothing else
+ * changes the registry. Retired rings stopped recording when they ended.
+ */
 void
 st_tracer_silence (StTracer * t)
 {
   uint32_t i;
-  StRing * r;
-
-  st_lock (t->lock);
   for (i = 0; i != t->ring_count; i++)
     t->rings[i]->recording = 0;
-  for (r = t->retired; r != 0; r = r->next_retired)
-    r->recording = 0;
-  st_unlock (t->lock);
 }
 
 void

@@ -111,7 +111,7 @@ void st_tracer_start (StTracer * tracer);
 uint32_t st_tracer_drain_thread_id (StTracer * tracer);
 /* Stops the drain thread after a last drain of every ring. */
 void st_tracer_stop (StTracer * tracer);
-/* No ring records any more: the inline writers skip, whoever still runs them. */
+/* No ring records any more: the inline writers skip, whoever still runs them. No lock is taken. */
 void st_tracer_silence (StTracer * tracer);
 /*
  * In a forked child: every ring stops recording, so no thread waits for a drain that will

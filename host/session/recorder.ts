@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import type { AgentOptions } from '../format/protocol.generated.js';
 import type { Prototype } from '../symbols/prototypes.js';
 import { resolveDevice, type DeviceChoice } from './device.js';
@@ -56,7 +57,7 @@ export async function record(o: RecordOptions): Promise<RecordOutcome> {
     if (Date.now() - signalledAt < REPEAT_MS) return;
     const capture = capturePathFor(o.output);
     o.log.write(`\nstalk-trace: stopped at once; everything recorded is in ${capture}: run \`stalk-trace ingest ${capture} -o ${o.output}\`\n`);
-    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    process.exit(128 + constants.signals[signal]);
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   try {
