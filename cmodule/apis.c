@@ -1,5 +1,5 @@
 #include "apis.h"
-#include "captures.h"
+#include "memory-reads.h"
 
 void
 st_apis_init (void)
@@ -89,7 +89,7 @@ st_on_api_enter (GumCpuContext * cpu, gpointer user_data)
   guint32 flags = 0;
   guint64 return_address;
   StApiFrame * frame;
-  StCaptures c;
+  StMemoryReads c;
   guint i;
 
   if (!ring->recording)
@@ -111,10 +111,10 @@ st_on_api_enter (GumCpuContext * cpu, gpointer user_data)
   }
   *(guint32 *) (payload + ST_PAYLOAD_APICALL_ARGC) = proto->argc;
   *(guint32 *) (payload + ST_PAYLOAD_APICALL_FLAGS) = flags;
-  st_captures_begin (&c, (guint8 *) (args + proto->argc), payload + sizeof (words));
+  st_memory_begin (&c, (guint8 *) (args + proto->argc), payload + sizeof (words));
   for (i = 0; i != proto->argc; i++)
-    st_captures_add_kind (&c, i, proto->entry[i], args[i]);
-  st_ring_write (ring, ST_KIND_APICALL, site->location, return_address, payload, (guint32) (st_captures_end (&c) - payload));
+    st_memory_add_kind (&c, i, proto->entry[i], args[i]);
+  st_ring_write (ring, ST_KIND_APICALL, site->location, return_address, payload, (guint32) (st_memory_end (&c) - payload));
 }
 
 void
@@ -126,7 +126,7 @@ st_on_api_return (GumCpuContext * cpu, gpointer user_data)
   guint8 * payload = (guint8 *) words;
   StApiFrame * frame;
   guint64 ret;
-  StCaptures c;
+  StMemoryReads c;
   guint i;
 
   frame = st_api_stack_leave (&ring->api, site->location, st_cpu_entry_sp_after_return (cpu));
@@ -135,9 +135,9 @@ st_on_api_return (GumCpuContext * cpu, gpointer user_data)
   ret = st_cpu_return_value (cpu);
   *(guint64 *) (payload + ST_PAYLOAD_APIRET_RET) = ret;
   *(guint64 *) (payload + ST_PAYLOAD_APIRET_RESERVED) = 0;
-  st_captures_begin (&c, payload + ST_PAYLOAD_APIRET_CAPTURES, payload + sizeof (words));
+  st_memory_begin (&c, payload + ST_PAYLOAD_APIRET_MEMORY, payload + sizeof (words));
   for (i = 0; i != frame->proto->argc; i++)
-    st_captures_add_kind (&c, i, frame->proto->exit[i], frame->args[i]);
-  st_captures_add_kind (&c, ST_CAPTURE_RETURN_ARG, frame->proto->ret, ret);
-  st_ring_write (ring, ST_KIND_APIRET, site->location, frame->function, payload, (guint32) (st_captures_end (&c) - payload));
+    st_memory_add_kind (&c, i, frame->proto->exit[i], frame->args[i]);
+  st_memory_add_kind (&c, ST_MEMORY_RETURN_ARG, frame->proto->ret, ret);
+  st_ring_write (ring, ST_KIND_APIRET, site->location, frame->function, payload, (guint32) (st_memory_end (&c) - payload));
 }

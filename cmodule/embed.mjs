@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const UNITS = ['platform-frida.c', 'ring.c', 'api-stack.c', 'captures.c', 'gates.c', 'forks.c', 'emit-ARCH.c', 'syscalls.c', 'apis.c', 'transform.c'];
+const UNITS = ['platform-frida.c', 'ring.c', 'api-stack.c', 'memory-reads.c', 'gates.c', 'forks.c', 'emit-ARCH.c', 'syscalls.c', 'apis.c', 'transform.c'];
 const ARCHES = { x64: 'x86_64', arm64: 'arm64' };
 
 /** Replaces each `#include "local.h"` by the file, once; system includes stay. */

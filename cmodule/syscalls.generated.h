@@ -5,15 +5,15 @@
 
 #include <stdint.h>
 
-#define ST_CAPTURE_NONE 7
-#define ST_SYSCALL_CAPTURES_NONE 0x1fffc0
-#define ST_CAPTURE_STRINGS(spec) ((spec) & 0x3f)
-#define ST_CAPTURE_ENTRY_BUF(spec, i) (((spec) >> (6 + 6 * (i))) & 7)
-#define ST_CAPTURE_ENTRY_LEN(spec, i) (((spec) >> (9 + 6 * (i))) & 7)
-#define ST_CAPTURE_EXIT_BUF(spec) (((spec) >> 18) & 7)
+#define ST_SYSCALL_READ_NONE 7
+#define ST_SYSCALL_READS_NONE 0x1fffc0
+#define ST_SYSCALL_READ_STRINGS(spec) ((spec) & 0x3f)
+#define ST_SYSCALL_READ_ENTRY_BUF(spec, i) (((spec) >> (6 + 6 * (i))) & 7)
+#define ST_SYSCALL_READ_ENTRY_LEN(spec, i) (((spec) >> (9 + 6 * (i))) & 7)
+#define ST_SYSCALL_READ_EXIT_BUF(spec) (((spec) >> 18) & 7)
 
 #if defined (HAVE_ARM64) || defined (__aarch64__)
-static const uint32_t st_syscall_captures[451] = {
+static const uint32_t st_syscall_reads[451] = {
   0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0,
   0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0,
   0x1fffc0, 0x3ffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0,
@@ -73,7 +73,7 @@ static const uint32_t st_syscall_captures[451] = {
   0x1fffc0, 0x1fffc0, 0x1fffc0,
 };
 #else
-static const uint32_t st_syscall_captures[451] = {
+static const uint32_t st_syscall_reads[451] = {
   0x7ffc0, 0x1ff440, 0x1fffc1, 0x1fffc0, 0x1fffc1, 0x1fffc0, 0x1fffc1, 0x1fffc0,
   0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0,
   0x1fffc0, 0x7ffc0, 0x1ff440, 0x1fffc0, 0x1fffc0, 0x1fffc1, 0x1fffc0, 0x1fffc0,

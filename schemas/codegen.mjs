@@ -60,13 +60,13 @@ function typescript() {
     '  Object.entries(Kind).map(([name, value]) => [value, name as KindName]));', '');
   constObject('EventMask', records.eventMask.bits);
   constObject('Payload', withoutDescription(records.payloads));
-  constObject('Capture', { headerSize: records.captures.headerSize, entrySize: records.captures.entry.size, maxBytes: records.captures.maxBytes, ...offsets(records.captures.entry.fields) });
-  constObject('CaptureFlag', records.captures.flags);
-  constObject('CAPTURE_RETURN_ARG', records.captures.returnArg);
+  constObject('MemoryRead', { headerSize: records.memory.headerSize, entrySize: records.memory.entry.size, maxBytes: records.memory.maxBytes, ...offsets(records.memory.entry.fields) });
+  constObject('MemoryFlag', records.memory.flags);
+  constObject('MEMORY_RETURN_ARG', records.memory.returnArg);
   constObject('MAX_PAYLOAD_BYTES', MAX_PAYLOAD_BYTES);
   constObject('ApicallFlag', withoutDescription(records.apicallFlags));
   constObject('ApiPrototype', { size: records.apiPrototype.size, maxArgs: records.apiPrototype.maxArgs, ...offsets(records.apiPrototype.fields) });
-  constObject('CaptureKind', records.apiPrototype.captureKinds);
+  constObject('PointeeKind', records.apiPrototype.pointeeKinds);
   constObject('ChunkHeader', { size: records.chunkHeader.size, ...offsets(records.chunkHeader.fields) });
   constObject('CHUNK_MAGIC', Number(records.chunkHeader.magic));
   constObject('StoredEvent', { size: records.storedEvent.size, ...offsets(records.storedEvent.fields) });
@@ -113,18 +113,18 @@ function c() {
     if (kind === 'description') continue;
     for (const [field, offset] of Object.entries(fields)) define(`ST_PAYLOAD_${kind.toUpperCase()}_${camelToUpper(field)}`, offset);
   }
-  define('ST_CAPTURE_HEADER_SIZE', records.captures.headerSize);
-  define('ST_CAPTURE_ENTRY_SIZE', records.captures.entry.size);
-  define('ST_CAPTURE_MAX_BYTES', records.captures.maxBytes);
-  for (const [flag, bit] of Object.entries(records.captures.flags)) define(`ST_CAPTURE_${flag.toUpperCase()}`, bit);
-  define('ST_CAPTURE_RETURN_ARG', records.captures.returnArg);
+  define('ST_MEMORY_HEADER_SIZE', records.memory.headerSize);
+  define('ST_MEMORY_ENTRY_SIZE', records.memory.entry.size);
+  define('ST_MEMORY_MAX_BYTES', records.memory.maxBytes);
+  for (const [flag, bit] of Object.entries(records.memory.flags)) define(`ST_MEMORY_${flag.toUpperCase()}`, bit);
+  define('ST_MEMORY_RETURN_ARG', records.memory.returnArg);
   define('ST_MAX_PAYLOAD_BYTES', MAX_PAYLOAD_BYTES);
   for (const [flag, bit] of Object.entries(withoutDescription(records.apicallFlags))) define(`ST_APICALL_${flag.toUpperCase()}`, bit);
   define('ST_GLOBALS_SPACE', agent.cmoduleGlobals.bytes);
   define('ST_API_MAX_ARGS', records.apiPrototype.maxArgs);
   define('ST_API_PROTO_SIZE', records.apiPrototype.size);
   define('ST_SOCKADDR_BYTES', records.apiPrototype.sockaddrBytes);
-  for (const [kind, value] of Object.entries(records.apiPrototype.captureKinds)) define(`ST_ARG_${kind.toUpperCase()}`, value);
+  for (const [kind, value] of Object.entries(records.apiPrototype.pointeeKinds)) define(`ST_ARG_${kind.toUpperCase()}`, value);
   out.push('');
   out.push(...cStruct('StApiProto', records.apiPrototype));
   out.push('/* A ring record as two u64 words: the field bit ranges. */');
@@ -184,11 +184,11 @@ function protocol() {
 }
 
 /*
- * What the syscall callouts capture, per architecture, indexed by syscall number: strings at
+ * What the syscall callouts read, per architecture, indexed by syscall number: strings at
  * entry (a mask), up to two buffers at entry (argument and length argument), and one buffer at
  * return (argument; its length is the result). 7 means none.
  */
-function syscallCaptures() {
+function syscallReads() {
   const NONE = 7;
   const encode = (args) => {
     let strings = 0;
@@ -215,15 +215,15 @@ function syscallCaptures() {
   };
   const out = [`/* ${banner.replace('records.json and schemas/capture.json', 'syscalls/linux.json and schemas/syscalls/signatures.json')} */`, '',
     '#ifndef STALK_TRACE_SYSCALLS_GENERATED_H', '#define STALK_TRACE_SYSCALLS_GENERATED_H', '', '#include <stdint.h>', '',
-    '#define ST_CAPTURE_NONE 7',
-    `#define ST_SYSCALL_CAPTURES_NONE 0x${encode([]).toString(16)}`,
-    '#define ST_CAPTURE_STRINGS(spec) ((spec) & 0x3f)',
-    '#define ST_CAPTURE_ENTRY_BUF(spec, i) (((spec) >> (6 + 6 * (i))) & 7)',
-    '#define ST_CAPTURE_ENTRY_LEN(spec, i) (((spec) >> (9 + 6 * (i))) & 7)',
-    '#define ST_CAPTURE_EXIT_BUF(spec) (((spec) >> 18) & 7)', ''];
+    '#define ST_SYSCALL_READ_NONE 7',
+    `#define ST_SYSCALL_READS_NONE 0x${encode([]).toString(16)}`,
+    '#define ST_SYSCALL_READ_STRINGS(spec) ((spec) & 0x3f)',
+    '#define ST_SYSCALL_READ_ENTRY_BUF(spec, i) (((spec) >> (6 + 6 * (i))) & 7)',
+    '#define ST_SYSCALL_READ_ENTRY_LEN(spec, i) (((spec) >> (9 + 6 * (i))) & 7)',
+    '#define ST_SYSCALL_READ_EXIT_BUF(spec) (((spec) >> 18) & 7)', ''];
   for (const [arch, guard] of [['arm64', '#if defined (HAVE_ARM64) || defined (__aarch64__)'], ['x64', '#else']]) {
     const specs = table(arch);
-    out.push(guard, `static const uint32_t st_syscall_captures[${specs.length}] = {`);
+    out.push(guard, `static const uint32_t st_syscall_reads[${specs.length}] = {`);
     for (let i = 0; i < specs.length; i += 8) out.push(`  ${specs.slice(i, i + 8).join(', ')},`);
     out.push('};');
   }
@@ -232,10 +232,10 @@ function syscallCaptures() {
 }
 
 const targets = [
-  [join(root, 'cmodule/syscalls.generated.h'), syscallCaptures()],
-  [join(root, 'host/format/protocol.generated.ts'), protocol()],
+  [join(root, 'cmodule/syscalls.generated.h'), syscallReads()],
+  [join(root, 'host/schema/protocol.generated.ts'), protocol()],
   [join(root, 'agent/protocol.generated.ts'), protocol()],
-  [join(root, 'host/format/layout.generated.ts'), typescript()],
+  [join(root, 'host/schema/layout.generated.ts'), typescript()],
   [join(root, 'cmodule/layout.generated.h'), c()],
 ];
 const check = process.argv.includes('--check');

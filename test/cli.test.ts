@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packagePath } from '../host/paths.js';
+import { packagePath } from '../host/base/paths.js';
 import { app, traceOf } from './analysis-fixtures.js';
 import { runCli, tempDir, type CliResult } from './helpers.js';
 

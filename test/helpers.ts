@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { packagePath } from '../host/paths.js';
+import { packagePath } from '../host/base/paths.js';
 
 export const CLI = packagePath('dist', 'host', 'cli', 'main.js');
 

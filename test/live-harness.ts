@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { packagePath } from '../host/paths.js';
+import { packagePath } from '../host/base/paths.js';
 import { runCli, tempDir } from './helpers.js';
 
 const fridaMissing = await import('frida').then(() => null, (e: Error) => e.message);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiPrototype, CaptureKind } from '../host/format/layout.generated.js';
+import { ApiPrototype, PointeeKind } from '../host/schema/layout.generated.js';
 import { DEFAULT_PROTOTYPES, encodePrototype, loadPrototypes, parsePrototypes } from '../host/symbols/prototypes.js';
 import { runCli, tempDir } from './helpers.js';
 
@@ -17,7 +17,7 @@ test('the shipped prototypes cover files, processes, memory, sockets, loading, s
   const open = shipped.get('open')!;
   assert.equal(open.ret?.name, 'int');
   assert.deepEqual(open.args.map((a) => [a.name, a.direction, a.pointee]),
-    [['const char*', 'in', CaptureKind.string], ['int', 'in', CaptureKind.none], ['mode_t', 'in', CaptureKind.none]]);
+    [['const char*', 'in', PointeeKind.string], ['int', 'in', PointeeKind.none], ['mode_t', 'in', PointeeKind.none]]);
   const read = shipped.get('read')!;
   assert.deepEqual(read.args.map((a) => a.direction), ['in', 'out', 'in']);
   assert.equal(shipped.get('free')!.ret, null);
@@ -37,15 +37,15 @@ test('__out and __inout arguments are read at return, and what they point to dec
   assert.equal(bytes.length, ApiPrototype.size);
   assert.equal(bytes[ApiPrototype.argc], 6);
   // At entry the in-and-out wide string and the socket address are read; at return every output pointer but void*.
-  assert.deepEqual(bytes.slice(ApiPrototype.entry, ApiPrototype.entry + 6), [0, CaptureKind.wstring, 0, 0, 0, CaptureKind.sockaddr]);
+  assert.deepEqual(bytes.slice(ApiPrototype.entry, ApiPrototype.entry + 6), [0, PointeeKind.wstring, 0, 0, 0, PointeeKind.sockaddr]);
   assert.deepEqual(bytes.slice(ApiPrototype.exit, ApiPrototype.exit + 6),
-    [CaptureKind.string, CaptureKind.wstring, CaptureKind.bytes4, CaptureKind.bytes8, CaptureKind.none, CaptureKind.none]);
+    [PointeeKind.string, PointeeKind.wstring, PointeeKind.bytes4, PointeeKind.bytes8, PointeeKind.none, PointeeKind.none]);
   // --num-max-args 2: the rest is neither read nor described to the transformer.
   const cut = encodePrototype(2, p);
   assert.equal(cut[ApiPrototype.argc], 2);
   assert.deepEqual(cut.slice(ApiPrototype.exit + 2, ApiPrototype.exit + 16), new Array(14).fill(0));
   // A char* result is read as a string.
-  assert.equal(encodePrototype(1, parsePrototypes('char*|getenv|const char*', 'y')[0])[ApiPrototype.ret], CaptureKind.string);
+  assert.equal(encodePrototype(1, parsePrototypes('char*|getenv|const char*', 'y')[0])[ApiPrototype.ret], PointeeKind.string);
 });
 
 const bad: Array<[string, string, RegExp]> = [

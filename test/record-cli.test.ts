@@ -2,7 +2,7 @@
 // sentence that says Frida's binding is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFuncSpec } from '../host/session/func-spec.js';
+import { parseFuncSpec } from '../host/recording/func-spec.js';
 import { splitProgramArgs } from '../host/cli/usage.js';
 import { runCli, tempDir } from './helpers.js';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { packagePath } from '../host/paths.js';
+import { packagePath } from '../host/base/paths.js';
 import { cCompilers, tempDir } from './helpers.js';
 
 const compilers = cCompilers('the in-target ring buffer, compiled natively');

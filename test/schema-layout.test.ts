@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiPrototype, ChunkHeader, Kind, RingRecord, SLOT_SIZE } from '../host/format/layout.generated.js';
-import { packagePath } from '../host/paths.js';
+import { ApiPrototype, ChunkHeader, Kind, RingRecord, SLOT_SIZE } from '../host/schema/layout.generated.js';
+import { packagePath } from '../host/base/paths.js';
 import { cCompilers, tempDir } from './helpers.js';
 
 const compilers = cCompilers('the C layout against the TypeScript view');

@@ -1,6 +1,6 @@
 import type { TraceDb } from '../store/database.js';
-import type { ApiCallRow } from './api-format.js';
-import type { SyscallRow } from './syscall-format.js';
+import type { ApiCallRow } from './api-text.js';
+import type { SyscallRow } from './syscall-text.js';
 import type { MemoryRow } from './values.js';
 
 /** A page at a time, in thread and sequence order, so no statement stays open between pages. */

@@ -1,10 +1,10 @@
-import { UserError } from '../cli/errors.js';
-import type { Output } from '../cli/output.js';
+import { UserError } from '../base/errors.js';
+import type { Output } from '../base/output.js';
 import type { TraceDb } from '../store/database.js';
-import { ApiFormatter } from './api-format.js';
+import { ApiFormatter } from './api-text.js';
 import { storedPrototypes } from '../symbols/prototypes.js';
 import { apiCalls, syscalls } from './call-records.js';
-import { SyscallFormatter } from './syscall-format.js';
+import { SyscallFormatter } from './syscall-text.js';
 import { hex } from './values.js';
 import { toJson } from './json.js';
 

@@ -2,7 +2,7 @@ import type { TraceDb } from '../store/database.js';
 import type { EventCursor } from '../store/stored-events.js';
 import { syscallNames } from '../symbols/syscall-table.js';
 import { storedPrototypes } from '../symbols/prototypes.js';
-import { ApiFormatter } from './api-format.js';
+import { ApiFormatter } from './api-text.js';
 import { apiCallById } from './call-records.js';
 
 /** Events as JSON objects (see json.ts for the convention), for the jsonl export and replay --json. */

@@ -1,5 +1,5 @@
 import type { TraceDb } from '../store/database.js';
-import { CallStacks } from '../ingest/call-stacks.js';
+import { CallStacks } from '../model/call-stacks.js';
 import { COST_KIND, costUnit, type CostUnit } from './trace-facts.js';
 
 export interface FunctionRow {

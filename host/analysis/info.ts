@@ -1,5 +1,5 @@
 import type { TraceDb } from '../store/database.js';
-import { printable, table } from './text-table.js';
+import { printable, table } from '../base/text-table.js';
 
 export interface ThreadInfo {
   tid: number;

@@ -1,8 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import { readdirSync, readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
-import type { Output } from '../cli/output.js';
-import { packagePath } from '../paths.js';
+import { UserError } from '../base/errors.js';
+import type { Output } from '../base/output.js';
+import { packagePath } from '../base/paths.js';
 import type { TraceDb } from '../store/database.js';
 import { toJson } from './json.js';
 

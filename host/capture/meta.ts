@@ -1,4 +1,4 @@
-import { META_FIELDS, type MetaMessage } from '../format/layout.generated.js';
+import { META_FIELDS, type MetaMessage } from '../schema/layout.generated.js';
 
 type FieldRule = { type: string; enum?: readonly string[]; optional?: boolean };
 

@@ -1,10 +1,10 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { fsReason } from '../cli/errors.js';
-import { CaptureHeader, FrameHeader } from '../format/layout.generated.js';
-import { UserError } from '../cli/errors.js';
-import { decodeCaptureHeader, decodeFrameHeader, payloadMatches, type CaptureInfo, type FrameTypeName } from './format.js';
+import { fsReason } from '../base/errors.js';
+import { CaptureHeader, FrameHeader } from '../schema/layout.generated.js';
+import { UserError } from '../base/errors.js';
+import { decodeCaptureHeader, decodeFrameHeader, payloadMatches, type CaptureInfo, type FrameTypeName } from './version.js';
 
-export interface Frame {
+export interface CaptureFrame {
   offset: number;
   end: number;
   type: FrameTypeName;
@@ -127,7 +127,7 @@ export class CaptureReader {
   }
 
   /** Frames from `from` up to `to` (exclusive), as checked by scan(). */
-  *frames(from: number, to: number): Generator<Frame> {
+  *frames(from: number, to: number): Generator<CaptureFrame> {
     let offset = Math.max(from, CaptureHeader.size);
     while (offset < to) {
       const header = decodeFrameHeader(this.bytes(offset, FrameHeader.size), 0);

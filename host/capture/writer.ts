@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, writeSync, writevSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type { ArchName, MetaMessage } from '../format/layout.generated.js';
-import { encodeCaptureHeader, encodeFrameHeader, type FrameTypeName } from './format.js';
+import type { ArchName, MetaMessage } from '../schema/layout.generated.js';
+import { encodeCaptureHeader, encodeFrameHeader, type FrameTypeName } from './version.js';
 
 const SYNC_INTERVAL_MS = 1000;
 

@@ -2,8 +2,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { readFileSync } from 'node:fs';
-import { asUserError, fsReason, UserError } from './errors.js';
-import { packagePath } from '../paths.js';
+import { asUserError, fsReason, UserError } from '../base/errors.js';
+import { packagePath } from '../base/paths.js';
 import { splitProgramArgs, usageSentence } from './usage.js';
 import { devicesCommand } from './commands/devices.js';
 import { exportCommand } from './commands/export.js';

@@ -1,7 +1,7 @@
 import { accessSync, constants, createWriteStream, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fsReason, UserError } from './errors.js';
+import { fsReason, UserError } from '../base/errors.js';
 
 /**
  * Where a command writes a file the user named. Never destroys what it did not create: a

@@ -1,4 +1,4 @@
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 
 /**
  * A frame that passed its checksum but does not decode. It says where the frame starts, so the

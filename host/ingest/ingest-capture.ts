@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { CaptureReader } from '../capture/reader.js';
-import { fsReason, UserError } from '../cli/errors.js';
-import { CaptureHeader } from '../format/layout.generated.js';
+import { fsReason, UserError } from '../base/errors.js';
+import { CaptureHeader } from '../schema/layout.generated.js';
 import { closeFinished, createIndexes, openTraceForWriting, type TraceDb } from '../store/database.js';
 import { describeWriteError } from '../store/write-errors.js';
 import { FrameDamage } from './frame-damage.js';

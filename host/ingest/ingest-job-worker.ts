@@ -1,6 +1,6 @@
 // The worker side of IngestJob: one ingestCapture, its warnings and its outcome posted back.
 import { parentPort, workerData } from 'node:worker_threads';
-import { asUserError } from '../cli/errors.js';
+import { asUserError } from '../base/errors.js';
 import { ingestCapture, IngestInterrupted } from './ingest-capture.js';
 import type { IngestJobReport } from './ingest-job.js';
 

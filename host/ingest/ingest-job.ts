@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import type { IngestResult } from './ingest-capture.js';
 
 export type IngestJobReport =

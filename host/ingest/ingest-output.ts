@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import { inspectForWriting } from '../store/database.js';
 
 /** What an ingest does with its output: builds it new, continues it, or finds nothing to add. */

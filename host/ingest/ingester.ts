@@ -1,16 +1,16 @@
 import type { Statement } from 'better-sqlite3';
 import {
   ApicallFlag, FrameHeader, Kind, KIND_NAMES, Payload, StoredCall, StoredEvent, type ApisMessage, type EndMessage, type TraceMessage,
-} from '../format/layout.generated.js';
-import { callsCarryStackPointer, type CaptureInfo } from '../capture/format.js';
-import type { Frame } from '../capture/reader.js';
+} from '../schema/layout.generated.js';
+import { callsCarryStackPointer, type CaptureInfo } from '../capture/version.js';
+import type { CaptureFrame } from '../capture/reader.js';
 import { parseMeta } from '../capture/meta.js';
 import type { TraceDb } from '../store/database.js';
-import { CallStacks } from './call-stacks.js';
-import { readCaptures, type Captured } from './captures.js';
+import { CallStacks } from '../model/call-stacks.js';
+import { readMemory, type MemoryRead } from './memory-reads.js';
 import { valueOf, type ArgType } from '../symbols/arg-types.js';
 import { prototypeFromEntry, storedPrototypes, type Prototype } from '../symbols/prototypes.js';
-import { chunksOf, ChunkError, type Chunk } from './chunks.js';
+import { chunksOf, ChunkError, type Chunk } from '../capture/chunks.js';
 import { FrameDamage } from './frame-damage.js';
 import { Locations } from './locations.js';
 import { ModuleRegistry } from './modules.js';
@@ -212,17 +212,17 @@ export class Ingester {
   }
 
   /** Stores one frame; `frame.end` becomes the resume point at the next commit. */
-  frame(frame: Frame): void {
+  frame(frame: CaptureFrame): void {
     if (frame.type === 'meta') this.meta(frame);
     else this.events(frame);
     this.position = frame.end;
   }
 
-  private corrupt(frame: Frame, offsetInPayload: number, reason: string): FrameDamage {
+  private corrupt(frame: CaptureFrame, offsetInPayload: number, reason: string): FrameDamage {
     return new FrameDamage(frame.offset, frame.offset + FrameHeader.size + offsetInPayload, reason);
   }
 
-  private meta(frame: Frame): void {
+  private meta(frame: CaptureFrame): void {
     const message = parseMeta(frame.payload);
     if (typeof message === 'string') throw this.corrupt(frame, 0, message);
     if (message.type !== 'trace' && !this.hasTrace) throw this.corrupt(frame, 0, 'the capture does not start with a trace frame');
@@ -260,7 +260,7 @@ export class Ingester {
     for (const t of this.threads.values()) t.stacks.closeAll(t.cost);
   }
 
-  private events(frame: Frame): void {
+  private events(frame: CaptureFrame): void {
     if (!this.hasTrace) throw this.corrupt(frame, 0, 'events before the trace frame');
     try {
       for (const chunk of chunksOf(frame.payload)) this.chunk(chunk);
@@ -455,31 +455,31 @@ export class Ingester {
 
   private syscall(t: ThreadState, seq: number, locationId: number, nr: number, v: DataView, at: number, end: number): number {
     // Before capture format 3 a syscall had no time, and its captures followed the arguments.
-    const captures = this.callPayloads ? Payload.syscall.captures : Payload.syscall.timeNs;
+    const captures = this.callPayloads ? Payload.syscall.memory : Payload.syscall.timeNs;
     this.payloadCheck(at, captures, end);
     const id = this.nextSyscallId++;
     const args = [0, 1, 2, 3, 4, 5].map((i) => BigInt.asIntN(64, v.getBigUint64(at + Payload.syscall.args + i * 8, true)));
     const time = this.callPayloads ? v.getBigUint64(at + Payload.syscall.timeNs, true) : null;
     this.sql.insertSyscall.run(id, t.tid, seq, locationId, nr, ...args, time);
-    this.memory(this.sql.insertSyscallMemory, id, false, readCaptures(v, at + captures, end));
+    this.memory(this.sql.insertSyscallMemory, id, false, readMemory(v, at + captures, end));
     t.openSyscalls.push({ id, nr });
     return id;
   }
 
   /** Pairs a return with the innermost open syscall of that number (signal handlers nest them). */
   private sysret(t: ThreadState, seq: number, nr: number, v: DataView, at: number, end: number): number {
-    this.payloadCheck(at, Payload.sysret.captures, end);
+    this.payloadCheck(at, Payload.sysret.memory, end);
     const open = t.openSyscalls;
     let i = open.length - 1;
     while (i >= 0 && open[i].nr !== nr) i--;
     if (i < 0) return 0;
     const [entry] = open.splice(i, 1);
     this.sql.returnSyscall.run(v.getBigInt64(at + Payload.sysret.ret, true), seq, entry.id);
-    this.memory(this.sql.insertSyscallMemory, entry.id, true, readCaptures(v, at + Payload.sysret.captures, end));
+    this.memory(this.sql.insertSyscallMemory, entry.id, true, readMemory(v, at + Payload.sysret.memory, end));
     return entry.id;
   }
 
-  private memory(insert: Statement, id: number, atReturn: boolean, captured: Captured[]): void {
+  private memory(insert: Statement, id: number, atReturn: boolean, captured: MemoryRead[]): void {
     for (const c of captured) insert.run(id, c.arg, atReturn ? 1 : 0, c.text, c.data, c.truncated ? 1 : 0, c.unreadable ? 1 : 0);
   }
 
@@ -502,8 +502,8 @@ export class Ingester {
     this.payloadCheck(at, Payload.apicall.args, end);
     const argc = v.getUint32(at + Payload.apicall.argc, true);
     const untracked = (v.getUint32(at + Payload.apicall.flags, true) & ApicallFlag.untracked) !== 0;
-    const capturesAt = at + Payload.apicall.args + argc * 8;
-    this.payloadCheck(capturesAt, 0, end);
+    const memoryAt = at + Payload.apicall.args + argc * 8;
+    this.payloadCheck(memoryAt, 0, end);
     const id = this.nextApiCallId++;
     const functionId = this.apiFunction(fnLocationId, fnAddress);
     const prototype = this.functionPrototypes.get(functionId) ?? null;
@@ -511,14 +511,14 @@ export class Ingester {
     for (let i = 0; i < argc; i++) {
       this.sql.insertApiArg.run(id, i, valueOf(v.getBigUint64(at + Payload.apicall.args + i * 8, true), prototype?.args[i] ?? null));
     }
-    this.memory(this.sql.insertApiMemory, id, false, readCaptures(v, capturesAt, end));
+    this.memory(this.sql.insertApiMemory, id, false, readMemory(v, memoryAt, end));
     if (!untracked) t.openApis.push({ id, functionAddress: fnAddress, returnAddress, ret: prototype?.ret ?? null });
     return id;
   }
 
   /** Pairs a return with its call; calls opened after that one never returned (the target dropped them too). */
   private apiret(t: ThreadState, seq: number, returnAddress: number, fnAddress: number, v: DataView, at: number, end: number): number {
-    this.payloadCheck(at, Payload.apiret.captures, end);
+    this.payloadCheck(at, Payload.apiret.memory, end);
     const open = t.openApis;
     let i = open.length - 1;
     while (i >= 0 && (open[i].functionAddress !== fnAddress || open[i].returnAddress !== returnAddress)) i--;
@@ -526,7 +526,7 @@ export class Ingester {
     const { id, ret } = open[i];
     open.length = i;
     this.sql.returnApi.run(valueOf(v.getBigUint64(at + Payload.apiret.ret, true), ret), seq, id);
-    this.memory(this.sql.insertApiMemory, id, true, readCaptures(v, at + Payload.apiret.captures, end));
+    this.memory(this.sql.insertApiMemory, id, true, readMemory(v, at + Payload.apiret.memory, end));
     return id;
   }
 

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { ModuleLoadMessage } from '../format/layout.generated.js';
+import type { ModuleLoadMessage } from '../schema/layout.generated.js';
 import type { TraceDb } from '../store/database.js';
 import { ModuleMap, type ModuleInstance } from '../symbols/module-map.js';
 import { SymbolIndex } from '../symbols/symbol-index.js';

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fsReason, UserError } from '../cli/errors.js';
+import { fsReason, UserError } from '../base/errors.js';
 
 // URI file names let a reader open a trace `immutable` (openReadOnly). better-sqlite3 reads this
 // switch once, when its addon loads at the first connection, and it holds for the whole process.

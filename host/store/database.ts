@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
-import { packagePath } from '../paths.js';
+import { UserError } from '../base/errors.js';
+import { packagePath } from '../base/paths.js';
 import { describeReadError, openReadOnly } from './connection.js';
 import { identify, TRACE_APPLICATION_ID, type TraceIdentity } from './trace-identity.js';
 import { describeWriteError } from './write-errors.js';

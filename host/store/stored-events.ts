@@ -1,6 +1,6 @@
-import { KIND_NAMES, StoredCall, StoredEvent, type KindName } from '../format/layout.generated.js';
+import { KIND_NAMES, StoredCall, StoredEvent, type KindName } from '../schema/layout.generated.js';
 import type { TraceDb } from './database.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 
 const TWO_32 = 4294967296;
 

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fsReason, UserError } from '../cli/errors.js';
+import { fsReason, UserError } from '../base/errors.js';
 
 /** The soft limit on the size of a file this process writes (ulimit -f), where the system says. */
 function fileSizeLimit(): number | null {

@@ -1,4 +1,4 @@
-import { CaptureKind } from '../format/layout.generated.js';
+import { PointeeKind } from '../schema/layout.generated.js';
 
 /**
  * What a C type in a prototype means for recording and showing a value: how wide and signed it
@@ -12,7 +12,7 @@ export interface ArgType {
   /** Bytes of the value itself: 4 for int-sized types, else the pointer size. */
   size: number;
   signed: boolean;
-  /** What is read of the memory it points to (CaptureKind). */
+  /** What is read of the memory it points to (PointeeKind). */
   pointee: number;
 }
 
@@ -33,17 +33,17 @@ export function normalizeType(text: string): string {
 const pointee = (name: string) => (name.endsWith('*') ? name.slice(0, -1).replace(/^const /, '') : null);
 
 function pointeeKind(name: string): number {
-  if (STRING.test(name)) return CaptureKind.string;
-  if (WSTRING.test(name)) return CaptureKind.wstring;
-  if (SOCKADDR.test(name)) return CaptureKind.sockaddr;
+  if (STRING.test(name)) return PointeeKind.string;
+  if (WSTRING.test(name)) return PointeeKind.wstring;
+  if (SOCKADDR.test(name)) return PointeeKind.sockaddr;
   const target = pointee(name);
-  if (target === null) return CaptureKind.none;
-  if (target.endsWith('*')) return CaptureKind.bytes8;
-  if (INT32.has(target) || UINT32.has(target)) return CaptureKind.bytes4;
+  if (target === null) return PointeeKind.none;
+  if (target.endsWith('*')) return PointeeKind.bytes8;
+  if (INT32.has(target) || UINT32.has(target)) return PointeeKind.bytes4;
   if (SIGNED64.has(target) || /^(size_t|unsigned long|unsigned long long|uint64_t|uintptr_t|ULONG64|SIZE_T|u64)$/.test(target)) {
-    return CaptureKind.bytes8;
+    return PointeeKind.bytes8;
   }
-  return CaptureKind.none;
+  return PointeeKind.none;
 }
 
 /** Parses one argument or return type; a string says what is wrong with it. */

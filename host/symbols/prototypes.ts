@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { fsReason, UserError } from '../cli/errors.js';
-import { ApiPrototype, CaptureKind } from '../format/layout.generated.js';
-import { packagePath } from '../paths.js';
+import { fsReason, UserError } from '../base/errors.js';
+import { ApiPrototype, PointeeKind } from '../schema/layout.generated.js';
+import { packagePath } from '../base/paths.js';
 import type { TraceDb } from '../store/database.js';
 import { parseArgType, typeText, type ArgType } from './arg-types.js';
 
@@ -96,7 +96,7 @@ export function prototypeFromEntry([ret, name, args]: [string, string, string[]]
 }
 
 /** What an input argument points to that is worth reading: strings and socket addresses (other pointees only change on return). */
-const READ_AT_ENTRY = new Set<number>([CaptureKind.string, CaptureKind.wstring, CaptureKind.sockaddr]);
+const READ_AT_ENTRY = new Set<number>([PointeeKind.string, PointeeKind.wstring, PointeeKind.sockaddr]);
 
 /** The prototypes a trace was recorded with (api_prototypes), by name. */
 export function storedPrototypes(db: TraceDb): Map<string, Prototype> {
@@ -112,7 +112,7 @@ export function encodePrototype(argc: number, p: Prototype | null): number[] {
   const bytes = new Array<number>(ApiPrototype.size).fill(0);
   bytes[ApiPrototype.argc] = argc;
   if (p === null) return bytes;
-  bytes[ApiPrototype.ret] = p.ret !== null && (p.ret.pointee === CaptureKind.string || p.ret.pointee === CaptureKind.wstring) ? p.ret.pointee : CaptureKind.none;
+  bytes[ApiPrototype.ret] = p.ret !== null && (p.ret.pointee === PointeeKind.string || p.ret.pointee === PointeeKind.wstring) ? p.ret.pointee : PointeeKind.none;
   p.args.slice(0, argc).forEach((a, i) => {
     if (a.direction === 'in' && READ_AT_ENTRY.has(a.pointee)) bytes[ApiPrototype.entry + i] = a.pointee;
     if (a.direction === 'inout') bytes[ApiPrototype.entry + i] = a.pointee;

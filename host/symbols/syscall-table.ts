@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { packagePath } from '../paths.js';
+import { packagePath } from '../base/paths.js';
 
 type Table = Array<[number, string]>;
 

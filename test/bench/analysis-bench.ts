@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { openAnalysis } from '../../host/analysis/session.js';
+import { openAnalysis } from '../../host/analysis/analysis-db.js';
 import { hotspots } from '../../host/analysis/hotspots.js';
 import { traceInfo } from '../../host/analysis/info.js';
 import { openTraceReadOnly } from '../../host/store/database.js';

@@ -2,8 +2,8 @@
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { CaptureReader } from '../../host/capture/reader.js';
-import { chunksOf } from '../../host/ingest/chunks.js';
-import { Kind } from '../../host/format/layout.generated.js';
+import { chunksOf } from '../../host/capture/chunks.js';
+import { Kind } from '../../host/schema/layout.generated.js';
 import { ingestCapture } from '../../host/ingest/ingest-capture.js';
 
 const [mode, capture, dbPath] = process.argv.slice(2);

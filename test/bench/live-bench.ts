@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packagePath } from '../../host/paths.js';
+import { packagePath } from '../../host/base/paths.js';
 import { CLI } from '../helpers.js';
 import { rate, report } from './report.js';
 

@@ -1,4 +1,4 @@
-import { table } from '../../host/analysis/text-table.js';
+import { table } from '../../host/base/text-table.js';
 
 export const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 export const rate = (perSecond: number) => `${Math.round(perSecond).toLocaleString('en-US')}/s`;

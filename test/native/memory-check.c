@@ -1,6 +1,6 @@
 /*
  * The in-target helpers --apis and syscall records rely on, run natively: reading what an
- * argument points to without faulting (captures.c), and pairing library calls with their
+ * argument points to without faulting (memory-reads.c), and pairing library calls with their
  * returns (api-stack.c). Prints each failed check to stderr and exits 1 if any failed.
  */
 #define _GNU_SOURCE
@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "api-stack.h"
-#include "captures.h"
+#include "memory-reads.h"
 
 static int failures;
 
@@ -26,17 +26,17 @@ typedef struct
 static Entry
 entry_at (const uint8_t * block, unsigned n)
 {
-  const uint8_t * p = block + ST_CAPTURE_HEADER_SIZE;
+  const uint8_t * p = block + ST_MEMORY_HEADER_SIZE;
   Entry e;
   for (;;)
   {
     e.arg = p[0];
     e.flags = p[1];
     e.length = p[2] | (p[3] << 8);
-    e.bytes = p + ST_CAPTURE_ENTRY_SIZE;
+    e.bytes = p + ST_MEMORY_ENTRY_SIZE;
     if (n-- == 0)
       return e;
-    p += ST_CAPTURE_ENTRY_SIZE + ((e.length + 7) & ~7u);
+    p += ST_MEMORY_ENTRY_SIZE + ((e.length + 7) & ~7u);
   }
 }
 
@@ -51,7 +51,7 @@ check_captures (void)
   char longer[600];
   uint32_t wide[3] = { 'h', 0xe9, 0 };
   uint64_t number = 0x1122334455667788ULL;
-  StCaptures c;
+  StMemoryReads c;
   Entry e;
 
   memset (edge, 'x', 10);
@@ -59,48 +59,48 @@ check_captures (void)
   memset (longer, 'y', sizeof (longer) - 1);
   longer[sizeof (longer) - 1] = 0;
 
-  st_captures_begin (&c, block, block + sizeof (words));
-  st_captures_add_string (&c, 0, (uint64_t) (uintptr_t) "hello", 0);
-  st_captures_add_string (&c, 1, (uint64_t) (uintptr_t) edge, 0);
-  st_captures_add_string (&c, 2, (uint64_t) (uintptr_t) (pages + page), 0);
-  st_captures_add_string (&c, 3, 0, 0);
-  st_captures_add_string (&c, 4, (uint64_t) (uintptr_t) longer, 0);
-  st_captures_add_string (&c, 5, (uint64_t) (uintptr_t) wide, 1);
-  st_captures_add_kind (&c, 6, ST_ARG_BYTES4, (uint64_t) (uintptr_t) &number);
-  st_captures_add_kind (&c, 7, ST_ARG_BYTES8, (uint64_t) (uintptr_t) &number);
-  st_captures_add_bytes (&c, 8, (uint64_t) (uintptr_t) edge, 100);
-  st_captures_add_kind (&c, 9, ST_ARG_NONE, (uint64_t) (uintptr_t) "ignored");
-  st_captures_end (&c);
+  st_memory_begin (&c, block, block + sizeof (words));
+  st_memory_add_string (&c, 0, (uint64_t) (uintptr_t) "hello", 0);
+  st_memory_add_string (&c, 1, (uint64_t) (uintptr_t) edge, 0);
+  st_memory_add_string (&c, 2, (uint64_t) (uintptr_t) (pages + page), 0);
+  st_memory_add_string (&c, 3, 0, 0);
+  st_memory_add_string (&c, 4, (uint64_t) (uintptr_t) longer, 0);
+  st_memory_add_string (&c, 5, (uint64_t) (uintptr_t) wide, 1);
+  st_memory_add_kind (&c, 6, ST_ARG_BYTES4, (uint64_t) (uintptr_t) &number);
+  st_memory_add_kind (&c, 7, ST_ARG_BYTES8, (uint64_t) (uintptr_t) &number);
+  st_memory_add_bytes (&c, 8, (uint64_t) (uintptr_t) edge, 100);
+  st_memory_add_kind (&c, 9, ST_ARG_NONE, (uint64_t) (uintptr_t) "ignored");
+  st_memory_end (&c);
 
   CHECK (*(uint32_t *) block == 9);
   e = entry_at (block, 0);
   CHECK (e.arg == 0 && e.flags == 0 && e.length == 5 && memcmp (e.bytes, "hello", 5) == 0);
   /* No terminator before the unreadable page: what was readable, marked truncated. */
   e = entry_at (block, 1);
-  CHECK (e.arg == 1 && e.flags == ST_CAPTURE_TRUNCATED && e.length == 10);
+  CHECK (e.arg == 1 && e.flags == ST_MEMORY_TRUNCATED && e.length == 10);
   e = entry_at (block, 2);
-  CHECK (e.arg == 2 && e.flags == ST_CAPTURE_UNREADABLE && e.length == 0);
+  CHECK (e.arg == 2 && e.flags == ST_MEMORY_UNREADABLE && e.length == 0);
   e = entry_at (block, 3);
-  CHECK (e.arg == 3 && e.flags == ST_CAPTURE_UNREADABLE && e.length == 0);
+  CHECK (e.arg == 3 && e.flags == ST_MEMORY_UNREADABLE && e.length == 0);
   e = entry_at (block, 4);
-  CHECK (e.arg == 4 && e.flags == ST_CAPTURE_TRUNCATED && e.length == ST_CAPTURE_MAX_BYTES);
+  CHECK (e.arg == 4 && e.flags == ST_MEMORY_TRUNCATED && e.length == ST_MEMORY_MAX_BYTES);
   e = entry_at (block, 5);
-  CHECK (e.arg == 5 && e.flags == ST_CAPTURE_UTF32 && e.length == 8 && memcmp (e.bytes, wide, 8) == 0);
+  CHECK (e.arg == 5 && e.flags == ST_MEMORY_UTF32 && e.length == 8 && memcmp (e.bytes, wide, 8) == 0);
   e = entry_at (block, 6);
-  CHECK (e.arg == 6 && e.flags == ST_CAPTURE_BYTES && e.length == 4 && memcmp (e.bytes, &number, 4) == 0);
+  CHECK (e.arg == 6 && e.flags == ST_MEMORY_BYTES && e.length == 4 && memcmp (e.bytes, &number, 4) == 0);
   e = entry_at (block, 7);
-  CHECK (e.arg == 7 && e.flags == ST_CAPTURE_BYTES && e.length == 8 && memcmp (e.bytes, &number, 8) == 0);
+  CHECK (e.arg == 7 && e.flags == ST_MEMORY_BYTES && e.length == 8 && memcmp (e.bytes, &number, 8) == 0);
   e = entry_at (block, 8);
-  CHECK (e.arg == 8 && e.flags == (ST_CAPTURE_BYTES | ST_CAPTURE_TRUNCATED) && e.length == 10);
+  CHECK (e.arg == 8 && e.flags == (ST_MEMORY_BYTES | ST_MEMORY_TRUNCATED) && e.length == 10);
 
   /* A payload with room for one entry and a few bytes: the entry is cut, the next one left out. */
-  st_captures_begin (&c, block, block + ST_CAPTURE_HEADER_SIZE + ST_CAPTURE_ENTRY_SIZE + 3 + 8);
-  st_captures_add_string (&c, 0, (uint64_t) (uintptr_t) "a longer string", 0);
-  st_captures_add_string (&c, 1, (uint64_t) (uintptr_t) "more", 0);
-  CHECK (st_captures_end (&c) <= block + ST_CAPTURE_HEADER_SIZE + ST_CAPTURE_ENTRY_SIZE + 3 + 8);
+  st_memory_begin (&c, block, block + ST_MEMORY_HEADER_SIZE + ST_MEMORY_ENTRY_SIZE + 3 + 8);
+  st_memory_add_string (&c, 0, (uint64_t) (uintptr_t) "a longer string", 0);
+  st_memory_add_string (&c, 1, (uint64_t) (uintptr_t) "more", 0);
+  CHECK (st_memory_end (&c) <= block + ST_MEMORY_HEADER_SIZE + ST_MEMORY_ENTRY_SIZE + 3 + 8);
   CHECK (*(uint32_t *) block == 1);
   e = entry_at (block, 0);
-  CHECK (e.flags == ST_CAPTURE_TRUNCATED && e.length == 8 && memcmp (e.bytes, "a longer", 8) == 0);
+  CHECK (e.flags == ST_MEMORY_TRUNCATED && e.length == 8 && memcmp (e.bytes, "a longer", 8) == 0);
 
   munmap (pages, 2 * page);
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { CaptureWriter } from '../../host/capture/writer.js';
 import {
-  ApicallFlag, Capture, CaptureFlag, CAPTURE_RETURN_ARG, CHUNK_MAGIC, ChunkHeader, Kind, Payload, SLOT_SIZE,
-} from '../../host/format/layout.generated.js';
+  ApicallFlag, MemoryRead, MemoryFlag, MEMORY_RETURN_ARG, CHUNK_MAGIC, ChunkHeader, Kind, Payload, SLOT_SIZE,
+} from '../../host/schema/layout.generated.js';
 import type { ApiSpec, CallSpec, FunctionSpec, MemorySpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -36,17 +36,17 @@ interface Resolved {
 
 /** A captures block (records.json captures) holding what `memory` says was read. */
 function captures(memory: MemorySpec[]): Buffer {
-  const parts = [Buffer.alloc(Capture.headerSize)];
+  const parts = [Buffer.alloc(MemoryRead.headerSize)];
   parts[0].writeUInt32LE(memory.length, 0);
   for (const m of memory) {
     let data = m.text === undefined ? Buffer.from(m.bytes ?? []) : Buffer.from(m.text, 'utf8');
     if (m.wide) data = Buffer.concat([...(m.text ?? '')].map((ch) => { const b = Buffer.alloc(4); b.writeUInt32LE(ch.codePointAt(0)!); return b; }));
     if (m.unreadable) data = Buffer.alloc(0);
-    const head = Buffer.alloc(Capture.entrySize);
-    head.writeUInt8(m.arg < 0 ? CAPTURE_RETURN_ARG : m.arg, Capture.arg);
-    head.writeUInt8((m.text === undefined ? CaptureFlag.bytes : 0) | (m.wide ? CaptureFlag.utf32 : 0) |
-      (m.truncated ? CaptureFlag.truncated : 0) | (m.unreadable ? CaptureFlag.unreadable : 0), Capture.flags);
-    head.writeUInt16LE(data.length, Capture.length);
+    const head = Buffer.alloc(MemoryRead.entrySize);
+    head.writeUInt8(m.arg < 0 ? MEMORY_RETURN_ARG : m.arg, MemoryRead.arg);
+    head.writeUInt8((m.text === undefined ? MemoryFlag.bytes : 0) | (m.wide ? MemoryFlag.utf32 : 0) |
+      (m.truncated ? MemoryFlag.truncated : 0) | (m.unreadable ? MemoryFlag.unreadable : 0), MemoryRead.flags);
+    head.writeUInt16LE(data.length, MemoryRead.length);
     parts.push(head, data, Buffer.alloc((8 - (data.length % 8)) % 8));
   }
   return Buffer.concat(parts);

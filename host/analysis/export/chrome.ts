@@ -1,4 +1,4 @@
-import type { Output } from '../../cli/output.js';
+import type { Output } from '../../base/output.js';
 import type { TraceDb } from '../../store/database.js';
 import { eventCursor } from '../../store/stored-events.js';
 import { syscallNames } from '../../symbols/syscall-table.js';

@@ -1,5 +1,5 @@
-import type { Output } from '../../cli/output.js';
-import { UserError } from '../../cli/errors.js';
+import type { Output } from '../../base/output.js';
+import { UserError } from '../../base/errors.js';
 import type { TraceDb } from '../../store/database.js';
 import { eventCursor } from '../../store/stored-events.js';
 

@@ -1,8 +1,8 @@
-import type { Output } from '../../cli/output.js';
+import type { Output } from '../../base/output.js';
 import type { TraceDb } from '../../store/database.js';
 import { buildCallTree, type CallTreeNode } from '../call-tree.js';
 import { costUnit, locationNames } from '../trace-facts.js';
-import { printable } from '../text-table.js';
+import { printable } from '../../base/text-table.js';
 
 /**
  * Folded stacks for flame graphs: `root;...;leaf value` per call path, threads merged. The

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { loadFrida } from '../../session/frida.js';
-import { table } from '../../analysis/text-table.js';
+import { loadFrida } from '../../recording/frida.js';
+import { table } from '../../base/text-table.js';
 
 export const devicesCommand: CommandModule = {
   command: 'devices',

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { UserError } from '../errors.js';
-import { Output } from '../output.js';
+import { UserError } from '../../base/errors.js';
+import { Output } from '../../base/output.js';
 import { openOutputFile } from '../output-file.js';
-import { openAnalysis } from '../../analysis/session.js';
+import { openAnalysis } from '../../analysis/analysis-db.js';
 import { threadIds } from '../../analysis/trace-facts.js';
 import { coveredBlocks, writeDrcov } from '../../analysis/export/drcov.js';
 import { writeChrome } from '../../analysis/export/chrome.js';
@@ -28,22 +28,22 @@ export const exportCommand: CommandModule<object, Args> = {
     .option('thread', { alias: 't', type: 'number', describe: 'only this thread' }),
   handler: async (args) => {
     if (args.format === 'drcov' && args.output === undefined) throw new UserError('drcov is binary: name a file with -o');
-    const session = openAnalysis(args.trace);
+    const analysis = openAnalysis(args.trace);
     try {
-      const threads = threadIds(session.db, args.thread);
+      const threads = threadIds(analysis.db, args.thread);
       if (args.thread !== undefined && threads.length === 0) throw new UserError(`the trace has no thread ${args.thread}`);
       // What can be known before the output is touched is checked first.
-      const blocks = args.format === 'drcov' ? coveredBlocks(session.db, args.thread) : null;
+      const blocks = args.format === 'drcov' ? coveredBlocks(analysis.db, args.thread) : null;
       const path = args.output === undefined || args.output === '-' ? null : args.output;
       const file = path === null ? null : openOutputFile(path, [args.trace]);
       try {
         const out = file === null ? new Output() : new Output(file.stream, path!);
         if (blocks !== null) {
-          const { outside } = await writeDrcov(session.db, blocks, out);
+          const { outside } = await writeDrcov(analysis.db, blocks, out);
           if (outside > 0) console.error(`warning: ${outside} blocks outside every module were left out`);
-        } else if (args.format === 'chrome') await writeChrome(session.db, threads, out);
-        else if (args.format === 'folded') await writeFolded(session.db, threads, out);
-        else await writeJsonl(session.db, threads, out);
+        } else if (args.format === 'chrome') await writeChrome(analysis.db, threads, out);
+        else if (args.format === 'folded') await writeFolded(analysis.db, threads, out);
+        else await writeJsonl(analysis.db, threads, out);
         await out.flush();
         await file?.commit();
       } catch (e) {
@@ -51,7 +51,7 @@ export const exportCommand: CommandModule<object, Args> = {
         throw e;
       }
     } finally {
-      session.close();
+      analysis.close();
     }
   },
 };

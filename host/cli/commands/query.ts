@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
-import { fsReason, UserError } from '../errors.js';
-import { Output } from '../output.js';
-import { openAnalysis } from '../../analysis/session.js';
+import { fsReason, UserError } from '../../base/errors.js';
+import { Output } from '../../base/output.js';
+import { openAnalysis } from '../../analysis/analysis-db.js';
 import { namedQueries, runQuery, type QueryFormat } from '../../analysis/query.js';
 
 interface Args {
@@ -53,11 +53,11 @@ export const queryCommand: CommandModule<object, Args> = {
     if (args.trace === undefined) throw new UserError('name a trace database');
     const sql = chooseSql(args);
     const format: QueryFormat = args.csv ? 'csv' : args.json ? 'json' : 'table';
-    const session = openAnalysis(args.trace);
+    const analysis = openAnalysis(args.trace);
     try {
-      await runQuery(session.db, sql, format, new Output());
+      await runQuery(analysis.db, sql, format, new Output());
     } finally {
-      session.close();
+      analysis.close();
     }
   },
 };

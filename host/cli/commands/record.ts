@@ -1,12 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
-import { UserError } from '../errors.js';
+import { UserError } from '../../base/errors.js';
 import { unknownCommand } from '../usage.js';
 import { checkOutputPath } from '../output-file.js';
-import { EventMask } from '../../format/layout.generated.js';
-import { parseFuncSpec } from '../../session/func-spec.js';
-import { record } from '../../session/recorder.js';
-import type { TargetChoice } from '../../session/target.js';
-import { argCount, resolveApiChoice, type ApiChoice } from '../../session/api-options.js';
+import { EventMask } from '../../schema/layout.generated.js';
+import { parseFuncSpec } from '../../recording/func-spec.js';
+import { record } from '../../recording/recorder.js';
+import type { TargetChoice } from '../../recording/target.js';
+import { argCount, resolveApiChoice, type ApiChoice } from '../../recording/api-options.js';
 import { formatInfo, traceInfo } from '../../analysis/info.js';
 import { openTraceReadOnly } from '../../store/database.js';
 

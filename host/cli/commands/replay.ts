@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { UserError } from '../errors.js';
-import { Output } from '../output.js';
+import { UserError } from '../../base/errors.js';
+import { Output } from '../../base/output.js';
 import { openTraceReadOnly } from '../../store/database.js';
 import { replay } from '../../analysis/replay.js';
 

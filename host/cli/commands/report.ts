@@ -1,15 +1,15 @@
 import type { Argv, CommandModule } from 'yargs';
-import { UserError } from '../errors.js';
-import { openAnalysis, type AnalysisSession } from '../../analysis/session.js';
+import { UserError } from '../../base/errors.js';
+import { openAnalysis, type AnalysisDb } from '../../analysis/analysis-db.js';
 import { diffHotspots, hotspots, sortDiff, sortFunctions, type SortKey } from '../../analysis/hotspots.js';
-import { formatDiff, formatHotspots } from '../../analysis/hotspots-format.js';
+import { formatDiff, formatHotspots } from '../../analysis/hotspots-text.js';
 import { buildCallTree } from '../../analysis/call-tree.js';
-import { callTreeJson, formatCallTreeDot, formatCallTreeText } from '../../analysis/call-tree-format.js';
+import { callTreeJson, formatCallTreeDot, formatCallTreeText } from '../../analysis/call-tree-text.js';
 import { costUnit, locationNames, threadIds, threadName } from '../../analysis/trace-facts.js';
 import { writeApiLog, writeSyscallLog } from '../../analysis/call-reports.js';
 import { toJson } from '../../analysis/json.js';
 import type { TraceDb } from '../../store/database.js';
-import { Output } from '../output.js';
+import { Output } from '../../base/output.js';
 
 interface Common {
   trace: string;
@@ -18,13 +18,13 @@ interface Common {
 }
 
 /** Opens the trace, checks --thread, runs, and always closes: output is written before it closes. */
-async function withTrace<T>(path: string, thread: number | undefined, run: (s: AnalysisSession) => Promise<T> | T): Promise<T> {
-  const session = openAnalysis(path);
+async function withTrace<T>(path: string, thread: number | undefined, run: (s: AnalysisDb) => Promise<T> | T): Promise<T> {
+  const analysis = openAnalysis(path);
   try {
-    if (thread !== undefined && threadIds(session.db, thread).length === 0) throw new UserError(`the trace has no thread ${thread}`);
-    return await run(session);
+    if (thread !== undefined && threadIds(analysis.db, thread).length === 0) throw new UserError(`the trace has no thread ${thread}`);
+    return await run(analysis);
   } finally {
-    session.close();
+    analysis.close();
   }
 }
 

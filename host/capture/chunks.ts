@@ -1,4 +1,4 @@
-import { CHUNK_MAGIC, ChunkHeader, SLOT_SIZE } from '../format/layout.generated.js';
+import { CHUNK_MAGIC, ChunkHeader, SLOT_SIZE } from '../schema/layout.generated.js';
 
 /** One thread's drained run of ring records, as the agent sent it. */
 export interface Chunk {

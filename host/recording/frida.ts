@@ -1,4 +1,4 @@
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 
 export type Frida = typeof import('frida');
 

@@ -46,12 +46,12 @@ export const Payload = {
   "syscall": {
     "args": 0,
     "timeNs": 48,
-    "captures": 56
+    "memory": 56
   },
   "sysret": {
     "ret": 0,
     "reserved": 8,
-    "captures": 16
+    "memory": 16
   },
   "apicall": {
     "argc": 0,
@@ -61,11 +61,11 @@ export const Payload = {
   "apiret": {
     "ret": 0,
     "reserved": 8,
-    "captures": 16
+    "memory": 16
   }
 } as const;
 
-export const Capture = {
+export const MemoryRead = {
   "headerSize": 8,
   "entrySize": 8,
   "maxBytes": 256,
@@ -74,14 +74,14 @@ export const Capture = {
   "length": 2
 } as const;
 
-export const CaptureFlag = {
+export const MemoryFlag = {
   "truncated": 1,
   "unreadable": 2,
   "utf32": 4,
   "bytes": 8
 } as const;
 
-export const CAPTURE_RETURN_ARG = 255 as const;
+export const MEMORY_RETURN_ARG = 255 as const;
 
 export const MAX_PAYLOAD_BYTES = 4080 as const;
 
@@ -98,7 +98,7 @@ export const ApiPrototype = {
   "exit": 32
 } as const;
 
-export const CaptureKind = {
+export const PointeeKind = {
   "none": 0,
   "string": 1,
   "wstring": 2,

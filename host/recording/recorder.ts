@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import type { AgentOptions } from '../format/protocol.generated.js';
+import type { AgentOptions } from '../schema/protocol.generated.js';
 import type { Prototype } from '../symbols/prototypes.js';
 import { resolveDevice, type DeviceChoice } from './device.js';
 import { loadFrida } from './frida.js';

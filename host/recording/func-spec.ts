@@ -1,5 +1,5 @@
-import { UserError } from '../cli/errors.js';
-import type { FuncSpec } from '../format/protocol.generated.js';
+import { UserError } from '../base/errors.js';
+import type { FuncSpec } from '../schema/protocol.generated.js';
 
 const OFFSET = /^0x[0-9a-f]+$/i;
 const NAME = /^[^\s!]+$/;

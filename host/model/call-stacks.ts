@@ -12,7 +12,7 @@ export interface EdgeAggregate {
   total: number;
 }
 
-export interface Frame {
+export interface StackFrame {
   functionId: number;
   callerId: number;
   /** Where the call returns to: a return to this address closes the frame. */
@@ -25,7 +25,7 @@ export interface Frame {
   edge: EdgeAggregate;
 }
 
-export type FrameState = Pick<Frame, 'functionId' | 'callerId' | 'returnAddress' | 'sp' | 'entryCost' | 'childCost'>;
+export type StackFrameState = Pick<StackFrame, 'functionId' | 'callerId' | 'returnAddress' | 'sp' | 'entryCost' | 'childCost'>;
 
 /**
  * A call from further up the stack than this is taken for a switch to another stack (a signal
@@ -44,7 +44,7 @@ const STACK_SWITCH_BYTES = 1 << 30;
  * the thread's running count is passed in.
  */
 export class CallStacks {
-  readonly frames: Frame[] = [];
+  readonly frames: StackFrame[] = [];
   readonly functions = new Map<number, FunctionAggregate>();
   readonly edges = new Map<number, Map<number, EdgeAggregate>>();
 
@@ -63,7 +63,7 @@ export class CallStacks {
   }
 
   /** Restores a frame left open by an earlier ingest. */
-  restore(state: FrameState): void {
+  restore(state: StackFrameState): void {
     const stats = this.stats(state.functionId);
     stats.active++;
     this.frames.push({ ...state, stats, edge: this.edge(state.callerId, state.functionId) });

@@ -1,4 +1,4 @@
-import { chunksOf } from '../ingest/chunks.js';
+import { chunksOf } from '../capture/chunks.js';
 
 /** What the agent sent so far, read from chunk headers only: for the progress line and the summary. */
 export class RecordingStats {

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Device, Message, Script, Session } from 'frida';
 import { CaptureWriter } from '../capture/writer.js';
-import { UserError } from '../cli/errors.js';
-import { ApiPrototype, type EndMessage, type MetaMessage } from '../format/layout.generated.js';
-import type { AgentInfo, AgentMessage, AgentOptions, ApiOptions, StartInfo } from '../format/protocol.generated.js';
+import { UserError } from '../base/errors.js';
+import { ApiPrototype, type EndMessage, type MetaMessage } from '../schema/layout.generated.js';
+import type { AgentInfo, AgentMessage, AgentOptions, ApiOptions, StartInfo } from '../schema/protocol.generated.js';
 import { LiveIngest } from '../ingest/live-ingest.js';
-import { packagePath } from '../paths.js';
+import { packagePath } from '../base/paths.js';
 import { prototypeEntry, type Prototype } from '../symbols/prototypes.js';
 import { describeDevice } from './device.js';
 import { RecordingStats } from './progress.js';

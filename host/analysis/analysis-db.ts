@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { packagePath } from '../paths.js';
+import { packagePath } from '../base/paths.js';
 import { openReadOnly } from '../store/connection.js';
 import { openTraceReadOnly, type TraceDb } from '../store/database.js';
 import { callLists, eventCursor, storedCalls } from '../store/stored-events.js';
@@ -11,12 +11,12 @@ import { syscallNames } from '../symbols/syscall-table.js';
  * the trace's architecture, and the documented views (schemas/sqlite/views.sql). All of it lives
  * in the connection's TEMP schema: nothing is written to the trace.
  */
-export interface AnalysisSession {
+export interface AnalysisDb {
   db: TraceDb;
   close(): void;
 }
 
-export function openAnalysis(path: string): AnalysisSession {
+export function openAnalysis(path: string): AnalysisDb {
   const db = openTraceReadOnly(path);
   // The virtual tables read through a second connection: one cannot run statements while it
   // is in the middle of the query that asked for their rows.

@@ -1,5 +1,5 @@
 import type { Device, Session } from 'frida';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 
 export type TargetChoice =
   | { spawn: string[] }

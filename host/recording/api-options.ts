@@ -1,6 +1,6 @@
-import { UserError } from '../cli/errors.js';
-import { ApiPrototype } from '../format/layout.generated.js';
-import type { ApiOptions } from '../format/protocol.generated.js';
+import { UserError } from '../base/errors.js';
+import { ApiPrototype } from '../schema/layout.generated.js';
+import type { ApiOptions } from '../schema/protocol.generated.js';
 import { encodePrototype, loadPrototypes, type Prototype } from '../symbols/prototypes.js';
 
 /** What `record --apis` was asked for: the agent's filters as given, and what decides the prototypes. */

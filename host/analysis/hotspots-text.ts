@@ -1,6 +1,6 @@
 import { COST_WORDS } from './trace-facts.js';
 import type { DiffRow, FunctionRow, Hotspots, SortKey } from './hotspots.js';
-import { printable, table } from './text-table.js';
+import { printable, table } from '../base/text-table.js';
 
 const n = (v: number) => v.toLocaleString('en-US');
 const pct = (v: number, of: number) => (of > 0 ? `${((100 * v) / of).toFixed(1)}%` : '-');

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import {
   Arch, type ArchName, CAPTURE_MAGIC, CAPTURE_VERSION, CaptureHeader, FrameHeader, FrameType, MAX_FRAME_LENGTH,
-} from '../format/layout.generated.js';
+} from '../schema/layout.generated.js';
 
 export interface CaptureInfo {
   version: number;

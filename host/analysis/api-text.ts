@@ -1,7 +1,7 @@
-import { CaptureKind } from '../format/layout.generated.js';
+import { PointeeKind } from '../schema/layout.generated.js';
 import { typeText, type ArgType } from '../symbols/arg-types.js';
 import type { Prototype } from '../symbols/prototypes.js';
-import { formatSockaddr } from './syscall-format.js';
+import { formatSockaddr } from './syscall-text.js';
 import { hex, memoryText, type MemoryRow } from './values.js';
 
 /** A stored library call (api_calls) with where it returns to; values as signed 64-bit integers. */
@@ -32,14 +32,14 @@ function number(v: bigint, t: ArgType | null): string {
 /** What a pointer pointed to: a string, a socket address, or the 4- or 8-byte number there. */
 function pointed(m: MemoryRow | undefined, t: ArgType, address: bigint): string {
   if (m === undefined) return '?';
-  if (t.pointee === CaptureKind.sockaddr && !m.unreadable) return formatSockaddr(m.data);
+  if (t.pointee === PointeeKind.sockaddr && !m.unreadable) return formatSockaddr(m.data);
   if (m.unreadable || m.text !== null || m.truncated) return memoryText(m, address);
-  const size = t.pointee === CaptureKind.bytes4 ? 4 : 8;
+  const size = t.pointee === PointeeKind.bytes4 ? 4 : 8;
   if (m.data.length < size) return memoryText(m, address);
   return hex(size === 4 ? BigInt(m.data.readUInt32LE(0)) : m.data.readBigUInt64LE(0));
 }
 
-const captures = (t: ArgType) => t.pointee !== CaptureKind.none;
+const captures = (t: ArgType) => t.pointee !== PointeeKind.none;
 
 /** Formats library calls: drltrace's log layout, and one line for replay. */
 export class ApiFormatter {

@@ -1,5 +1,5 @@
 import type { Device } from 'frida';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import type { Frida } from './frida.js';
 
 export interface DeviceChoice {
