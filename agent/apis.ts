@@ -2,7 +2,7 @@
 // their modules load and unload, and where the app's code is for --only-from-app.
 import { globRegExp } from './globs.js';
 import type { Symbol } from './modules.js';
-import type { ApiOptions } from './protocol.generated.js';
+import type { ApiOptions } from '../host/schema/protocol.generated.js';
 import type { Tracer } from './tracer.js';
 
 export class ApiTable {

@@ -1,8 +1,9 @@
 // --func: threads are followed as usual, but record only while they are inside one function,
-// however deep in recursion and on however many threads at once. The transformer opens
-// recording at the function's entry and closes it when the outermost activation returns (see
-// cmodule/transform.c); no hook is placed in the target, so nothing of Frida runs followed.
-import type { FuncSpec } from './protocol.generated.js';
+// however deep in recursion and on however many threads at once. A callout the transformer puts
+// at the function's entry opens recording (cmodule/transform.c), and a check it emits before
+// every return closes it when the outermost activation returns (st_emit_func_exit_check,
+// cmodule/emit-*.c); no hook is placed in the target, so nothing of Frida runs followed.
+import type { FuncSpec } from '../host/schema/protocol.generated.js';
 import { post } from './messages.js';
 import type { Tracer } from './tracer.js';
 

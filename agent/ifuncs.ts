@@ -61,7 +61,7 @@ let dl: Libdl | null | undefined;
 
 /** The module's indirect functions: [implementation, name]. */
 export function indirectFunctions(m: Module): [NativePointer, string][] {
-  if (!m.path.startsWith('/') || Process.pointerSize !== 8) return [];
+  if (!m.path.startsWith('/')) return [];
   const names = indirectFunctionNames(m.path);
   if (names.length === 0) return [];
   dl ??= libdl();

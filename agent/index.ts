@@ -8,7 +8,8 @@ import { watchFaultsAndExit } from './lifecycle.js';
 import { post } from './messages.js';
 import { ModuleWatcher } from './modules.js';
 import { Outbox } from './outbox.js';
-import type { AgentInfo, AgentOptions, StartInfo } from './protocol.generated.js';
+import type { AgentInfo, AgentOptions, StartInfo } from '../host/schema/protocol.generated.js';
+import { targetArch } from './target.js';
 import { Threads } from './threads.js';
 import { Tracer } from './tracer.js';
 import { isZygoteChild, programStart } from './main-thread.js';
@@ -50,8 +51,9 @@ function followMainThreadAtStart(r: Recording): boolean {
 
 rpc.exports = {
   init(options: AgentOptions): AgentInfo {
+    const arch = targetArch();
     const events = options.events.includes('block') && !options.events.includes('compile') ? [...options.events, 'compile'] : options.events;
-    const tracer = new Tracer(events, options.outboxBytes, options.lossy, options.func === null);
+    const tracer = new Tracer(arch, events, options.outboxBytes, options.lossy, options.func === null);
     const outbox = new Outbox(tracer);
     const threads = new Threads(tracer);
     const func = options.func === null ? null : new FuncScope(options.func, tracer);
@@ -67,7 +69,7 @@ rpc.exports = {
     }, (m) => apis?.removed(m));
     recording = { options, tracer, outbox, threads, modules, func, forks };
     return {
-      arch: Process.arch, pointerSize: Process.pointerSize, platform: Process.platform, fridaVersion: Frida.version,
+      arch, pointerSize: Process.pointerSize, platform: Process.platform, fridaVersion: Frida.version,
       mainModule: Process.mainModule.name,
     };
   },

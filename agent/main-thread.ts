@@ -8,12 +8,13 @@
 // the runtime; static runtimes), it is followed from the moment the host resumes the process.
 import { findMain, type CodeReader } from './program-entry.js';
 import { elfImage, PT_DYNAMIC } from './elf-image.js';
+import { targetArch } from './target.js';
 
 /** Frida's view of the running process, in the form findMain reads. */
 function processReader(main: Module): CodeReader {
   const end = main.base.add(main.size);
   return {
-    arch: Process.arch === 'arm64' ? 'arm64' : 'x64',
+    arch: targetArch(),
     decode(address) {
       try {
         const insn = Instruction.parse(ptr(address.toString()));

@@ -1,5 +1,5 @@
 // Everything the agent tells the host goes through here (schemas/agent.json).
-import type { AgentMessage } from './protocol.generated.js';
+import type { AgentMessage } from '../host/schema/protocol.generated.js';
 
 export function post(message: AgentMessage, data?: ArrayBuffer): void {
   send(message, data ?? null);

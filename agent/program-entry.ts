@@ -6,6 +6,8 @@
 // returns the address found there. It uses no Frida API, so the host tests run it on real
 // binaries through Capstone: instructions arrive as Capstone prints them (Intel syntax).
 
+import type { AgentInfo } from '../host/schema/protocol.generated.js';
+
 /** One decoded instruction, as Frida's Instruction.parse and Capstone both give it. */
 export interface Decoded {
   address: bigint;
@@ -15,7 +17,7 @@ export interface Decoded {
 }
 
 export interface CodeReader {
-  arch: 'x64' | 'arm64';
+  arch: AgentInfo['arch'];
   decode(address: bigint): Decoded | null;
   /** A pointer-sized value in the process, or null where it cannot be read. */
   readPointer(address: bigint): bigint | null;

@@ -8,8 +8,8 @@ import type { Threads } from './threads.js';
 const SIG_IGN = 1;
 const MAX_SIGNAL = 64;
 
-/** Where struct sigaction keeps the handler: glibc puts it first, bionic after sa_flags. */
-const handlerOffset = () => (Process.findModuleByName('libc.so.6') !== null || Process.pointerSize === 4 ? 0 : 8);
+/** Where struct sigaction keeps the handler: glibc puts it first, 64-bit bionic after sa_flags. */
+const handlerOffset = () => (Process.findModuleByName('libc.so.6') !== null ? 0 : 8);
 
 export class SignalHandlers {
   private readonly hooked = new Set<string>();

@@ -1,6 +1,8 @@
 // The C side of the agent: compiles cmodule/ for this architecture and wraps what TypeScript calls.
+import { ApiEntry, EventMask, SilentRange } from '../host/schema/layout.generated.js';
+import { CMODULE_GLOBALS_BYTES } from '../host/schema/protocol.generated.js';
 import { CMODULE_SOURCE } from './cmodule-source.generated.js';
-import { CMODULE_GLOBALS_BYTES, EVENT_MASK } from './protocol.generated.js';
+import type { TargetArch } from './target.js';
 
 export class Tracer {
   private readonly cm: CModule;
@@ -21,11 +23,10 @@ export class Tracer {
   private silent = NULL;
 
   /** `recordingFromStart`: false under --func, where records wait for the function's entry. */
-  constructor(events: string[], outboxBytes: number, private readonly lossy: boolean, private readonly recordingFromStart: boolean) {
-    const source = CMODULE_SOURCE[Process.arch];
-    if (source === undefined) throw new Error(`stalk-trace records x64 and arm64 processes, not ${Process.arch}`);
-    this.cm = new CModule(source, { syscall: Module.getGlobalExportByName('syscall'), st_globals: this.globals });
-    const mask = events.reduce((m, e) => m | (EVENT_MASK[e as keyof typeof EVENT_MASK] ?? 0), 0);
+  constructor(arch: TargetArch, events: string[], outboxBytes: number, private readonly lossy: boolean,
+    private readonly recordingFromStart: boolean) {
+    this.cm = new CModule(CMODULE_SOURCE[arch], { syscall: Module.getGlobalExportByName('syscall'), st_globals: this.globals });
+    const mask = events.reduce((m, e) => m | (EventMask[e as keyof typeof EventMask] ?? 0), 0);
     const init = new NativeFunction(this.cm.st_init, 'pointer', ['uint32', 'uint64']);
     this.handle = init(mask, outboxBytes);
     if (this.handle.isNull()) throw new Error('cannot map the page for the code Stalker calls (mmap refused)');
@@ -51,10 +52,11 @@ export class Tracer {
 
   /** Where nothing is recorded: Frida's own memory. The array lives as long as the tracer. */
   set silentRanges(ranges: { base: NativePointer; size: number }[]) {
-    this.silent = Memory.alloc(Math.max(1, ranges.length) * 16);
+    this.silent = Memory.alloc(Math.max(1, ranges.length) * SilentRange.size);
     ranges.forEach((r, i) => {
-      this.silent.add(i * 16).writeU64(uint64(r.base.toString()));
-      this.silent.add(i * 16 + 8).writeU64(uint64(r.base.add(r.size).toString()));
+      const at = this.silent.add(i * SilentRange.size);
+      at.add(SilentRange.start).writeU64(uint64(r.base.toString()));
+      at.add(SilentRange.end).writeU64(uint64(r.base.add(r.size).toString()));
     });
     new NativeFunction(this.cm.st_set_silent_ranges, 'void', ['pointer', 'uint'])(this.silent, ranges.length);
   }
@@ -67,12 +69,13 @@ export class Tracer {
   /** --apis: record calls to these functions (entry, prototype), with what their arguments point to. */
   addApiEntries(entries: [NativePointer, NativePointer][]): void {
     if (entries.length === 0) return;
-    const pairs = Memory.alloc(entries.length * 16);
+    const array = Memory.alloc(entries.length * ApiEntry.size);
     entries.forEach(([entry, proto], i) => {
-      pairs.add(i * 16).writePointer(entry);
-      pairs.add(i * 16 + 8).writePointer(proto);
+      const at = array.add(i * ApiEntry.size);
+      at.add(ApiEntry.function).writePointer(entry);
+      at.add(ApiEntry.prototype).writePointer(proto);
     });
-    new NativeFunction(this.cm.st_api_add_entries, 'void', ['pointer', 'uint'])(pairs, entries.length);
+    new NativeFunction(this.cm.st_api_add_entries, 'void', ['pointer', 'uint'])(array, entries.length);
   }
 
   removeApiRange(start: NativePointer, end: NativePointer): void {

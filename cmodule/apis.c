@@ -11,12 +11,12 @@ st_apis_init (void)
 }
 
 void
-st_api_add_entries (const guint64 * pairs, guint n)
+st_api_add_entries (const StApiEntry * entries, guint n)
 {
   guint i;
   g_mutex_lock (st_globals.api_lock);
   for (i = 0; i != n; i++)
-    g_hash_table_insert (st_globals.api_entries, GSIZE_TO_POINTER (pairs[2 * i]), GSIZE_TO_POINTER (pairs[2 * i + 1]));
+    g_hash_table_insert (st_globals.api_entries, GSIZE_TO_POINTER (entries[i].function), GSIZE_TO_POINTER (entries[i].prototype));
   g_mutex_unlock (st_globals.api_lock);
 }
 

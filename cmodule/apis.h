@@ -9,8 +9,8 @@
 
 void st_apis_init (void);
 
-/* `pairs` holds n (entry address, StApiProto pointer) pairs; the agent keeps the prototypes alive. */
-void st_api_add_entries (const guint64 * pairs, guint n);
+/* `entries` is read here only; the prototypes it points to, the agent keeps alive. */
+void st_api_add_entries (const StApiEntry * entries, guint n);
 void st_api_remove_range (guint64 start, guint64 end);
 /* --only-from-app: only calls that return into [start, end). */
 void st_api_set_app_range (guint64 start, guint64 end);

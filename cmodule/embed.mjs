@@ -23,5 +23,7 @@ const sources = Object.fromEntries(Object.entries(ARCHES).map(([arch, suffix]) =
   return [arch, UNITS.map((unit) => inline(unit.replace('ARCH', suffix), seen)).join('\n')];
 }));
 
+// Keyed by the agent's arch names, so the agent's type checker sees a source for each arch it records.
+const archType = Object.keys(ARCHES).map((arch) => JSON.stringify(arch)).join(' | ');
 writeFileSync(join(here, '..', 'agent', 'cmodule-source.generated.ts'),
-  `// Generated at build time by cmodule/embed.mjs from cmodule/. Do not edit.\n\nexport const CMODULE_SOURCE: Record<string, string> = ${JSON.stringify(sources, null, 2)};\n`);
+  `// Generated at build time by cmodule/embed.mjs from cmodule/. Do not edit.\n\nexport const CMODULE_SOURCE: Record<${archType}, string> = ${JSON.stringify(sources, null, 2)};\n`);

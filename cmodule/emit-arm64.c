@@ -125,15 +125,15 @@ write_record (GumArm64Writer * cw, StRing * ring, guint64 word0, guint call_leng
   gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X17, restore);
   if (call_length != 0)
   {
-    gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
+    gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, remaining));
     gum_arm64_writer_put_sub_reg_reg_imm (cw, ARM64_REG_X17, ARM64_REG_X17, ST_SLOT_SIZE);
     gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X17, make_room);
     gum_arm64_writer_put_label (cw, room);
   }
-  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, ST_RING_CUR_OFFSET);
-  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, 8);
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X17, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, cur));
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, ST_TARGET_WORD_AT);
   gum_arm64_writer_put_ldr_reg_u64 (cw, ARM64_REG_X15, word0);
-  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, 0);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, ST_WORD0_AT);
   if (call_length != 0)
   {
     gum_arm64_writer_put_add_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_SP, FRAME);
@@ -142,11 +142,11 @@ write_record (GumArm64Writer * cw, StRing * ring, guint64 word0, guint call_leng
     gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X17, ST_SLOT_SIZE + ST_PAYLOAD_CALL_LENGTH);
   }
   gum_arm64_writer_put_add_reg_reg_imm (cw, ARM64_REG_X17, ARM64_REG_X17, size);
-  /* stlr x17, [x16]: the window pointer is at offset 0. */
+  /* stlr x17, [x16]: cur is the ring's first field (ring.h checks it). */
   gum_arm64_writer_put_instruction (cw, 0xc89ffc00 | (16 << 5) | 17);
-  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
+  gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, remaining));
   gum_arm64_writer_put_sub_reg_reg_imm (cw, ARM64_REG_X15, ARM64_REG_X15, size);
-  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, ST_RING_REMAINING_OFFSET);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X15, ARM64_REG_X16, G_STRUCT_OFFSET (StRing, remaining));
   gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X15, refill);
   gum_arm64_writer_put_label (cw, restore);
   epilogue (cw);
@@ -261,9 +261,9 @@ static void
 write_sink (GumArm64Writer * cw)
 {
   gum_arm64_writer_put_ldr_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X0, G_STRUCT_OFFSET (StRing, scratch));
-  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X0, ST_RING_CUR_OFFSET);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X0, G_STRUCT_OFFSET (StRing, cur));
   gum_arm64_writer_put_ldr_reg_u64 (cw, ARM64_REG_X16, ST_BLOCK_SIZE);
-  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X0, ST_RING_REMAINING_OFFSET);
+  gum_arm64_writer_put_str_reg_reg_offset (cw, ARM64_REG_X16, ARM64_REG_X0, G_STRUCT_OFFSET (StRing, remaining));
   gum_arm64_writer_put_ret (cw);
 }
 

@@ -2,8 +2,8 @@
  * x86_64 inline writer. The emitted code steps over the red zone, saves rax, rcx and rdx, and
  * uses only flag-preserving instructions (mov, lea, jrcxz): popfq would cost more than the
  * record. A record is: load the window pointer, store the two words, advance the pointer
- * (published by the store itself: x86 keeps stores in order), take 16 from the window and,
- * at zero, call the refill stub.
+ * (published by the store itself: x86 keeps stores in order), take the record's size from the
+ * window and, at zero, call the refill stub.
  */
 #include "emit.h"
 
@@ -166,7 +166,7 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0, guint call_length
     gum_x86_writer_put_jmp_near_label (cw, restore);
     gum_x86_writer_put_label (cw, recording);
     /* One slot left: end the block there first, keeping the target (the stub may change rax, rcx, rdx). */
-    gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_REMAINING_OFFSET);
+    gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
     gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, -ST_SLOT_SIZE);
     gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, make_room, GUM_NO_HINT);
     gum_x86_writer_put_jmp_short_label (cw, room);
@@ -177,10 +177,10 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0, guint call_length
     gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
     gum_x86_writer_put_label (cw, room);
   }
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_CUR_OFFSET);
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, 8, GUM_X86_RAX);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, cur));
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, ST_TARGET_WORD_AT, GUM_X86_RAX);
   gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, word0);
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, 0, GUM_X86_RAX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, ST_WORD0_AT, GUM_X86_RAX);
   if (call_length != 0)
   {
     gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED);
@@ -189,10 +189,10 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0, guint call_length
     gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RCX, ST_SLOT_SIZE + ST_PAYLOAD_CALL_LENGTH, GUM_X86_RAX);
   }
   gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, size);
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, ST_RING_CUR_OFFSET, GUM_X86_RCX);
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, ST_RING_REMAINING_OFFSET);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, cur), GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
   gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, -(gssize) size);
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, ST_RING_REMAINING_OFFSET, GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining), GUM_X86_RCX);
   gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, refill, GUM_NO_HINT);
   gum_x86_writer_put_label (cw, restore);
   epilogue (cw);
@@ -314,9 +314,9 @@ static void
 write_sink (GumX86Writer * cw)
 {
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDI, G_STRUCT_OFFSET (StRing, scratch));
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDI, ST_RING_CUR_OFFSET, GUM_X86_RAX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDI, G_STRUCT_OFFSET (StRing, cur), GUM_X86_RAX);
   gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, ST_BLOCK_SIZE);
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDI, ST_RING_REMAINING_OFFSET, GUM_X86_RAX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDI, G_STRUCT_OFFSET (StRing, remaining), GUM_X86_RAX);
   gum_x86_writer_put_ret (cw);
 }
 

@@ -23,6 +23,10 @@ typedef enum
   ST_INSN_EXCLUSIVE_END
 } StInsnKind;
 
+/* Where in a record the inline writers store its two words: st_record_word0's, and the target's. */
+#define ST_WORD0_AT G_STRUCT_OFFSET (StRecord, word[ST_REC_LOCATION_WORD])
+#define ST_TARGET_WORD_AT G_STRUCT_OFFSET (StRecord, word[ST_REC_TARGET_WORD])
+
 StInsnKind st_classify (const cs_insn * insn);
 /* A call whose target is in the instruction itself: that target; otherwise 0. */
 guint64 st_direct_call_target (const cs_insn * insn);

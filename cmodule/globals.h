@@ -6,13 +6,7 @@
 #define STALK_TRACE_GLOBALS_H
 
 #include <glib.h>
-
-typedef struct _StRange StRange;
-struct _StRange
-{
-  guint64 start;
-  guint64 end;
-};
+#include "layout.generated.h"
 
 /* Threads that may be forking at once (forks.h). */
 #define ST_FORK_SLOTS 16
@@ -39,7 +33,7 @@ struct _StGlobals
   /* --func: the function's entry; 0 when every record is wanted. */
   guint64 func_entry;
   /* Frida's own memory (agent, trampolines): a thread can be in it when following starts, and nothing there is recorded. */
-  const StRange * silent_ranges;
+  const StSilentRange * silent_ranges;
   guint silent_range_count;
   /* --apis: library functions to record (entry address -> StApiProto), the addresses right
      after call instructions, and the lock both are shared under. */

@@ -40,6 +40,7 @@
 #define ST_PAYLOAD_APIRET_MEMORY 16
 #define ST_MEMORY_HEADER_SIZE 8
 #define ST_MEMORY_ENTRY_SIZE 8
+#define ST_MEMORY_ENTRY_ALIGN 8
 #define ST_MEMORY_MAX_BYTES 256
 #define ST_MEMORY_TRUNCATED 1
 #define ST_MEMORY_UNREADABLE 2
@@ -59,6 +60,22 @@
 #define ST_ARG_BYTES8 4
 #define ST_ARG_SOCKADDR 5
 
+typedef struct _StMemoryHeader StMemoryHeader;
+struct _StMemoryHeader
+{
+  uint32_t count;
+  uint32_t reserved;
+};
+
+typedef struct _StMemoryEntry StMemoryEntry;
+struct _StMemoryEntry
+{
+  uint8_t arg;
+  uint8_t flags;
+  uint16_t length;
+  uint32_t reserved;
+};
+
 typedef struct _StApiProto StApiProto;
 struct _StApiProto
 {
@@ -67,6 +84,20 @@ struct _StApiProto
   uint8_t reserved0[14];
   uint8_t entry[16];
   uint8_t exit[16];
+};
+
+typedef struct _StApiEntry StApiEntry;
+struct _StApiEntry
+{
+  uint64_t function;
+  uint64_t prototype;
+};
+
+typedef struct _StSilentRange StSilentRange;
+struct _StSilentRange
+{
+  uint64_t start;
+  uint64_t end;
 };
 
 /* A ring record as two u64 words: the field bit ranges. */
@@ -95,7 +126,7 @@ st_record_set (StRecord * r, uint64_t location, unsigned kind, unsigned aux, uin
   r->word[1] = target & ST_ADDRESS_MASK;
 }
 
-/* The first word of a record, as inline writers store it. */
+/* The word of a record with its location, kind and aux, as inline writers store it. */
 static inline uint64_t
 st_record_word0 (uint64_t location, unsigned kind, unsigned aux)
 {

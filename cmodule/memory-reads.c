@@ -9,14 +9,14 @@ st_memory_begin (StMemoryReads * c, uint8_t * at, uint8_t * end)
   c->count = 0;
 }
 
-/* Bytes an entry here can hold: what is left of the payload, in whole words, at most `want`. */
+/* Bytes an entry here can hold: what is left of the payload, padding included, at most `want`. */
 static uint32_t
 room (StMemoryReads * c, uint32_t want)
 {
   uint32_t left;
   if (c->at + ST_MEMORY_ENTRY_SIZE > c->end)
     return 0;
-  left = (uint32_t) (c->end - c->at - ST_MEMORY_ENTRY_SIZE) & ~7u;
+  left = (uint32_t) (c->end - c->at - ST_MEMORY_ENTRY_SIZE) / ST_MEMORY_ENTRY_ALIGN * ST_MEMORY_ENTRY_ALIGN;
   return want < left ? want : left;
 }
 
@@ -24,19 +24,19 @@ room (StMemoryReads * c, uint32_t want)
 static void
 add (StMemoryReads * c, unsigned arg, unsigned flags, uint32_t length)
 {
-  uint8_t * entry = c->at;
+  StMemoryEntry * entry = (StMemoryEntry *) c->at;
+  uint8_t * bytes = c->at + ST_MEMORY_ENTRY_SIZE;
   uint32_t i;
 
   if (c->at + ST_MEMORY_ENTRY_SIZE > c->end)
     return;
-  entry[0] = (uint8_t) arg;
-  entry[1] = (uint8_t) flags;
-  entry[2] = length & 0xff;
-  entry[3] = length >> 8;
-  entry[4] = entry[5] = entry[6] = entry[7] = 0;
-  for (i = length; (i & 7) != 0; i++)
-    entry[ST_MEMORY_ENTRY_SIZE + i] = 0;
-  c->at = entry + ST_MEMORY_ENTRY_SIZE + i;
+  entry->arg = (uint8_t) arg;
+  entry->flags = (uint8_t) flags;
+  entry->length = (uint16_t) length;
+  entry->reserved = 0;
+  for (i = length; i % ST_MEMORY_ENTRY_ALIGN != 0; i++)
+    bytes[i] = 0;
+  c->at = bytes + i;
   c->count++;
 }
 
@@ -111,11 +111,8 @@ st_memory_add_kind (StMemoryReads * c, unsigned arg, unsigned kind, uint64_t add
 uint8_t *
 st_memory_end (StMemoryReads * c)
 {
-  uint8_t * h = c->start;
-  uint32_t i;
-  h[0] = c->count & 0xff;
-  h[1] = (c->count >> 8) & 0xff;
-  for (i = 2; i != ST_MEMORY_HEADER_SIZE; i++)
-    h[i] = 0;
+  StMemoryHeader * header = (StMemoryHeader *) c->start;
+  header->count = c->count;
+  header->reserved = 0;
   return c->at;
 }

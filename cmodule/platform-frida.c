@@ -4,47 +4,19 @@
 #include <string.h>
 #include "globals.h"
 #include "platform.h"
+#include "syscalls.generated.h"
+
+/* The syscalls made here are Linux's (Android is Linux too), numbered for the architecture compiled for. */
+#if !defined (__linux__)
+# error "stalk-trace records Linux and Android targets only: it makes Linux's syscalls"
+#endif
 
 extern long syscall (long number, ...);
-
-#if defined (HAVE_ARM64)
-# define ST_SYS_FUTEX 98
-# define ST_SYS_GETTID 178
-# define ST_SYS_GETPID 172
-# define ST_SYS_PROCESS_VM_READV 270
-# define ST_SYS_TGKILL 131
-# define ST_SYS_MMAP 222
-# define ST_SYS_MUNMAP 215
-#elif defined (HAVE_I386) && GLIB_SIZEOF_VOID_P == 8
-# define ST_SYS_FUTEX 202
-# define ST_SYS_GETTID 186
-# define ST_SYS_GETPID 39
-# define ST_SYS_PROCESS_VM_READV 310
-# define ST_SYS_TGKILL 234
-# define ST_SYS_MMAP 9
-# define ST_SYS_MUNMAP 11
-#elif defined (HAVE_I386)
-# define ST_SYS_FUTEX 240
-# define ST_SYS_GETTID 224
-# define ST_SYS_GETPID 20
-# define ST_SYS_PROCESS_VM_READV 347
-# define ST_SYS_TGKILL 270
-# define ST_SYS_MMAP 192
-# define ST_SYS_MUNMAP 91
-#else
-# define ST_SYS_FUTEX 240
-# define ST_SYS_GETTID 224
-# define ST_SYS_GETPID 20
-# define ST_SYS_PROCESS_VM_READV 376
-# define ST_SYS_TGKILL 268
-# define ST_SYS_MMAP 192
-# define ST_SYS_MUNMAP 91
-#endif
 
 #define ST_FUTEX_WAIT_PRIVATE 128
 #define ST_FUTEX_WAKE_PRIVATE 129
 
-#if defined (HAVE_ARM64) || defined (HAVE_ARM)
+#if defined (__aarch64__)
 /* TinyCC has no barrier builtin on ARM: a GLib atomic (sequentially consistent) orders both ways. */
 void
 st_release_fence (void)
@@ -58,7 +30,7 @@ st_acquire_fence (void)
   g_atomic_int_add (&st_globals.fence, 0);
 }
 #else
-/* x86 keeps stores in order and loads in order; TinyCC does not reorder across a call. */
+/* x86_64 keeps stores in order and loads in order; TinyCC does not reorder across a call. */
 void
 st_release_fence (void)
 {

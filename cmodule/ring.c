@@ -6,11 +6,11 @@ block_start (StRing * r, uint64_t index)
   return r->blocks + (index % ST_RING_BLOCKS) * ST_BLOCK_SIZE;
 }
 
-/* Every kind counts its payload slots in aux. */
+/* Every kind counts its payload slots in aux (a u8). */
 static uint32_t
 record_slots (const uint8_t * record)
 {
-  return 1 + record[ST_REC_AUX_SHIFT / 8];
+  return 1 + (uint8_t) (((const StRecord *) record)->word[ST_REC_AUX_WORD] >> ST_REC_AUX_SHIFT);
 }
 
 static uint32_t

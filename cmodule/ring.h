@@ -3,10 +3,11 @@
  *
  * A followed thread writes records (layout.generated.h) into its own ring: one producer, the
  * thread, and one consumer, the drain thread. The ring is ST_RING_BLOCKS blocks; the thread
- * writes into a window that is the rest of its current block. The inline writer emitted into
- * the thread's code (transform.c) writes one slot at `cur`, advances `cur`, takes 16 from
- * `remaining`, and calls st_ring_refill when `remaining` reaches 0, so a one-slot record
- * always fits. Records never straddle blocks.
+ * writes into a window that is the rest of its current block. The inline writers emitted into
+ * the thread's code (emit-*.c) write a record at `cur` (one slot, two for a call), advance
+ * `cur` and take as much from `remaining`, and call st_ring_refill when `remaining` reaches 0,
+ * so a one-slot record always fits; a call that finds one slot left calls it first. Records
+ * never straddle blocks.
  *
  * Full ring: lossless, the thread waits for the drain and then writes a stall record saying
  * how long; lossy, it writes into a scratch block whose records are counted as lost.
@@ -14,6 +15,7 @@
 #ifndef STALK_TRACE_RING_H
 #define STALK_TRACE_RING_H
 
+#include <stddef.h>
 #include "api-stack.h"
 #include "layout.generated.h"
 #include "platform.h"
@@ -28,7 +30,7 @@ typedef struct _StTracer StTracer;
 
 struct _StRing
 {
-  /* The inline writer's window: their offsets are part of the code transform.c emits. */
+  /* The inline writers' window; emitted code addresses it, as the fields checked below, by offset. */
   uint8_t * cur;
   uint64_t remaining;
 
@@ -44,8 +46,9 @@ struct _StRing
   volatile uint32_t space_signal;
   uint32_t thread_id;
   int lossy;
+  /* The syscall under way, from its entry to its return. */
   uint64_t pending_syscall;
-  /* The syscall's result buffer, captured at its return: argument index (7: none) and address. */
+  /* Its result buffer, read at its return: argument index (ST_SYSCALL_READ_NONE: none) and address. */
   uint32_t pending_obuf_arg;
   uint64_t pending_obuf;
   StTracer * tracer;
@@ -57,6 +60,7 @@ struct _StRing
    * Records are written only while this is not 0. --func closes it until the function is
    * entered, and again when its outermost activation returns: func_sp_not is the complement of
    * the stack pointer at that entry, so the inline check needs no flag-setting subtraction.
+   * st_ring_end and st_tracer_silence close it for good.
    */
   volatile uint64_t recording;
   uint64_t func_sp_not;
@@ -72,8 +76,19 @@ struct _StRing
   StRing * next_retired;
 };
 
-#define ST_RING_CUR_OFFSET 0
-#define ST_RING_REMAINING_OFFSET 8
+/*
+ * The fields the code emit-*.c writes (inline writers, the refill stub's sink, the --func and
+ * --apis checks) reads and writes by offset from the ring. arm64 carries each offset in the
+ * scaled 12-bit immediate of an ldr or str, which Gum's writer does not check: a multiple of 8
+ * below 32768. It publishes cur with stlr, which takes no offset: cur comes first.
+ */
+#define ST_RING_IN_REACH(field) (offsetof (StRing, field) % 8 == 0 && offsetof (StRing, field) < 8 * 4096)
+_Static_assert (offsetof (StRing, cur) == 0, "StRing: cur must be the first field (emitted code stores it with stlr)");
+_Static_assert (ST_RING_IN_REACH (remaining), "StRing: remaining is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (scratch), "StRing: scratch is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (recording), "StRing: recording is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (func_sp_not), "StRing: func_sp_not is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (api.return_not), "StRing: api.return_not is out of reach of emitted code");
 
 /* Agent messages are double-buffered: the drain thread fills one while the agent sends the other. */
 struct _StOutbox
@@ -131,12 +146,16 @@ StRing * st_ring_new (StTracer * tracer, uint32_t thread_id, int lossy, int reco
  */
 void st_ring_end (StRing * ring, int exited);
 
-/* Producer side: called by the inline writer when remaining reached 0. */
+/*
+ * Producer side: ends the thread's block and opens the next (waiting, or dropping, when the ring
+ * is full). Called by the inline writers when `remaining` reached 0 or a two-slot record found
+ * one slot left, and by st_ring_write when a record does not fit.
+ */
 void st_ring_refill (StRing * ring);
 /* Producer side: one record with an optional payload of payload_size bytes (padded to slots). */
 void st_ring_write (StRing * ring, unsigned kind, uint64_t location, uint64_t target,
     const void * payload, uint32_t payload_size);
-/* Producer side: the one-slot record the inline writer writes, for C callers and tests. */
+/* Producer side: a one-slot record written as the inline writers write it, for the native tests. */
 void st_ring_write_slot (StRing * ring, uint64_t word0, uint64_t word1);
 
 /* Consumer side: drains every ring into the outbox; returns the bytes added. */

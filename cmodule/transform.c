@@ -9,7 +9,7 @@
 #include "forks.h"
 
 /* The agent allocates st_globals without seeing this struct: it gives ST_GLOBALS_SPACE bytes. */
-typedef char st_globals_fit_in_their_space[(sizeof (StGlobals) <= ST_GLOBALS_SPACE) ? 1 : -1];
+_Static_assert (sizeof (StGlobals) <= ST_GLOBALS_SPACE, "StGlobals outgrew the ST_GLOBALS_SPACE bytes the agent gives it");
 
 guint64
 st_skipped_site_count (void)
@@ -19,7 +19,7 @@ st_skipped_site_count (void)
 
 /* `ranges` stays owned by the agent, which keeps it alive. */
 void
-st_set_silent_ranges (const StRange * ranges, guint count)
+st_set_silent_ranges (const StSilentRange * ranges, guint count)
 {
   st_globals.silent_ranges = ranges;
   st_globals.silent_range_count = count;
@@ -220,6 +220,6 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
   {
     guint64 size = end - start;
     st_ring_write (ring, ST_KIND_COMPILE, start, end, GSIZE_TO_POINTER (start),
-        (guint32) MIN (size, 255 * ST_SLOT_SIZE));
+        (guint32) MIN (size, ST_MAX_PAYLOAD_BYTES));
   }
 }

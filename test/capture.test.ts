@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync, truncateSync, appendFileSync } from 'node:
 import { join } from 'node:path';
 import { CaptureReader } from '../host/capture/reader.js';
 import { CaptureWriter } from '../host/capture/writer.js';
+import { Arch, CaptureHeader } from '../host/schema/layout.generated.js';
 import { tempDir } from './helpers.js';
 
 /** Frame start offsets, walked with the documented layout (32-byte header; u32 length + 8 more header bytes). */
@@ -36,6 +37,16 @@ test('frames read back exactly as written, with the header fields', () => {
   assert.deepEqual(frames.map((f) => f.type), ['meta', 'events', 'events', 'events', 'events']);
   assert.deepEqual(JSON.parse(frames[0].payload.toString()), { type: 'thread', tid: 1 });
   frames.slice(1).forEach((f, i) => assert.ok(f.payload.equals(payloads[i])));
+});
+
+test('a capture whose header names an architecture stalk-trace does not record is refused in one sentence', () => {
+  const path = join(tempDir(), 'a.stcap');
+  writeSample(path);
+  const file = readFileSync(path);
+  // The first code past those it records: 3, which ia32 had.
+  file.writeUInt8(Math.max(...Object.values(Arch)) + 1, CaptureHeader.arch);
+  writeFileSync(path, file);
+  assert.throws(() => CaptureReader.open(path), { message: `${path}: capture header names an unknown architecture` });
 });
 
 test('a new capture never overwrites an existing file', () => {

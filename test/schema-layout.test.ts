@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiPrototype, ChunkHeader, Kind, RingRecord, SLOT_SIZE } from '../host/schema/layout.generated.js';
+import {
+  ApiEntry, ApiPrototype, ChunkHeader, Kind, MEMORY_ENTRY_ALIGN, MEMORY_RETURN_ARG, MemoryFlag, MemoryRead, MemoryReadHeader,
+  RingRecord, SilentRange, SLOT_SIZE,
+} from '../host/schema/layout.generated.js';
 import { packagePath } from '../host/base/paths.js';
 import { cCompilers, tempDir } from './helpers.js';
 
@@ -34,6 +37,15 @@ int main (void) {
   printf ("{\\"size\\": %d, \\"maxArgs\\": %d, \\"argc\\": %d, \\"ret\\": %d, \\"entry\\": %d, \\"exit\\": %d}\\n",
       (int) sizeof (StApiProto), (int) sizeof (((StApiProto *) 0)->entry), (int) offsetof (StApiProto, argc),
       (int) offsetof (StApiProto, ret), (int) offsetof (StApiProto, entry), (int) offsetof (StApiProto, exit));
+  printf ("{\\"memoryHeader\\": {\\"size\\": %d, \\"count\\": %d, \\"reserved\\": %d}",
+      (int) sizeof (StMemoryHeader), (int) offsetof (StMemoryHeader, count), (int) offsetof (StMemoryHeader, reserved));
+  printf (", \\"memoryEntry\\": {\\"size\\": %d, \\"arg\\": %d, \\"flags\\": %d, \\"length\\": %d, \\"reserved\\": %d}",
+      (int) sizeof (StMemoryEntry), (int) offsetof (StMemoryEntry, arg), (int) offsetof (StMemoryEntry, flags),
+      (int) offsetof (StMemoryEntry, length), (int) offsetof (StMemoryEntry, reserved));
+  printf (", \\"apiEntry\\": {\\"size\\": %d, \\"function\\": %d, \\"prototype\\": %d}",
+      (int) sizeof (StApiEntry), (int) offsetof (StApiEntry, function), (int) offsetof (StApiEntry, prototype));
+  printf (", \\"silentRange\\": {\\"size\\": %d, \\"start\\": %d, \\"end\\": %d}}\\n",
+      (int) sizeof (StSilentRange), (int) offsetof (StSilentRange, start), (int) offsetof (StSilentRange, end));
   return 0;
 }
 `;
@@ -45,10 +57,17 @@ for (const cc of compilers) {
     const exe = join(dir, `probe-${cc}`);
     const build = spawnSync(cc, ['-I', packagePath('cmodule'), '-o', exe, join(dir, 'probe.c')], { encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr);
-    const [line, protoLine] = spawnSync(exe, { encoding: 'utf8' }).stdout.trim().split('\n');
+    const [line, protoLine, structsLine] = spawnSync(exe, { encoding: 'utf8' }).stdout.trim().split('\n');
     const out = JSON.parse(line);
     // The prototype bytes the agent writes are read through this struct.
     assert.deepEqual(JSON.parse(protoLine), ApiPrototype);
+    // Memory reads the target writes and the host reads; what the agent hands the transformer.
+    const structs = JSON.parse(structsLine);
+    assert.deepEqual(structs.memoryHeader, MemoryReadHeader);
+    const { headerSize, entrySize, maxBytes, ...entryFields } = MemoryRead;
+    assert.deepEqual(structs.memoryEntry, { size: entrySize, ...entryFields });
+    assert.deepEqual(structs.apiEntry, ApiEntry);
+    assert.deepEqual(structs.silentRange, SilentRange);
 
     assert.equal(out.recordSize, SLOT_SIZE);
     assert.equal(out.slot, SLOT_SIZE);
@@ -64,5 +83,53 @@ for (const cc of compilers) {
     // Bits above 48 (tags, pointer authentication) are cleared.
     assert.equal(b.readUIntLE(RingRecord.target, 6), 0x1234deadbeef);
     assert.equal(b.readUInt16LE(RingRecord.reserved), 0);
+  });
+}
+
+/** memory-reads.c writes a string and what a return value points to; prints the block as hex. */
+const memoryProbe = `
+#include "memory-reads.h"
+#include <stdio.h>
+int main (void) {
+  static uint64_t words[64];
+  uint8_t * block = (uint8_t *) words;
+  const uint8_t * p;
+  const uint8_t * end;
+  StMemoryReads c;
+  st_memory_begin (&c, block, block + sizeof (words));
+  st_memory_add_string (&c, 3, (uint64_t) (uintptr_t) "hello", 0);
+  st_memory_add_bytes (&c, ST_MEMORY_RETURN_ARG, (uint64_t) (uintptr_t) "\\x01\\x02\\x03", 3);
+  end = st_memory_end (&c);
+  for (p = block; p != end; p++) printf ("%02x", *p);
+  printf ("\\n");
+  return 0;
+}
+`;
+
+for (const cc of compilers) {
+  test(`memory reads written by memory-reads.c compiled by ${cc} read back through the TypeScript view`, () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'memory-probe.c'), memoryProbe);
+    const exe = join(dir, `memory-probe-${cc}`);
+    const build = spawnSync(cc, ['-pthread', '-I', packagePath('cmodule'), '-o', exe, join(dir, 'memory-probe.c'),
+      packagePath('cmodule', 'memory-reads.c'), packagePath('test', 'native', 'platform-native.c')], { encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
+    const b = Buffer.from(spawnSync(exe, { encoding: 'utf8' }).stdout.trim(), 'hex');
+
+    assert.equal(b.readUInt32LE(MemoryReadHeader.count), 2);
+    assert.equal(b.readUInt32LE(MemoryReadHeader.reserved), 0);
+    const entry = (at: number) => ({
+      arg: b.readUInt8(at + MemoryRead.arg), flags: b.readUInt8(at + MemoryRead.flags),
+      reserved: b.readUInt32LE(at + MemoryRead.reserved),
+      bytes: b.subarray(at + MemoryRead.entrySize, at + MemoryRead.entrySize + b.readUInt16LE(at + MemoryRead.length)),
+    });
+    const padded = (n: number) => Math.ceil(n / MEMORY_ENTRY_ALIGN) * MEMORY_ENTRY_ALIGN;
+    const first = MemoryReadHeader.size;
+    assert.deepEqual(entry(first), { arg: 3, flags: 0, reserved: 0, bytes: Buffer.from('hello') });
+    const second = first + MemoryRead.entrySize + padded(5);
+    assert.deepEqual(entry(second), { arg: MEMORY_RETURN_ARG, flags: MemoryFlag.bytes, reserved: 0, bytes: Buffer.from([1, 2, 3]) });
+    // Each entry's bytes are padded with zeros, and the block ends with the last.
+    assert.equal(b.length, second + MemoryRead.entrySize + padded(3));
+    assert.ok(b.subarray(first + MemoryRead.entrySize + 5, second).equals(Buffer.alloc(padded(5) - 5)));
   });
 }

@@ -1,11 +1,12 @@
+import type { ArchName } from '../schema/layout.generated.js';
+
 export type Disassemble = (code: Uint8Array, address: number) => string[];
 
+/** Capstone's architecture and mode for each architecture a capture can name. */
 const MODES: Record<string, [string, string]> = {
   x64: ['CS_ARCH_X86', 'CS_MODE_64'],
-  ia32: ['CS_ARCH_X86', 'CS_MODE_32'],
   arm64: ['CS_ARCH_ARM64', 'CS_MODE_ARM'],
-  arm: ['CS_ARCH_ARM', 'CS_MODE_ARM'],
-};
+} satisfies Record<ArchName, [string, string]>;
 
 /**
  * A Capstone disassembler for the trace's architecture; each instruction as `0xaddr  mnemonic operands`.

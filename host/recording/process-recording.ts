@@ -147,9 +147,9 @@ export class ProcessRecording {
       throw new UserError(`the agent could not start in ${name}: ${(e as Error).message}`);
     }
     const capturePath = capturePathFor(this.output);
-    this.capture = CaptureWriter.create(capturePath, { arch: info.arch as 'x64', pointerSize: info.pointerSize });
+    this.capture = CaptureWriter.create(capturePath, { arch: info.arch, pointerSize: info.pointerSize });
     this.capture.appendMeta({
-      type: 'trace', target: name, pid, device: describeDevice(device), arch: info.arch as 'x64',
+      type: 'trace', target: name, pid, device: describeDevice(device), arch: info.arch,
       pointerSize: info.pointerSize, platform: info.platform, fridaVersion: info.fridaVersion,
       options: { ...agent, apis: agent.apis === null ? null : describeApis(agent.apis) }, startedAt: new Date().toISOString(),
     });

@@ -71,8 +71,17 @@ export const MemoryRead = {
   "maxBytes": 256,
   "arg": 0,
   "flags": 1,
-  "length": 2
+  "length": 2,
+  "reserved": 4
 } as const;
+
+export const MemoryReadHeader = {
+  "size": 8,
+  "count": 0,
+  "reserved": 4
+} as const;
+
+export const MEMORY_ENTRY_ALIGN = 8 as const;
 
 export const MemoryFlag = {
   "truncated": 1,
@@ -105,6 +114,18 @@ export const PointeeKind = {
   "bytes4": 3,
   "bytes8": 4,
   "sockaddr": 5
+} as const;
+
+export const ApiEntry = {
+  "size": 16,
+  "function": 0,
+  "prototype": 8
+} as const;
+
+export const SilentRange = {
+  "size": 16,
+  "start": 0,
+  "end": 8
 } as const;
 
 export const ChunkHeader = {
@@ -155,9 +176,7 @@ export const CAPTURE_VERSION = 3 as const;
 
 export const Arch = {
   "x64": 1,
-  "arm64": 2,
-  "ia32": 3,
-  "arm": 4
+  "arm64": 2
 } as const;
 
 export type ArchName = keyof typeof Arch;
@@ -184,7 +203,7 @@ export interface TraceMessage {
   target: string;
   pid: number;
   device: string;
-  arch: "x64" | "arm64" | "ia32" | "arm";
+  arch: "x64" | "arm64";
   pointerSize: number;
   platform: string;
   fridaVersion?: string;
@@ -249,9 +268,7 @@ export const META_FIELDS = {
       "type": "string",
       "enum": [
         "x64",
-        "arm64",
-        "ia32",
-        "arm"
+        "arm64"
       ]
     },
     "pointerSize": {

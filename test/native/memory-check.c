@@ -22,7 +22,7 @@ typedef struct
   const uint8_t * bytes;
 } Entry;
 
-/* The n-th entry of a captures block, read back by the layout in records.json. */
+/* The n-th entry of a memory-read block, read back by the layout in records.json. */
 static Entry
 entry_at (const uint8_t * block, unsigned n)
 {
@@ -30,18 +30,25 @@ entry_at (const uint8_t * block, unsigned n)
   Entry e;
   for (;;)
   {
-    e.arg = p[0];
-    e.flags = p[1];
-    e.length = p[2] | (p[3] << 8);
+    const StMemoryEntry * entry = (const StMemoryEntry *) p;
+    e.arg = entry->arg;
+    e.flags = entry->flags;
+    e.length = entry->length;
     e.bytes = p + ST_MEMORY_ENTRY_SIZE;
     if (n-- == 0)
       return e;
-    p += ST_MEMORY_ENTRY_SIZE + ((e.length + 7) & ~7u);
+    p = e.bytes + (e.length + ST_MEMORY_ENTRY_ALIGN - 1) / ST_MEMORY_ENTRY_ALIGN * ST_MEMORY_ENTRY_ALIGN;
   }
 }
 
+static uint32_t
+count_of (const uint8_t * block)
+{
+  return ((const StMemoryHeader *) block)->count;
+}
+
 static void
-check_captures (void)
+check_memory_reads (void)
 {
   long page = sysconf (_SC_PAGESIZE);
   uint8_t * pages = mmap (NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -72,7 +79,7 @@ check_captures (void)
   st_memory_add_kind (&c, 9, ST_ARG_NONE, (uint64_t) (uintptr_t) "ignored");
   st_memory_end (&c);
 
-  CHECK (*(uint32_t *) block == 9);
+  CHECK (count_of (block) == 9);
   e = entry_at (block, 0);
   CHECK (e.arg == 0 && e.flags == 0 && e.length == 5 && memcmp (e.bytes, "hello", 5) == 0);
   /* No terminator before the unreadable page: what was readable, marked truncated. */
@@ -98,7 +105,7 @@ check_captures (void)
   st_memory_add_string (&c, 0, (uint64_t) (uintptr_t) "a longer string", 0);
   st_memory_add_string (&c, 1, (uint64_t) (uintptr_t) "more", 0);
   CHECK (st_memory_end (&c) <= block + ST_MEMORY_HEADER_SIZE + ST_MEMORY_ENTRY_SIZE + 3 + 8);
-  CHECK (*(uint32_t *) block == 1);
+  CHECK (count_of (block) == 1);
   e = entry_at (block, 0);
   CHECK (e.flags == ST_MEMORY_TRUNCATED && e.length == 8 && memcmp (e.bytes, "a longer", 8) == 0);
 
@@ -151,7 +158,7 @@ check_api_stack (void)
 int
 main (void)
 {
-  check_captures ();
+  check_memory_reads ();
   check_api_stack ();
   if (failures == 0)
     printf ("all checks passed\n");
