@@ -52,8 +52,7 @@ function followMainThreadAtStart(r: Recording): boolean {
 rpc.exports = {
   init(options: AgentOptions): AgentInfo {
     const arch = targetArch();
-    const events = options.events.includes('block') && !options.events.includes('compile') ? [...options.events, 'compile'] : options.events;
-    const tracer = new Tracer(arch, events, options.outboxBytes, options.lossy, options.func === null);
+    const tracer = new Tracer(arch, options.events, options.outboxBytes, options.lossy, options.func === null);
     const outbox = new Outbox(tracer);
     const threads = new Threads(tracer);
     const func = options.func === null ? null : new FuncScope(options.func, tracer);

@@ -1,11 +1,12 @@
 // Everything the agent tells the host goes through here (schemas/agent.json).
+import type { MetaMessage } from '../host/schema/layout.generated.js';
 import type { AgentMessage } from '../host/schema/protocol.generated.js';
 
 export function post(message: AgentMessage, data?: ArrayBuffer): void {
   send(message, data ?? null);
 }
 
-export function postMeta(message: Record<string, unknown>): void {
+export function postMeta(message: MetaMessage): void {
   post({ type: 'meta', message });
 }
 

@@ -1,5 +1,5 @@
 // The C side of the agent: compiles cmodule/ for this architecture and wraps what TypeScript calls.
-import { ApiEntry, EventMask, SilentRange } from '../host/schema/layout.generated.js';
+import { ApiEntry, EventMask, SilentRange, type EventName } from '../host/schema/layout.generated.js';
 import { CMODULE_GLOBALS_BYTES } from '../host/schema/protocol.generated.js';
 import { CMODULE_SOURCE } from './cmodule-source.generated.js';
 import type { TargetArch } from './target.js';
@@ -23,10 +23,10 @@ export class Tracer {
   private silent = NULL;
 
   /** `recordingFromStart`: false under --func, where records wait for the function's entry. */
-  constructor(arch: TargetArch, events: string[], outboxBytes: number, private readonly lossy: boolean,
+  constructor(arch: TargetArch, events: EventName[], outboxBytes: number, private readonly lossy: boolean,
     private readonly recordingFromStart: boolean) {
     this.cm = new CModule(CMODULE_SOURCE[arch], { syscall: Module.getGlobalExportByName('syscall'), st_globals: this.globals });
-    const mask = events.reduce((m, e) => m | (EventMask[e as keyof typeof EventMask] ?? 0), 0);
+    const mask = events.reduce((m, e) => m | EventMask[e], 0);
     const init = new NativeFunction(this.cm.st_init, 'pointer', ['uint32', 'uint64']);
     this.handle = init(mask, outboxBytes);
     if (this.handle.isNull()) throw new Error('cannot map the page for the code Stalker calls (mmap refused)');

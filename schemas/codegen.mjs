@@ -67,6 +67,7 @@ function typescript() {
   out.push('export const KIND_NAMES: Readonly<Record<number, KindName>> = Object.fromEntries(',
     '  Object.entries(Kind).map(([name, value]) => [value, name as KindName]));', '');
   constObject('EventMask', records.eventMask.bits);
+  out.push('export type EventName = keyof typeof EventMask;', '');
   constObject('Payload', withoutDescription(records.payloads));
   constObject('MemoryRead', { headerSize: records.memory.header.size, entrySize: records.memory.entry.size, maxBytes: records.memory.maxBytes, ...offsets(records.memory.entry.fields) });
   constObject('MemoryReadHeader', { size: records.memory.header.size, ...offsets(records.memory.header.fields) });
@@ -174,6 +175,10 @@ function c() {
 /** The agent protocol; the agent imports it from host/schema/ too. */
 function protocol() {
   const out = [`// ${protocolBanner}`, ''];
+  // Field types that name a type of the layout view (records.json, capture.json).
+  const LAYOUT_TYPES = ['EventName', 'MetaMessage'];
+  const used = LAYOUT_TYPES.filter((t) => JSON.stringify(agent).includes(`"${t}`));
+  if (used.length > 0) out.push(`import type { ${used.join(', ')} } from './layout.generated.js';`, '');
   const iface = (name, spec, extra = []) => {
     out.push(`/** ${spec.description} */`, `export interface ${name} {`, ...extra);
     for (const [field, f] of Object.entries(spec.fields)) {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Device, Message, Script, Session } from 'frida';
 import { CaptureWriter } from '../capture/writer.js';
 import { UserError } from '../base/errors.js';
-import { ApiPrototype, type EndMessage, type MetaMessage } from '../schema/layout.generated.js';
+import { ApiPrototype, type EndMessage } from '../schema/layout.generated.js';
 import type { AgentInfo, AgentMessage, AgentOptions, ApiOptions, StartInfo } from '../schema/protocol.generated.js';
 import { LiveIngest } from '../ingest/live-ingest.js';
 import { packagePath } from '../base/paths.js';
@@ -105,7 +105,7 @@ export class ProcessRecording {
     const m = message.payload as AgentMessage;
     switch (m.type) {
       case 'meta':
-        this.capture?.appendMeta(m.message as unknown as MetaMessage);
+        this.capture?.appendMeta(m.message);
         break;
       case 'events':
         if (data === null || this.capture === null) break;

@@ -38,6 +38,8 @@ export const EventMask = {
   "api": 64
 } as const;
 
+export type EventName = keyof typeof EventMask;
+
 export const Payload = {
   "call": {
     "sp": 0,

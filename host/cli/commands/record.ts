@@ -2,7 +2,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../../base/errors.js';
 import { unknownCommand } from '../usage.js';
 import { checkOutputPath } from '../output-file.js';
-import { EventMask } from '../../schema/layout.generated.js';
+import { EventMask, type EventName } from '../../schema/layout.generated.js';
+import { eventsToRecord } from '../../recording/events.js';
 import { parseFuncSpec } from '../../recording/func-spec.js';
 import { record } from '../../recording/recorder.js';
 import type { TargetChoice } from '../../recording/target.js';
@@ -54,12 +55,13 @@ function apiChoice(args: Args): ApiChoice | null {
   };
 }
 
-const EVENTS = Object.keys(EventMask);
+const EVENTS = Object.keys(EventMask) as EventName[];
+const isEventName = (e: string): e is EventName => (EVENTS as string[]).includes(e);
 
-function parseEvents(list: string): string[] {
-  const events = list.split(',').map((e) => e.trim()).filter(Boolean);
-  const unknown = events.filter((e) => !EVENTS.includes(e));
-  if (unknown.length > 0 || events.length === 0) throw new UserError(`--events takes a list of ${EVENTS.join(', ')}; not "${list}"`);
+function parseEvents(list: string): EventName[] {
+  const names = list.split(',').map((e) => e.trim()).filter(Boolean);
+  const events = names.filter(isEventName);
+  if (events.length < names.length || events.length === 0) throw new UserError(`--events takes a list of ${EVENTS.join(', ')}; not "${list}"`);
   return events;
 }
 
@@ -133,12 +135,11 @@ export const recordCommand = (program: string[]): CommandModule<object, Args> =>
     for (const t of args.thread ?? []) positive('--thread', t, { whole: true });
     argCount('--num-max-args', args.numMaxArgs);
     argCount('--num-unknown-args', args.numUnknownArgs);
-    const events = parseEvents(args.events);
+    const requested = parseEvents(args.events);
     const func = args.func === undefined ? null : parseFuncSpec(args.func);
     const choice = apiChoice(args);
     const apis = choice === null ? null : resolveApiChoice(choice);
-    if (apis !== null && !events.includes('api')) events.push('api');
-    if (apis === null && events.includes('api')) throw new UserError('--events api needs --apis, which says which library calls to record');
+    const events = eventsToRecord(requested, apis !== null);
     const targetName = 'spawn' in target ? target.spawn[0].split('/').pop()! : 'pid' in target ? `pid${target.pid}` : target.name;
     const output = checkOutputPath(args.output ?? `${targetName}-${stamp()}.db`, '--output');
     const outcome = await record({
