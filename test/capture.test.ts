@@ -4,13 +4,13 @@ import { readFileSync, writeFileSync, truncateSync, appendFileSync } from 'node:
 import { join } from 'node:path';
 import { CaptureReader } from '../host/capture/reader.js';
 import { CaptureWriter } from '../host/capture/writer.js';
-import { Arch, CaptureHeader } from '../host/schema/layout.generated.js';
+import { Arch, CaptureHeader, FrameHeader } from '../host/schema/layout.generated.js';
 import { tempDir } from './helpers.js';
 
-/** Frame start offsets, walked with the documented layout (32-byte header; u32 length + 8 more header bytes). */
+/** Frame start offsets, walked with the schema's layout: the file header, then frames of a header and `length` bytes. */
 function frameOffsets(file: Buffer): number[] {
   const offsets: number[] = [];
-  for (let at = 32; at < file.length; at += 12 + file.readUInt32LE(at)) offsets.push(at);
+  for (let at = CaptureHeader.size; at < file.length; at += FrameHeader.size + file.readUInt32LE(at + FrameHeader.length)) offsets.push(at);
   return offsets;
 }
 

@@ -46,7 +46,7 @@ export function decodeCaptureHeader(b: Buffer): CaptureInfo | string {
   }
   const arch = ARCH_NAMES[b.readUInt8(CaptureHeader.arch)];
   const pointerSize = b.readUInt8(CaptureHeader.pointerSize);
-  if (!arch || (pointerSize !== 4 && pointerSize !== 8)) return 'capture header names an unknown architecture';
+  if (!arch || pointerSize !== 8) return 'capture header names an unknown architecture';
   return { version, arch, pointerSize, captureId: b.toString('hex', CaptureHeader.captureId, CaptureHeader.captureId + 16) };
 }
 
