@@ -10,17 +10,19 @@ import type { Scenario } from './scenario/scenario.js';
 import { fixturePath, fixtureScenarios } from './fixtures/fixtures.js';
 import { app } from './analysis-fixtures.js';
 import { CLI, runCli, tempDir, type CliResult } from './helpers.js';
+import { CaptureHeader, ChunkHeader, FrameHeader, FrameType } from '../host/schema/layout.generated.js';
 
-const HEADER = 32;
-const FRAME_HEADER = 12;
+const HEADER = CaptureHeader.size;
+const FRAME_HEADER = FrameHeader.size;
+const frameLength = (bytes: Buffer, at: number) => bytes.readUInt32LE(at + FrameHeader.length);
 
 /** Where each frame of a capture starts, and where the last whole one ends. */
 function frameOffsets(bytes: Buffer): { starts: number[]; end: number } {
   const starts: number[] = [];
   let at = HEADER;
-  while (at + FRAME_HEADER <= bytes.length && at + FRAME_HEADER + bytes.readUInt32LE(at) <= bytes.length) {
+  while (at + FRAME_HEADER <= bytes.length && at + FRAME_HEADER + frameLength(bytes, at) <= bytes.length) {
     starts.push(at);
-    at += FRAME_HEADER + bytes.readUInt32LE(at);
+    at += FRAME_HEADER + frameLength(bytes, at);
   }
   return { starts, end: at };
 }
@@ -84,7 +86,7 @@ test('a new trace carries stalk-trace\'s application id; one from before it is k
 test('a capture without one complete frame writes nothing, and leaves an empty output empty', () => {
   const dir = tempDir();
   const bytes = readFileSync(fixturePath('demo.stcap'));
-  const firstEnd = HEADER + FRAME_HEADER + bytes.readUInt32LE(HEADER);
+  const firstEnd = HEADER + FRAME_HEADER + frameLength(bytes, HEADER);
   const cut = join(dir, 'cut.stcap');
   const out = join(dir, 'x.db');
   for (const at of [HEADER, HEADER + 8, HEADER + FRAME_HEADER, firstEnd - 1]) {
@@ -103,11 +105,11 @@ test('a capture without one complete frame writes nothing, and leaves an empty o
 function badChunkCapture(path: string, nth: number): { frameAt: number; index: number; frames: number } {
   const bytes = readFileSync(fixturePath('demo.stcap'));
   const { starts } = frameOffsets(bytes);
-  const events = starts.filter((at) => bytes.readUInt8(at + 4) === 2);
+  const events = starts.filter((at) => bytes.readUInt8(at + FrameHeader.type) === FrameType.events);
   const frameAt = events[nth];
-  bytes[frameAt + FRAME_HEADER] ^= 0xff; // the chunk's magic number
-  const payload = bytes.subarray(frameAt + FRAME_HEADER, frameAt + FRAME_HEADER + bytes.readUInt32LE(frameAt));
-  bytes.writeUInt32LE(crc32(payload), frameAt + 8);
+  bytes[frameAt + FRAME_HEADER + ChunkHeader.magic] ^= 0xff;
+  const payload = bytes.subarray(frameAt + FRAME_HEADER, frameAt + FRAME_HEADER + frameLength(bytes, frameAt));
+  bytes.writeUInt32LE(crc32(payload), frameAt + FrameHeader.payloadCrc);
   writeFileSync(path, bytes);
   return { frameAt, index: starts.indexOf(frameAt), frames: starts.length };
 }

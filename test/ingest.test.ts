@@ -11,6 +11,10 @@ import { expectedFor, threadIds } from './scenario/expect.js';
 import type { ModuleSpec, Scenario } from './scenario/scenario.js';
 import { fixturePath, fixtureScenarios } from './fixtures/fixtures.js';
 import { runCli, tempDir } from './helpers.js';
+import { CaptureHeader, FrameHeader } from '../host/schema/layout.generated.js';
+
+/** Where the frame after the one at `at` starts. */
+const nextFrame = (bytes: Buffer, at: number) => at + FrameHeader.size + bytes.readUInt32LE(at + FrameHeader.length);
 
 const quiet = () => {};
 
@@ -207,10 +211,9 @@ test('a corrupt capture writes no database and names the byte offset', () => {
   const capture = join(dir, 'c.stcap');
   generateCapture(capture, fixtureScenarios().demo);
   const bytes = readFileSync(capture);
-  // The third frame starts after the header (32) and two frames; its payload begins 12 bytes in.
-  const second = 32 + 12 + bytes.readUInt32LE(32);
-  const third = second + 12 + bytes.readUInt32LE(second);
-  bytes[third + 12 + 3] ^= 0x55;
+  // The third frame starts after the header and two frames.
+  const third = nextFrame(bytes, nextFrame(bytes, CaptureHeader.size));
+  bytes[third + FrameHeader.size + 3] ^= 0x55;
   writeFileSync(capture, bytes);
   const r = runCli(['ingest', capture, '-o', join(dir, 'c.db')]);
   assert.equal(r.code, 1);
@@ -224,12 +227,12 @@ test('a capture that does not start with a trace frame is refused', () => {
   const capture = join(dir, 'c.stcap');
   generateCapture(capture, fixtureScenarios().demo);
   const bytes = readFileSync(capture);
-  const first = 32 + 12 + bytes.readUInt32LE(32);
+  const first = nextFrame(bytes, CaptureHeader.size);
   // Drop the trace frame: the header, then everything after the first frame.
-  writeFileSync(capture, Buffer.concat([bytes.subarray(0, 32), bytes.subarray(first)]));
+  writeFileSync(capture, Buffer.concat([bytes.subarray(0, CaptureHeader.size), bytes.subarray(first)]));
   const r = runCli(['ingest', capture, '-o', join(dir, 'c.db')]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /corrupt at byte offset 44: the capture does not start with a trace frame/);
+  assert.match(r.stderr, new RegExp(`corrupt at byte offset ${CaptureHeader.size + FrameHeader.size}: the capture does not start with a trace frame`));
   assert.equal(existsSync(join(dir, 'c.db')), false);
 });
 

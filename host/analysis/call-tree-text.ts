@@ -1,5 +1,6 @@
 import { totalCost, type CallTreeNode } from './call-tree.js';
-import { COST_WORDS, type CostUnit } from './trace-facts.js';
+import type { CostUnit } from '../model/cost-unit.js';
+import { COST_WORDS } from './trace-facts.js';
 import { printable, quoted } from '../base/text-table.js';
 
 export interface ThreadTree {

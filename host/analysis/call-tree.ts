@@ -1,6 +1,7 @@
 import type { TraceDb } from '../store/database.js';
 import { eventCursor } from '../store/stored-events.js';
-import { COST_KIND, costUnit } from './trace-facts.js';
+import { COST_KIND } from '../model/cost-unit.js';
+import { costUnit } from './trace-facts.js';
 
 /**
  * A calling-context tree node: one call path from the thread's root. Repeated calls of the same

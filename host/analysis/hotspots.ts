@@ -1,6 +1,7 @@
 import type { TraceDb } from '../store/database.js';
 import { CallStacks } from '../model/call-stacks.js';
-import { COST_KIND, costUnit, type CostUnit } from './trace-facts.js';
+import { COST_KIND, type CostUnit } from '../model/cost-unit.js';
+import { costUnit } from './trace-facts.js';
 
 export interface FunctionRow {
   functionId: number;

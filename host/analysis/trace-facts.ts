@@ -1,9 +1,5 @@
+import type { CostUnit } from '../model/cost-unit.js';
 import type { TraceDb } from '../store/database.js';
-
-export type CostUnit = 'instructions' | 'blocks' | 'calls';
-
-/** The record kind each cost unit counts. */
-export const COST_KIND: Record<CostUnit, string> = { instructions: 'exec', blocks: 'block', calls: 'call' };
 
 export const COST_WORDS: Record<CostUnit, string> = {
   instructions: 'instructions executed', blocks: 'basic blocks executed', calls: 'calls made',

@@ -1,4 +1,5 @@
 import { CHUNK_MAGIC, ChunkHeader, SLOT_SIZE } from '../schema/layout.generated.js';
+import { readU64, writeU64 } from '../base/little-endian.js';
 
 /** One thread's drained run of ring records, as the agent sent it. */
 export interface Chunk {
@@ -13,14 +14,14 @@ export interface Chunk {
   records: DataView;
 }
 
+/** Chunk header flags bit 0: the thread ended after this chunk. */
+const THREAD_ENDED = 1;
+
 export class ChunkError extends Error {
   constructor(message: string, readonly offset: number) {
     super(message);
   }
 }
-
-const TWO_32 = 4294967296;
-const u64 = (v: DataView, at: number) => v.getUint32(at + 4, true) * TWO_32 + v.getUint32(at, true);
 
 /** The chunks of an events frame's payload, back to back. */
 export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
@@ -36,14 +37,29 @@ export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
     if (start + bytes > payload.byteLength || recordCount > slotCount) throw new ChunkError('chunk overruns its frame', at);
     yield {
       threadId: view.getUint32(at + ChunkHeader.threadId, true),
-      firstSeq: u64(view, at + ChunkHeader.firstSeq),
+      firstSeq: readU64(view, at + ChunkHeader.firstSeq),
       recordCount,
       slotCount,
-      lost: u64(view, at + ChunkHeader.lost),
-      timestampNs: u64(view, at + ChunkHeader.timestampNs),
-      threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & 1) !== 0,
+      lost: readU64(view, at + ChunkHeader.lost),
+      timestampNs: readU64(view, at + ChunkHeader.timestampNs),
+      threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & THREAD_ENDED) !== 0,
       records: new DataView(payload.buffer, payload.byteOffset + start, bytes),
     };
     at = start + bytes;
   }
+}
+
+/** The header chunksOf reads, for chunks written without a target (tests). */
+export function writeChunkHeader(chunk: Omit<Chunk, 'records'>): Buffer {
+  const b = Buffer.alloc(ChunkHeader.size);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  v.setUint32(ChunkHeader.magic, CHUNK_MAGIC, true);
+  v.setUint32(ChunkHeader.threadId, chunk.threadId, true);
+  writeU64(v, ChunkHeader.firstSeq, chunk.firstSeq);
+  v.setUint32(ChunkHeader.recordCount, chunk.recordCount, true);
+  v.setUint32(ChunkHeader.slotCount, chunk.slotCount, true);
+  writeU64(v, ChunkHeader.lost, chunk.lost);
+  writeU64(v, ChunkHeader.timestampNs, chunk.timestampNs);
+  v.setUint32(ChunkHeader.flags, chunk.threadEnded ? THREAD_ENDED : 0, true);
+  return b;
 }

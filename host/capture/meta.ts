@@ -1,4 +1,5 @@
-import { META_FIELDS, type MetaMessage } from '../schema/layout.generated.js';
+import { META_FIELDS, type MetaMessage, type TraceMessage } from '../schema/layout.generated.js';
+import type { AgentOptions } from '../schema/protocol.generated.js';
 
 type FieldRule = { type: string; enum?: readonly string[]; optional?: boolean };
 
@@ -33,6 +34,15 @@ export function parseMeta(payload: Uint8Array): MetaMessage | string {
     if (problem) return `${message.type} message: ${problem}`;
   }
   return message as unknown as MetaMessage;
+}
+
+/**
+ * The kinds a trace frame says were recorded. Its options are the recorder's AgentOptions, which
+ * capture.json leaves untyped: a capture that does not list them says nothing was asked for.
+ */
+export function recordedEvents(m: TraceMessage): AgentOptions['events'] {
+  const events: unknown = m.options.events;
+  return Array.isArray(events) && events.every((e) => typeof e === 'string') ? events : [];
 }
 
 export const parseAddress = (hex: string): number => Number.parseInt(hex, 16);

@@ -1,11 +1,9 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { CaptureReader } from '../capture/reader.js';
-import { fsReason, UserError } from '../base/errors.js';
+import { UserError } from '../base/errors.js';
 import { CaptureHeader } from '../schema/layout.generated.js';
-import { closeFinished, createIndexes, openTraceForWriting, type TraceDb } from '../store/database.js';
-import { describeWriteError } from '../store/write-errors.js';
 import { FrameDamage } from './frame-damage.js';
-import { Ingester, type IngestWarning } from './ingester.js';
+import type { IngestWarning } from './ingester.js';
+import { IngestDriver, type IngestControl } from './ingest-driver.js';
 import { planOutput } from './ingest-output.js';
 
 /** Commit about this often (capture bytes), so a long ingest keeps its work if it is stopped. */
@@ -16,43 +14,9 @@ export interface IngestResult {
   frames: number;
 }
 
-export interface IngestOptions {
+export interface IngestOptions extends IngestControl {
   /** Store every frame before the first damaged one, saying what was left out, rather than refuse the capture. */
   keepGood?: boolean;
-  /** Asked between frames: true stops the ingest with IngestInterrupted. */
-  stopRequested?: () => boolean;
-  /** Told how far the ingest has come, in capture bytes, about every PROGRESS_BYTES. */
-  progress?: (position: number, end: number) => void;
-}
-
-const PROGRESS_BYTES = 8 << 20;
-
-/** The ingest was asked to stop: a new database was not created, a continued one keeps what it stored. */
-export class IngestInterrupted extends UserError {}
-
-function removeDatabase(path: string): void {
-  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(path + suffix, { force: true });
-}
-
-/** Renames a finished build to its name, once on disk: it was written without syncing. */
-function moveIntoPlace(building: string, dbPath: string): void {
-  const fd = openSync(building, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(building, dbPath);
-}
-
-/** Makes the empty file a new trace is built in, saying in the user's terms why it cannot be. */
-function createAside(building: string, dbPath: string): void {
-  try {
-    removeDatabase(building);
-    closeSync(openSync(building, 'w'));
-  } catch (e) {
-    throw new UserError(`cannot create ${dbPath}: ${fsReason(e)}`);
-  }
 }
 
 /**
@@ -114,65 +78,18 @@ export function ingestCapture(capturePath: string, dbPath: string, warn: IngestW
   }
 }
 
-function interrupted(dbPath: string, capturePath: string, fresh: boolean, position: number): IngestInterrupted {
-  return new IngestInterrupted(fresh ? `interrupted: ${dbPath} was not created` : `interrupted: ${dbPath} keeps everything up to ` +
-    `byte offset ${position} of ${capturePath}; run the same ingest again to continue`);
-}
-
 /**
  * Stores the frames before `end`. A new database (`fresh`) is built aside with no journal, since
  * it is discarded whole if anything fails, and renamed into place once complete.
  */
 function storeFrames(reader: CaptureReader, dbPath: string, fresh: boolean, end: number, warn: IngestWarning,
   options: IngestOptions): IngestResult {
-  const stopRequested = options.stopRequested ?? (() => false);
-  const building = fresh ? `${dbPath}.partial` : dbPath;
-  if (fresh) createAside(building, dbPath);
-  let db: TraceDb | undefined;
-  let ingester: Ingester | undefined;
+  const driver = new IngestDriver(reader, dbPath, { aside: fresh, commitEvery: { bytes: COMMIT_BYTES } }, warn, options);
   try {
-    db = openTraceForWriting(building, fresh ? 'off' : 'wal');
-    ingester = new Ingester(db, reader.info, warn);
-    let frames = 0;
-    let committed = ingester.position;
-    let told = ingester.position;
-    for (const frame of reader.frames(ingester.position, end)) {
-      if (options.progress !== undefined && frame.offset - told >= PROGRESS_BYTES) {
-        options.progress(frame.offset, end);
-        told = frame.offset;
-      }
-      if (stopRequested()) {
-        // Between frames the stored state is whole: a continued trace keeps it.
-        if (!fresh) ingester.finish();
-        throw interrupted(dbPath, reader.path, fresh, ingester.position);
-      }
-      ingester.frame(frame);
-      frames++;
-      if (frame.end - committed >= COMMIT_BYTES) {
-        ingester.commit();
-        committed = frame.end;
-      }
-    }
-    ingester.finish();
-    createIndexes(db);
-    if (fresh && stopRequested()) throw interrupted(dbPath, reader.path, fresh, ingester.position);
-    closeFinished(db);
-    if (fresh) moveIntoPlace(building, dbPath);
+    const frames = driver.storeTo(end);
+    driver.finish();
     return { frames };
   } catch (e) {
-    // Described before the file goes: its size tells the file size limit from other write errors.
-    const failure = describeWriteError(dbPath, e, building);
-    if (db?.open && !fresh) {
-      // A continued trace keeps what it committed, left as one file where the disk allows.
-      ingester?.abort();
-      try {
-        closeFinished(db);
-      } catch {
-        // Still in WAL mode, and still whole: the next ingest or reader copes.
-      }
-    }
-    if (db?.open) db.close();
-    if (fresh) removeDatabase(building);
-    throw failure;
+    throw driver.fail(e);
   }
 }

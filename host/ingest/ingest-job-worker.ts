@@ -1,7 +1,8 @@
 // The worker side of IngestJob: one ingestCapture, its warnings and its outcome posted back.
 import { parentPort, workerData } from 'node:worker_threads';
 import { asUserError } from '../base/errors.js';
-import { ingestCapture, IngestInterrupted } from './ingest-capture.js';
+import { ingestCapture } from './ingest-capture.js';
+import { IngestInterrupted } from './ingest-driver.js';
 import type { IngestJobReport } from './ingest-job.js';
 
 const { capturePath, dbPath, keepGood, stopFlag } = workerData as { capturePath: string; dbPath: string; keepGood: boolean; stopFlag: Int32Array };

@@ -1,40 +1,28 @@
-// The worker side of LiveIngest: tails the capture and stores its frames.
+// The worker side of LiveIngest: follows the capture as it grows and stores its frames.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureReader } from '../capture/reader.js';
-import { closeFinished, createIndexes, openTraceForWriting } from '../store/database.js';
-import { Ingester } from './ingester.js';
+import { IngestDriver } from './ingest-driver.js';
 import type { LiveIngestReport } from './live-ingest.js';
 
+/** Commit about this often, so readers following the trace (replay --follow) see it move. */
 const COMMIT_MS = 1000;
 const { capturePath, dbPath } = workerData as { capturePath: string; dbPath: string };
 const report = (m: LiveIngestReport) => parentPort!.postMessage(m);
 
 const reader = CaptureReader.open(capturePath);
-const db = openTraceForWriting(dbPath);
-const ingester = new Ingester(db, reader.info, (message) => report({ type: 'warning', message }));
-let lastCommit = Date.now();
-
-function ingestTo(end: number): void {
-  reader.grow(end);
-  for (const frame of reader.frames(ingester.position, end)) ingester.frame(frame);
-  if (Date.now() - lastCommit >= COMMIT_MS) {
-    ingester.commit();
-    lastCommit = Date.now();
-  }
-  report({ type: 'progress', stored: ingester.storedEvents });
-}
+const driver = new IngestDriver(reader, dbPath, { aside: false, commitEvery: { ms: COMMIT_MS } },
+  (message) => report({ type: 'warning', message }));
 
 parentPort!.on('message', (m: { type: 'grown' | 'finish'; end: number }) => {
   try {
-    ingestTo(m.end);
+    driver.storeTo(m.end);
+    report({ type: 'progress', stored: driver.storedEvents });
     if (m.type === 'grown') return;
-    ingester.finish();
-    createIndexes(db);
-    closeFinished(db);
+    driver.finish();
     reader.close();
-    report({ type: 'done', stored: ingester.storedEvents });
+    report({ type: 'done', stored: driver.storedEvents });
   } catch (e) {
-    ingester.abort();
+    driver.fail(e);
     report({ type: 'failed', message: (e as Error).message });
   }
 });

@@ -1,29 +1,24 @@
-import { MemoryRead, MemoryFlag, MEMORY_RETURN_ARG } from '../schema/layout.generated.js';
+import { MemoryRead as Layout, MemoryFlag, MEMORY_RETURN_ARG } from '../schema/layout.generated.js';
 import { ChunkError } from '../capture/chunks.js';
+import type { MemoryRead } from '../model/memory-read.js';
 
-/** Memory an argument pointed to, as the target read it (records.json captures). */
-export interface MemoryRead {
-  /** Argument index; -1: what the return value points to. */
-  arg: number;
-  /** A string, decoded (UTF-8, or UTF-32 for wide strings); null for bytes. */
-  text: string | null;
-  data: Buffer;
-  truncated: boolean;
-  unreadable: boolean;
-}
+// A memory reads block (records.json memory): a u32 count and a u32 zero, then count entries,
+// each a header and its bytes padded to 8.
+const COUNT = 0;
+const padded = (length: number) => (length + 7) & ~7;
 
-/** The captures block at `at`, which must end by `end`. */
+/** The memory reads block at `at`, which must end by `end`. */
 export function readMemory(v: DataView, at: number, end: number): MemoryRead[] {
-  if (at + MemoryRead.headerSize > end) throw new ChunkError('captures overrun their record', 0);
-  const count = v.getUint32(at, true);
+  if (at + Layout.headerSize > end) throw new ChunkError('captures overrun their record', 0);
+  const count = v.getUint32(at + COUNT, true);
   const out: MemoryRead[] = [];
-  let p = at + MemoryRead.headerSize;
+  let p = at + Layout.headerSize;
   for (let i = 0; i < count; i++) {
-    if (p + MemoryRead.entrySize > end) throw new ChunkError('captures overrun their record', 0);
-    const arg = v.getUint8(p + MemoryRead.arg);
-    const flags = v.getUint8(p + MemoryRead.flags);
-    const length = v.getUint16(p + MemoryRead.length, true);
-    const from = p + MemoryRead.entrySize;
+    if (p + Layout.entrySize > end) throw new ChunkError('captures overrun their record', 0);
+    const arg = v.getUint8(p + Layout.arg);
+    const flags = v.getUint8(p + Layout.flags);
+    const length = v.getUint16(p + Layout.length, true);
+    const from = p + Layout.entrySize;
     if (from + length > end) throw new ChunkError('captures overrun their record', 0);
     const data = Buffer.from(v.buffer.slice(v.byteOffset + from, v.byteOffset + from + length));
     const bytes = (flags & MemoryFlag.bytes) !== 0;
@@ -34,9 +29,32 @@ export function readMemory(v: DataView, at: number, end: number): MemoryRead[] {
       truncated: (flags & MemoryFlag.truncated) !== 0,
       unreadable: (flags & MemoryFlag.unreadable) !== 0,
     });
-    p = from + ((length + 7) & ~7);
+    p = from + padded(length);
   }
   return out;
+}
+
+/** One entry of a memory reads block as the target writes it: `flags` are MemoryFlag bits. */
+export interface MemoryReadEntry {
+  /** Argument index; -1: what the return value points to. */
+  arg: number;
+  flags: number;
+  data: Uint8Array;
+}
+
+/** The memory reads block readMemory decodes, for captures written without a target (tests). */
+export function writeMemory(entries: MemoryReadEntry[]): Buffer {
+  const b = Buffer.alloc(entries.reduce((size: number, e) => size + Layout.entrySize + padded(e.data.length), Layout.headerSize));
+  b.writeUInt32LE(entries.length, COUNT);
+  let p: number = Layout.headerSize;
+  for (const e of entries) {
+    b.writeUInt8(e.arg < 0 ? MEMORY_RETURN_ARG : e.arg, p + Layout.arg);
+    b.writeUInt8(e.flags, p + Layout.flags);
+    b.writeUInt16LE(e.data.length, p + Layout.length);
+    b.set(e.data, p + Layout.entrySize);
+    p += Layout.entrySize + padded(e.data.length);
+  }
+  return b;
 }
 
 function decodeUtf32(data: Buffer): string {

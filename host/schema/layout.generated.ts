@@ -10,6 +10,15 @@ export const RingRecord = {
   "reserved": 14
 } as const;
 
+/** Field types, so that code reading or writing a field at a fixed width fails to compile when the schema changes it. */
+export const RingRecordType = {
+  "location": "u48",
+  "kind": "u8",
+  "aux": "u8",
+  "target": "u48",
+  "reserved": "u16"
+} as const;
+
 export const Kind = {
   "call": 1,
   "ret": 2,
@@ -154,12 +163,27 @@ export const StoredEvent = {
   "value": 8
 } as const;
 
+export const StoredEventType = {
+  "kind": "u8",
+  "flags": "u8",
+  "depth": "i16",
+  "locationId": "u32",
+  "value": "u64"
+} as const;
+
 export const StoredCall = {
   "size": 16,
   "threadId": 0,
   "siteId": 4,
   "seq": 8,
   "depth": 14
+} as const;
+
+export const StoredCallType = {
+  "threadId": "u32",
+  "siteId": "u32",
+  "seq": "u48",
+  "depth": "i16"
 } as const;
 
 export const CaptureHeader = {

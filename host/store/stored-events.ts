@@ -1,8 +1,7 @@
 import { KIND_NAMES, StoredCall, StoredEvent, type KindName } from '../schema/layout.generated.js';
 import type { TraceDb } from './database.js';
 import { UserError } from '../base/errors.js';
-
-const TWO_32 = 4294967296;
+import { readU64 } from '../base/little-endian.js';
 
 /**
  * Walks stored events without allocating per event: fields are updated in place by next().
@@ -42,7 +41,7 @@ export class EventCursor {
     if (this.kind === undefined) throw new UserError(`the trace database is damaged: thread ${this.threadId} has an event of unknown kind ${this.kindValue}`);
     this.depth = v.getInt16(at + StoredEvent.depth, true);
     this.locationId = v.getUint32(at + StoredEvent.locationId, true);
-    this.value = v.getUint32(at + StoredEvent.value + 4, true) * TWO_32 + v.getUint32(at + StoredEvent.value, true);
+    this.value = readU64(v, at + StoredEvent.value);
     this.seq = this.firstSeq + at / StoredEvent.size;
     this.at = at + StoredEvent.size;
     return true;

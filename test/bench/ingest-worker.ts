@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { CaptureReader } from '../../host/capture/reader.js';
 import { chunksOf } from '../../host/capture/chunks.js';
-import { Kind } from '../../host/schema/layout.generated.js';
+import { RecordDecoder } from '../../host/capture/ring-records.js';
+import { callsCarryStackPointer } from '../../host/capture/version.js';
 import { ingestCapture } from '../../host/ingest/ingest-capture.js';
 
 const [mode, capture, dbPath] = process.argv.slice(2);
@@ -16,21 +17,16 @@ function naive(): number {
   const insert = db.prepare('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)');
   const reader = CaptureReader.open(capture);
   const scan = reader.scan();
+  const records = new RecordDecoder(callsCarryStackPointer(reader.info));
   let events = 0;
   db.transaction(() => {
     for (const frame of reader.frames(0, scan.end)) {
       if (frame.type !== 'events') continue;
       for (const chunk of chunksOf(frame.payload)) {
-        const v = chunk.records;
         let seq = chunk.firstSeq;
-        for (let at = 0; at < v.byteLength; seq++) {
-          // A call's aux is its instruction length; other kinds count their payload slots there.
-          const extra = v.getUint8(at + 6) === Kind.call ? 0 : v.getUint8(at + 7);
-          insert.run(chunk.threadId, seq, v.getUint8(at + 6), v.getUint16(at + 4, true) * 2 ** 32 + v.getUint32(at, true),
-            v.getUint16(at + 12, true) * 2 ** 32 + v.getUint32(at + 8, true), v.getInt16(at + 14, true));
-          at += (1 + extra) * 16;
-          events++;
-        }
+        // Records carry no depth: the baseline stores none.
+        for (records.start(chunk); records.next(); seq++) insert.run(chunk.threadId, seq, records.kind, records.location, records.target, 0);
+        events += chunk.recordCount;
       }
     }
   })();

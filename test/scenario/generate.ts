@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { CaptureWriter } from '../../host/capture/writer.js';
-import {
-  ApicallFlag, MemoryRead, MemoryFlag, MEMORY_RETURN_ARG, CHUNK_MAGIC, ChunkHeader, Kind, Payload, SLOT_SIZE,
-} from '../../host/schema/layout.generated.js';
+import { writeChunkHeader } from '../../host/capture/chunks.js';
+import { recordSlots, writeRecord } from '../../host/capture/ring-records.js';
+import { writeMemory } from '../../host/ingest/memory-reads.js';
+import { ApicallFlag, MAX_PAYLOAD_BYTES, MemoryFlag, Kind, Payload, SLOT_SIZE } from '../../host/schema/layout.generated.js';
 import type { ApiSpec, CallSpec, FunctionSpec, MemorySpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -34,33 +35,33 @@ interface Resolved {
   entry: number;
 }
 
-/** A captures block (records.json captures) holding what `memory` says was read. */
-function captures(memory: MemorySpec[]): Buffer {
-  const parts = [Buffer.alloc(MemoryRead.headerSize)];
-  parts[0].writeUInt32LE(memory.length, 0);
-  for (const m of memory) {
+/** A memory reads block holding what `memory` says was read. */
+function memoryReads(memory: MemorySpec[]): Buffer {
+  return writeMemory(memory.map((m) => {
     let data = m.text === undefined ? Buffer.from(m.bytes ?? []) : Buffer.from(m.text, 'utf8');
     if (m.wide) data = Buffer.concat([...(m.text ?? '')].map((ch) => { const b = Buffer.alloc(4); b.writeUInt32LE(ch.codePointAt(0)!); return b; }));
     if (m.unreadable) data = Buffer.alloc(0);
-    const head = Buffer.alloc(MemoryRead.entrySize);
-    head.writeUInt8(m.arg < 0 ? MEMORY_RETURN_ARG : m.arg, MemoryRead.arg);
-    head.writeUInt8((m.text === undefined ? MemoryFlag.bytes : 0) | (m.wide ? MemoryFlag.utf32 : 0) |
-      (m.truncated ? MemoryFlag.truncated : 0) | (m.unreadable ? MemoryFlag.unreadable : 0), MemoryRead.flags);
-    head.writeUInt16LE(data.length, MemoryRead.length);
-    parts.push(head, data, Buffer.alloc((8 - (data.length % 8)) % 8));
-  }
-  return Buffer.concat(parts);
+    const flags = (m.text === undefined ? MemoryFlag.bytes : 0) | (m.wide ? MemoryFlag.utf32 : 0) |
+      (m.truncated ? MemoryFlag.truncated : 0) | (m.unreadable ? MemoryFlag.unreadable : 0);
+    return { arg: m.arg, flags, data };
+  }));
 }
 
-const u64 = (values: number[]) => {
-  const b = Buffer.alloc(values.length * 8);
-  values.forEach((v, i) => b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), i * 8));
-  return b;
-};
+/** Writes 64-bit values (signed ones as two's complement) one after the other from `at`. */
+const u64s = (p: Buffer, at: number, values: number[]) => values.forEach((v, i) => p.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), at + i * 8));
+
+/** A record payload whose memory reads start at `memoryAt`, the fields before them written by `fill`. */
+function payload(memoryAt: number, memory: MemorySpec[], fill: (p: Buffer) => void): Buffer {
+  const reads = memoryReads(memory);
+  const p = Buffer.alloc(memoryAt + reads.length);
+  fill(p);
+  reads.copy(p, memoryAt);
+  return p;
+}
 
 /** Writes ring records into chunks and chunks into events frames, as the agent sends them. */
 class ChunkWriter {
-  private slots: Buffer;
+  private slots: DataView;
   private used = 0;
   private records = 0;
   private pending: Buffer[] = [];
@@ -68,8 +69,8 @@ class ChunkWriter {
   private cursor!: ThreadCursor;
 
   constructor(private readonly capture: CaptureWriter, private readonly chunkRecords: number, private readonly chunksPerFrame: number) {
-    // Room for a whole chunk of one-slot records, and for the largest record (255 payload slots) on top.
-    this.slots = Buffer.alloc((chunkRecords + 256) * SLOT_SIZE);
+    // Room for a whole chunk of one-slot records, and for the largest record on top.
+    this.slots = new DataView(new ArrayBuffer(chunkRecords * SLOT_SIZE + SLOT_SIZE + MAX_PAYLOAD_BYTES));
   }
 
   begin(tid: number, cursor: ThreadCursor): void {
@@ -77,39 +78,20 @@ class ChunkWriter {
     this.cursor = cursor;
   }
 
-  /** `aux`: the call instruction's length for calls; payload kinds count their slots themselves. */
-  record(kind: number, location: number, target: number, payload?: Buffer, aux = 0): void {
-    const extra = payload ? Math.ceil(payload.length / SLOT_SIZE) : 0;
-    if (extra > 255) throw new Error(`a record payload of ${payload!.length} bytes does not fit in 255 slots`);
-    if ((this.used + 1 + extra) * SLOT_SIZE > this.slots.length) this.endChunk(false);
-    const at = this.used * SLOT_SIZE;
-    const b = this.slots;
-    b.writeUIntLE(location, at, 6);
-    b.writeUInt8(kind, at + 6);
-    b.writeUInt8(payload ? extra : aux, at + 7);
-    b.writeUIntLE(target, at + 8, 6);
-    b.writeUInt16LE(0, at + 14);
-    if (payload) {
-      b.fill(0, at + SLOT_SIZE, at + SLOT_SIZE * (1 + extra));
-      payload.copy(b, at + SLOT_SIZE);
-    }
-    this.used += 1 + extra;
+  record(kind: number, location: number, target: number, payload?: Buffer): void {
+    if ((this.used + recordSlots(payload?.length ?? 0)) * SLOT_SIZE > this.slots.byteLength) this.endChunk(false);
+    this.used += writeRecord(this.slots, this.used * SLOT_SIZE, kind, location, target, payload);
     this.records++;
     if (this.records >= this.chunkRecords) this.endChunk(false);
   }
 
   endChunk(threadEnded: boolean): void {
     if (this.records === 0 && !threadEnded) return;
-    const header = Buffer.alloc(ChunkHeader.size);
-    header.writeUInt32LE(CHUNK_MAGIC, ChunkHeader.magic);
-    header.writeUInt32LE(this.tid, ChunkHeader.threadId);
-    header.writeBigUInt64LE(BigInt(this.cursor.seq), ChunkHeader.firstSeq);
-    header.writeUInt32LE(this.records, ChunkHeader.recordCount);
-    header.writeUInt32LE(this.used, ChunkHeader.slotCount);
-    header.writeBigUInt64LE(BigInt(this.cursor.lost), ChunkHeader.lost);
-    header.writeBigUInt64LE(BigInt(this.cursor.seq) * 10n, ChunkHeader.timestampNs);
-    header.writeUInt32LE(threadEnded ? 1 : 0, ChunkHeader.flags);
-    this.pending.push(header, Buffer.from(this.slots.subarray(0, this.used * SLOT_SIZE)));
+    const header = writeChunkHeader({
+      threadId: this.tid, firstSeq: this.cursor.seq, recordCount: this.records, slotCount: this.used, lost: this.cursor.lost,
+      timestampNs: this.cursor.seq * 10, threadEnded,
+    });
+    this.pending.push(header, Buffer.from(this.slots.buffer.slice(0, this.used * SLOT_SIZE)));
     this.cursor.seq += this.records;
     this.used = 0;
     this.records = 0;
@@ -154,23 +136,27 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
     for (let i = 0; i < (s.count ?? 1); i++) {
       const args = [...(s.args ?? []), 0, 0, 0, 0, 0, 0].slice(0, 6);
       clockNs += 1000;
-      writer.record(Kind.syscall, site, s.nr, Buffer.concat([u64(args), u64([clockNs]), captures(memory.filter((m) => !m.atReturn))]));
+      writer.record(Kind.syscall, site, s.nr, payload(Payload.syscall.memory, memory.filter((m) => !m.atReturn), (p) => {
+        u64s(p, Payload.syscall.args, args);
+        u64s(p, Payload.syscall.timeNs, [clockNs]);
+      }));
       if (s.ret === undefined) continue;
-      writer.record(Kind.sysret, site, s.nr, Buffer.concat([u64([s.ret, 0]), captures(memory.filter((m) => m.atReturn))]));
+      writer.record(Kind.sysret, site, s.nr, payload(Payload.sysret.memory, memory.filter((m) => m.atReturn), (p) => u64s(p, Payload.sysret.ret, [s.ret!])));
     }
   };
 
   // --apis: the library call's records, at the callee's entry and back at the return address.
   const apiCall = (a: ApiSpec, entry: number, returnAddress: number) => {
     const args = a.args ?? [];
-    const head = Buffer.alloc(Payload.apicall.args);
-    head.writeUInt32LE(args.length, Payload.apicall.argc);
-    head.writeUInt32LE(a.untracked ? ApicallFlag.untracked : 0, Payload.apicall.flags);
-    writer.record(Kind.apicall, entry, returnAddress, Buffer.concat([head, u64(args), captures((a.memory ?? []).filter((m) => !m.atReturn))]));
+    writer.record(Kind.apicall, entry, returnAddress, payload(Payload.apicall.args + args.length * 8, (a.memory ?? []).filter((m) => !m.atReturn), (p) => {
+      p.writeUInt32LE(args.length, Payload.apicall.argc);
+      p.writeUInt32LE(a.untracked ? ApicallFlag.untracked : 0, Payload.apicall.flags);
+      u64s(p, Payload.apicall.args, args);
+    }));
   };
   const apiReturn = (a: ApiSpec, entry: number, returnAddress: number) => {
     if (a.untracked || a.ret === undefined) return;
-    writer.record(Kind.apiret, returnAddress, entry, Buffer.concat([u64([a.ret, 0]), captures((a.memory ?? []).filter((m) => m.atReturn))]));
+    writer.record(Kind.apiret, returnAddress, entry, payload(Payload.apiret.memory, (a.memory ?? []).filter((m) => m.atReturn), (p) => u64s(p, Payload.apiret.ret, [a.ret!])));
   };
 
   // The call site of child i within its caller, and the caller of a thread's outermost calls.

@@ -1,0 +1,45 @@
+import type { Statement } from 'better-sqlite3';
+import type { MemoryRead } from '../model/memory-read.js';
+import type { TraceDb } from './database.js';
+import { MemoryReadWriter } from './memory-read-writer.js';
+
+/** A syscall stored without its return yet. */
+export interface OpenSyscallRow {
+  id: number;
+  threadId: number;
+  nr: number;
+}
+
+/** The syscalls table and the memory syscalls read (syscall_memory). */
+export class SyscallWriter {
+  private readonly insert: Statement;
+  private readonly returned: Statement;
+  private readonly memory: MemoryReadWriter;
+  private nextId: number;
+
+  constructor(private readonly db: TraceDb) {
+    this.insert = db.prepare(`INSERT INTO syscalls (id, thread_id, seq, location_id, nr, arg0, arg1, arg2, arg3, arg4, arg5, time_ns)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.returned = db.prepare('UPDATE syscalls SET ret = ?, ret_seq = ? WHERE id = ?');
+    this.memory = new MemoryReadWriter(db, 'syscall_memory', 'syscall_id');
+    this.nextId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM syscalls').pluck().get() as number;
+  }
+
+  /** Syscalls an earlier ingest stored whose return it did not see, in the order they were made. */
+  open(): OpenSyscallRow[] {
+    return this.db.prepare('SELECT id, thread_id AS threadId, nr FROM syscalls WHERE ret IS NULL ORDER BY seq').all() as OpenSyscallRow[];
+  }
+
+  /** Stores a syscall as made (`timeNs` null before capture format 3); returns its id. */
+  call(threadId: number, seq: number, locationId: number, nr: number, args: bigint[], timeNs: bigint | null, memory: MemoryRead[]): number {
+    const id = this.nextId++;
+    this.insert.run(id, threadId, seq, locationId, nr, ...args, timeNs);
+    this.memory.write(id, false, memory);
+    return id;
+  }
+
+  ret(id: number, seq: number, ret: bigint, memory: MemoryRead[]): void {
+    this.returned.run(ret, seq, id);
+    this.memory.write(id, true, memory);
+  }
+}
