@@ -294,7 +294,7 @@ emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread
   r->lost_reported = r->lossy ? lost_so_far (r) : r->lost;
   put_u64 (out + ST_CHUNK_LOST_OFFSET, r->lost_reported);
   put_u64 (out + ST_CHUNK_TIMESTAMP_NS_OFFSET, st_now_ns () - t->started_ns);
-  put_u32 (out + ST_CHUNK_FLAGS_OFFSET, thread_exited ? 1 : 0);
+  put_u32 (out + ST_CHUNK_FLAGS_OFFSET, thread_exited ? ST_CHUNK_THREAD_ENDED : 0);
   put_u32 (out + ST_CHUNK_RESERVED_OFFSET, 0);
   /* Slots and the outbox are 16-byte aligned: copy by words. */
   for (i = 0; i != bytes / 8; i++)

@@ -72,7 +72,7 @@ function typescript() {
   constObject('EventMask', records.eventMask.bits);
   out.push('export type EventName = keyof typeof EventMask;', '');
   constObject('Payload', withoutDescription(records.payloads));
-  constObject('MemoryRead', { headerSize: records.memory.header.size, entrySize: records.memory.entry.size, maxBytes: records.memory.maxBytes, ...offsets(records.memory.entry.fields) });
+  constObject('MemoryRead', { entrySize: records.memory.entry.size, maxBytes: records.memory.maxBytes, ...offsets(records.memory.entry.fields) });
   constObject('MemoryReadHeader', { size: records.memory.header.size, ...offsets(records.memory.header.fields) });
   constObject('MEMORY_ENTRY_ALIGN', records.memory.entry.align);
   constObject('MemoryFlag', records.memory.flags);
@@ -85,6 +85,7 @@ function typescript() {
   constObject('SilentRange', { size: records.silentRange.size, ...offsets(records.silentRange.fields) });
   constObject('ChunkHeader', { size: records.chunkHeader.size, ...offsets(records.chunkHeader.fields) });
   constObject('CHUNK_MAGIC', Number(records.chunkHeader.magic));
+  constObject('ChunkFlag', records.chunkHeader.chunkFlags);
   constObject('StoredEvent', { size: records.storedEvent.size, ...offsets(records.storedEvent.fields) });
   constObject('StoredEventType', types(records.storedEvent.fields));
   constObject('StoredCall', { size: records.storedCall.size, ...offsets(records.storedCall.fields) });
@@ -173,6 +174,7 @@ function c() {
   out.push(...cStruct('StChunkHeader', records.chunkHeader));
   define('ST_CHUNK_HEADER_SIZE', records.chunkHeader.size);
   for (const f of records.chunkHeader.fields) define(`ST_CHUNK_${camelToUpper(f.name)}_OFFSET`, f.offset);
+  for (const [flag, bit] of Object.entries(records.chunkHeader.chunkFlags)) define(`ST_CHUNK_${camelToUpper(flag)}`, bit);
   out.push('', '#endif', '');
   return out.join('\n');
 }

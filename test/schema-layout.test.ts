@@ -64,7 +64,7 @@ for (const cc of compilers) {
     // Memory reads the target writes and the host reads; what the agent hands the transformer.
     const structs = JSON.parse(structsLine);
     assert.deepEqual(structs.memoryHeader, MemoryReadHeader);
-    const { headerSize, entrySize, maxBytes, ...entryFields } = MemoryRead;
+    const { entrySize, maxBytes, ...entryFields } = MemoryRead;
     assert.deepEqual(structs.memoryEntry, { size: entrySize, ...entryFields });
     assert.deepEqual(structs.apiEntry, ApiEntry);
     assert.deepEqual(structs.silentRange, SilentRange);

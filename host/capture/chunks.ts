@@ -1,4 +1,4 @@
-import { CHUNK_MAGIC, ChunkHeader, SLOT_SIZE } from '../schema/layout.generated.js';
+import { CHUNK_MAGIC, ChunkFlag, ChunkHeader, SLOT_SIZE } from '../schema/layout.generated.js';
 import { readU64, writeU64 } from '../base/little-endian.js';
 
 /** One thread's drained run of ring records, as the agent sent it. */
@@ -14,8 +14,6 @@ export interface Chunk {
   records: DataView;
 }
 
-/** Chunk header flags bit 0: the thread ended after this chunk. */
-const THREAD_ENDED = 1;
 
 export class ChunkError extends Error {
   constructor(message: string, readonly offset: number) {
@@ -42,7 +40,7 @@ export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
       slotCount,
       lost: readU64(view, at + ChunkHeader.lost),
       timestampNs: readU64(view, at + ChunkHeader.timestampNs),
-      threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & THREAD_ENDED) !== 0,
+      threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.threadEnded) !== 0,
       records: new DataView(payload.buffer, payload.byteOffset + start, bytes),
     };
     at = start + bytes;
@@ -60,6 +58,6 @@ export function writeChunkHeader(chunk: Omit<Chunk, 'records'>): Buffer {
   v.setUint32(ChunkHeader.slotCount, chunk.slotCount, true);
   writeU64(v, ChunkHeader.lost, chunk.lost);
   writeU64(v, ChunkHeader.timestampNs, chunk.timestampNs);
-  v.setUint32(ChunkHeader.flags, chunk.threadEnded ? THREAD_ENDED : 0, true);
+  v.setUint32(ChunkHeader.flags, chunk.threadEnded ? ChunkFlag.threadEnded : 0, true);
   return b;
 }

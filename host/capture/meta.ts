@@ -1,4 +1,4 @@
-import { META_FIELDS, type MetaMessage, type TraceMessage } from '../schema/layout.generated.js';
+import { EventMask, META_FIELDS, type EventName, type MetaMessage, type TraceMessage } from '../schema/layout.generated.js';
 import type { AgentOptions } from '../schema/protocol.generated.js';
 
 type FieldRule = { type: string; enum?: readonly string[]; optional?: boolean };
@@ -42,7 +42,7 @@ export function parseMeta(payload: Uint8Array): MetaMessage | string {
  */
 export function recordedEvents(m: TraceMessage): AgentOptions['events'] {
   const events: unknown = m.options.events;
-  return Array.isArray(events) && events.every((e) => typeof e === 'string') ? events : [];
+  return Array.isArray(events) ? events.filter((e): e is EventName => typeof e === 'string' && e in EventMask) : [];
 }
 
 export const parseAddress = (hex: string): number => Number.parseInt(hex, 16);

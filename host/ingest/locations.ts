@@ -1,5 +1,4 @@
-import type { Statement } from 'better-sqlite3';
-import type { TraceDb } from '../store/database.js';
+import { LocationWriter, type Resolution } from '../store/location-writer.js';
 import type { ModuleInstance, ModuleMap } from '../symbols/module-map.js';
 import { pltTarget } from '../symbols/host-symbols.js';
 
@@ -15,17 +14,9 @@ export class Locations {
   /** module id (0: no module) -> address -> id, kept across epochs. */
   private readonly byModule = new Map<number, Map<number, number>>();
   private epoch: number;
-  private nextId: number;
-  private readonly insert: Statement;
-  private readonly reresolve: Statement;
 
-  constructor(db: TraceDb, private readonly map: ModuleMap) {
-    this.insert = db.prepare('INSERT INTO locations (id, address, module_id, offset, symbol_id, symbol_offset, name) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.reresolve = db.prepare('UPDATE locations SET module_id = ?, offset = ?, symbol_id = ?, symbol_offset = ?, name = ? WHERE id = ?');
-    this.nextId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM locations').pluck().get() as number;
-    for (const row of db.prepare('SELECT id, address, module_id FROM locations').iterate() as Iterable<{ id: number; address: number; module_id: number | null }>) {
-      this.moduleCache(row.module_id ?? 0).set(row.address, row.id);
-    }
+  constructor(private readonly writer: LocationWriter, private readonly map: ModuleMap) {
+    for (const row of writer.stored()) this.moduleCache(row.moduleId ?? 0).set(row.address, row.id);
     this.epoch = map.epoch;
   }
 
@@ -67,7 +58,7 @@ export class Locations {
     return callee;
   }
 
-  private describe(address: number, module: ModuleInstance | undefined): [number | null, number | null, number | null, number | null, string] {
+  private describe(address: number, module: ModuleInstance | undefined): Resolution {
     if (!module) return [null, null, null, null, hex(address)];
     const offset = address - module.base;
     const symbol = module.symbols.lookup(offset);
@@ -82,8 +73,7 @@ export class Locations {
     const cache = this.moduleCache(module?.id ?? 0);
     let id = cache.get(address);
     if (id === undefined) {
-      id = this.nextId++;
-      this.insert.run(id, address, ...this.describe(address, module));
+      id = this.writer.location(address, this.describe(address, module));
       cache.set(address, id);
     }
     this.current.set(address, id);
@@ -99,8 +89,7 @@ export class Locations {
     const cache = this.moduleCache(module.id);
     for (const [address, id] of unmapped) {
       if (address < module.base || address >= module.base + module.size) continue;
-      const [moduleId, offset, symbolId, symbolOffset, name] = this.describe(address, module);
-      this.reresolve.run(moduleId, offset, symbolId, symbolOffset, name, id);
+      this.writer.resolvedAgain(id, this.describe(address, module));
       unmapped.delete(address);
       cache.set(address, id);
     }

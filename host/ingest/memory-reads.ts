@@ -1,25 +1,24 @@
-import { MemoryRead as Layout, MemoryFlag, MEMORY_RETURN_ARG } from '../schema/layout.generated.js';
+import { MemoryRead as Layout, MEMORY_ENTRY_ALIGN, MemoryFlag, MemoryReadHeader, MEMORY_RETURN_ARG } from '../schema/layout.generated.js';
 import { ChunkError } from '../capture/chunks.js';
 import type { MemoryRead } from '../model/memory-read.js';
 
-// A memory reads block (records.json memory): a u32 count and a u32 zero, then count entries,
-// each a header and its bytes padded to 8.
-const COUNT = 0;
-const padded = (length: number) => (length + 7) & ~7;
+// A memory reads block (records.json memory): a header with the count, then count entries,
+// each a header and its bytes padded to MEMORY_ENTRY_ALIGN.
+const padded = (length: number) => Math.ceil(length / MEMORY_ENTRY_ALIGN) * MEMORY_ENTRY_ALIGN;
 
 /** The memory reads block at `at`, which must end by `end`. */
 export function readMemory(v: DataView, at: number, end: number): MemoryRead[] {
-  if (at + Layout.headerSize > end) throw new ChunkError('captures overrun their record', 0);
-  const count = v.getUint32(at + COUNT, true);
+  if (at + MemoryReadHeader.size > end) throw new ChunkError('memory reads overrun their record', 0);
+  const count = v.getUint32(at + MemoryReadHeader.count, true);
   const out: MemoryRead[] = [];
-  let p = at + Layout.headerSize;
+  let p = at + MemoryReadHeader.size;
   for (let i = 0; i < count; i++) {
-    if (p + Layout.entrySize > end) throw new ChunkError('captures overrun their record', 0);
+    if (p + Layout.entrySize > end) throw new ChunkError('memory reads overrun their record', 0);
     const arg = v.getUint8(p + Layout.arg);
     const flags = v.getUint8(p + Layout.flags);
     const length = v.getUint16(p + Layout.length, true);
     const from = p + Layout.entrySize;
-    if (from + length > end) throw new ChunkError('captures overrun their record', 0);
+    if (from + length > end) throw new ChunkError('memory reads overrun their record', 0);
     const data = Buffer.from(v.buffer.slice(v.byteOffset + from, v.byteOffset + from + length));
     const bytes = (flags & MemoryFlag.bytes) !== 0;
     out.push({
@@ -44,9 +43,9 @@ export interface MemoryReadEntry {
 
 /** The memory reads block readMemory decodes, for captures written without a target (tests). */
 export function writeMemory(entries: MemoryReadEntry[]): Buffer {
-  const b = Buffer.alloc(entries.reduce((size: number, e) => size + Layout.entrySize + padded(e.data.length), Layout.headerSize));
-  b.writeUInt32LE(entries.length, COUNT);
-  let p: number = Layout.headerSize;
+  const b = Buffer.alloc(entries.reduce((size: number, e) => size + Layout.entrySize + padded(e.data.length), MemoryReadHeader.size));
+  b.writeUInt32LE(entries.length, MemoryReadHeader.count);
+  let p: number = MemoryReadHeader.size;
   for (const e of entries) {
     b.writeUInt8(e.arg < 0 ? MEMORY_RETURN_ARG : e.arg, p + Layout.arg);
     b.writeUInt8(e.flags, p + Layout.flags);

@@ -1,4 +1,4 @@
-import type { KindName } from '../schema/layout.generated.js';
+import type { EventName, KindName } from '../schema/layout.generated.js';
 
 /** What a trace's function costs count: the finest of the kinds it recorded. */
 export type CostUnit = 'instructions' | 'blocks' | 'calls';
@@ -7,6 +7,6 @@ export type CostUnit = 'instructions' | 'blocks' | 'calls';
 export const COST_KIND: Readonly<Record<CostUnit, KindName>> = { instructions: 'exec', blocks: 'block', calls: 'call' };
 
 /** The cost unit of a recording of these --events kinds. */
-export function costUnitOf(events: readonly string[]): CostUnit {
+export function costUnitOf(events: readonly EventName[]): CostUnit {
   return events.includes('exec') ? 'instructions' : events.includes('block') ? 'blocks' : 'calls';
 }

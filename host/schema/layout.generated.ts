@@ -77,7 +77,6 @@ export const Payload = {
 } as const;
 
 export const MemoryRead = {
-  "headerSize": 8,
   "entrySize": 8,
   "maxBytes": 256,
   "arg": 0,
@@ -153,6 +152,10 @@ export const ChunkHeader = {
 } as const;
 
 export const CHUNK_MAGIC = 1263027027 as const;
+
+export const ChunkFlag = {
+  "threadEnded": 1
+} as const;
 
 export const StoredEvent = {
   "size": 16,
