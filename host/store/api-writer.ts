@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { MemoryRead } from '../model/memory-read.js';
-import type { TraceDb } from './database.js';
+import { nextId, type TraceDb } from './database.js';
 import { MemoryReadWriter } from './memory-read-writer.js';
 
 /** A library function stored by an earlier ingest. */
@@ -38,9 +38,8 @@ export class ApiWriter {
     this.insertArg = db.prepare('INSERT INTO api_args (call_id, position, value) VALUES (?, ?, ?)');
     this.returned = db.prepare('UPDATE api_calls SET ret = ?, ret_seq = ? WHERE id = ?');
     this.memory = new MemoryReadWriter(db, 'api_memory', 'call_id');
-    const nextId = (table: string) => db.prepare(`SELECT coalesce(max(id), 0) + 1 FROM ${table}`).pluck().get() as number;
-    this.nextCallId = nextId('api_calls');
-    this.nextFunctionId = nextId('api_functions');
+    this.nextCallId = nextId(db, 'api_calls');
+    this.nextFunctionId = nextId(db, 'api_functions');
   }
 
   functions(): ApiFunctionRow[] {

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { TraceDb } from './database.js';
+import { nextId, type TraceDb } from './database.js';
 
 /** A block an earlier ingest stored. */
 export interface BlockRow {
@@ -20,7 +20,7 @@ export class BlockWriter {
     this.insert = db.prepare('INSERT INTO blocks (id, location_id, start, end, code) VALUES (?, ?, ?, ?, ?)');
     this.setCode = db.prepare('UPDATE blocks SET code = ? WHERE id = ?');
     this.addExecutions = db.prepare('UPDATE blocks SET executions = executions + ? WHERE id = ?');
-    this.nextId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM blocks').pluck().get() as number;
+    this.nextId = nextId(db, 'blocks');
   }
 
   stored(): BlockRow[] {

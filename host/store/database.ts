@@ -140,3 +140,8 @@ export function closeFinished(db: TraceDb): void {
   db.pragma('journal_mode = DELETE');
   db.close();
 }
+
+/** The id a writer gives the next row of `table`: ids continue where an earlier ingest stopped. */
+export function nextId(db: TraceDb, table: string): number {
+  return db.prepare(`SELECT coalesce(max(id), 0) + 1 FROM ${table}`).pluck().get() as number;
+}

@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { StoredCall, StoredCallType, StoredEvent, StoredEventType } from '../schema/layout.generated.js';
 import { writeU48, writeU64 } from '../base/little-endian.js';
-import type { TraceDb } from './database.js';
+import { nextId, type TraceDb } from './database.js';
 
 // The writes below are at these widths.
 StoredEventType satisfies { kind: 'u8'; flags: 'u8'; depth: 'i16'; locationId: 'u32'; value: 'u64' };
@@ -48,7 +48,7 @@ export class EventWriter {
   constructor(db: TraceDb) {
     this.insertChunk = db.prepare('INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, data) VALUES (?, ?, ?, ?, ?, ?)');
     this.insertCallList = db.prepare('INSERT INTO call_lists (callee_id, count, data) VALUES (?, ?, ?)');
-    this.nextChunkId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM event_chunks').pluck().get() as number;
+    this.nextChunkId = nextId(db, 'event_chunks');
   }
 
   /** Opens a chunk: event() adds its recordCount events in order, endChunk() stores them. */

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { TraceDb } from './database.js';
+import { nextId, type TraceDb } from './database.js';
 
 /** Where an address resolved: module, offset in it, nearest symbol, and the name shown for it. */
 export type Resolution = [moduleId: number | null, offset: number | null, symbolId: number | null, symbolOffset: number | null, name: string];
@@ -20,7 +20,7 @@ export class LocationWriter {
   constructor(private readonly db: TraceDb) {
     this.insert = db.prepare('INSERT INTO locations (id, address, module_id, offset, symbol_id, symbol_offset, name) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.update = db.prepare('UPDATE locations SET module_id = ?, offset = ?, symbol_id = ?, symbol_offset = ?, name = ? WHERE id = ?');
-    this.nextId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM locations').pluck().get() as number;
+    this.nextId = nextId(db, 'locations');
   }
 
   stored(): Iterable<LocationRow> {

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { TraceDb } from './database.js';
+import { nextId, type TraceDb } from './database.js';
 
 /** A module an earlier ingest stored, with its symbols as [offset, size, name, id]. */
 export interface ModuleRow {
@@ -26,8 +26,8 @@ export class ModuleWriter {
     this.insertModule = db.prepare('INSERT INTO modules (id, name, path, base, size, load_order, loaded_while_recording) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertSymbol = db.prepare('INSERT INTO symbols (id, module_id, name, offset, size) VALUES (?, ?, ?, ?, ?)');
     this.markUnloaded = db.prepare('UPDATE modules SET unload_order = ? WHERE id = ?');
-    this.nextModuleId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM modules').pluck().get() as number;
-    this.nextSymbolId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM symbols').pluck().get() as number;
+    this.nextModuleId = nextId(db, 'modules');
+    this.nextSymbolId = nextId(db, 'symbols');
   }
 
   /** In load order. */

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { MemoryRead } from '../model/memory-read.js';
-import type { TraceDb } from './database.js';
+import { nextId, type TraceDb } from './database.js';
 import { MemoryReadWriter } from './memory-read-writer.js';
 
 /** A syscall stored without its return yet. */
@@ -22,7 +22,7 @@ export class SyscallWriter {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.returned = db.prepare('UPDATE syscalls SET ret = ?, ret_seq = ? WHERE id = ?');
     this.memory = new MemoryReadWriter(db, 'syscall_memory', 'syscall_id');
-    this.nextId = db.prepare('SELECT coalesce(max(id), 0) + 1 FROM syscalls').pluck().get() as number;
+    this.nextId = nextId(db, 'syscalls');
   }
 
   /** Syscalls an earlier ingest stored whose return it did not see, in the order they were made. */
