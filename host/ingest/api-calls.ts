@@ -5,7 +5,7 @@ import type { ModuleMap } from '../symbols/module-map.js';
 import { valueOf, type ArgType } from '../symbols/arg-types.js';
 import { prototypeFromEntry, type Prototype } from '../symbols/prototypes.js';
 import type { Locations } from './locations.js';
-import { readMemory } from './memory-reads.js';
+import { readMemory } from '../capture/memory-reads.js';
 import { PerThread } from './per-thread.js';
 
 interface OpenApi {

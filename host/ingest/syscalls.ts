@@ -1,7 +1,7 @@
 import { Payload } from '../schema/layout.generated.js';
 import type { RecordDecoder } from '../capture/ring-records.js';
 import type { SyscallWriter } from '../store/syscall-writer.js';
-import { readMemory } from './memory-reads.js';
+import { readMemory } from '../capture/memory-reads.js';
 import { PerThread } from './per-thread.js';
 
 interface OpenSyscall {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CaptureWriter } from '../../host/capture/writer.js';
 import { writeChunkHeader } from '../../host/capture/chunks.js';
 import { recordSlots, writeRecord } from '../../host/capture/ring-records.js';
-import { writeMemory } from '../../host/ingest/memory-reads.js';
+import { writeMemory } from '../../host/capture/memory-reads.js';
 import { ApicallFlag, MAX_PAYLOAD_BYTES, MemoryFlag, Kind, Payload, SLOT_SIZE } from '../../host/schema/layout.generated.js';
 import type { ApiSpec, CallSpec, FunctionSpec, MemorySpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
 

@@ -1,5 +1,5 @@
 import { MemoryRead as Layout, MEMORY_ENTRY_ALIGN, MemoryFlag, MemoryReadHeader, MEMORY_RETURN_ARG } from '../schema/layout.generated.js';
-import { ChunkError } from '../capture/chunks.js';
+import { ChunkError } from './chunks.js';
 import type { MemoryRead } from '../model/memory-read.js';
 
 // A memory reads block (records.json memory): a header with the count, then count entries,
