@@ -10,8 +10,14 @@ export type QueryFormat = 'table' | 'csv' | 'json';
 
 const NAMED_DIR = packagePath('schemas', 'sqlite', 'queries');
 
-/** The queries shipped with the tool: name -> { description, sql }. */
-export function namedQueries(): Map<string, { description: string; sql: string }> {
+/** A query shipped in schemas/sqlite/queries/. */
+export interface NamedQuery {
+  description: string;
+  sql: string;
+}
+
+/** The queries shipped with the tool, by name. */
+export function namedQueries(): Map<string, NamedQuery> {
   return new Map(readdirSync(NAMED_DIR).filter((f) => f.endsWith('.sql')).sort().map((f) => {
     const sql = readFileSync(`${NAMED_DIR}/${f}`, 'utf8');
     const description = /^--\s*(.*)$/m.exec(sql)?.[1] ?? '';

@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import { analysisBench } from './analysis-bench.js';
 import { ingestBench } from './ingest-bench.js';
 import { liveBench } from './live-bench.js';
+import { startupBench } from './startup-bench.js';
 
 const events = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'stalk-trace-bench-'));
 try {
-  if (process.env.BENCH_ONLY !== 'live') analysisBench(ingestBench(dir, events));
+  if (process.env.BENCH_ONLY !== 'live') {
+    startupBench();
+    analysisBench(ingestBench(dir, events));
+  }
   await liveBench(dir);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -2,12 +2,6 @@ import type { CommandModule } from 'yargs';
 import { UserError } from '../../base/errors.js';
 import { Output } from '../../base/output.js';
 import { openOutputFile } from '../output-file.js';
-import { openAnalysis } from '../../analysis/analysis-db.js';
-import { threadIds } from '../../analysis/trace-facts.js';
-import { coveredBlocks, writeDrcov } from '../../analysis/export/drcov.js';
-import { writeChrome } from '../../analysis/export/chrome.js';
-import { writeFolded } from '../../analysis/export/folded.js';
-import { writeJsonl } from '../../analysis/export/jsonl.js';
 
 const FORMATS = ['drcov', 'chrome', 'folded', 'jsonl'] as const;
 
@@ -28,6 +22,10 @@ export const exportCommand: CommandModule<object, Args> = {
     .option('thread', { alias: 't', type: 'number', describe: 'only this thread' }),
   handler: async (args) => {
     if (args.format === 'drcov' && args.output === undefined) throw new UserError('drcov is binary: name a file with -o');
+    const [{ openAnalysis }, { threadIds }, { coveredBlocks, writeDrcov }, { writeChrome }, { writeFolded }, { writeJsonl }] = await Promise.all([
+      import('../../analysis/analysis-db.js'), import('../../analysis/trace-facts.js'), import('../../analysis/export/drcov.js'),
+      import('../../analysis/export/chrome.js'), import('../../analysis/export/folded.js'), import('../../analysis/export/jsonl.js'),
+    ]);
     const analysis = openAnalysis(args.trace);
     try {
       const threads = threadIds(analysis.db, args.thread);

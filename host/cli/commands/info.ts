@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { formatInfo, traceInfo } from '../../analysis/info.js';
-import { openTraceReadOnly } from '../../store/database.js';
 
 interface Args {
   trace: string;
@@ -13,7 +11,8 @@ export const infoCommand: CommandModule<object, Args> = {
   builder: (y) => y
     .positional('trace', { type: 'string', demandOption: true, describe: 'trace database' })
     .option('json', { type: 'boolean', describe: 'machine-readable output' }),
-  handler: (args) => {
+  handler: async (args) => {
+    const [{ formatInfo, traceInfo }, { openTraceReadOnly }] = await Promise.all([import('../../analysis/info.js'), import('../../store/database.js')]);
     const db = openTraceReadOnly(args.trace);
     try {
       const info = traceInfo(db);

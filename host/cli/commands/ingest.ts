@@ -1,8 +1,5 @@
 import { constants } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { IngestJob } from '../../ingest/ingest-job.js';
-import { formatInfo, traceInfo } from '../../analysis/info.js';
-import { openTraceReadOnly } from '../../store/database.js';
 
 interface Args {
   capture: string;
@@ -22,6 +19,9 @@ export const ingestCommand: CommandModule<object, Args> = {
     .option('keep-good', { type: 'boolean', describe: 'of a damaged capture, store every frame before the damage' }),
   handler: async (args) => {
     const output = args.output ?? args.capture.replace(/\.stcap$/, '') + '.db';
+    const [{ IngestJob }, { formatInfo, traceInfo }, { openTraceReadOnly }] = await Promise.all([
+      import('../../ingest/ingest-job.js'), import('../../analysis/info.js'), import('../../store/database.js'),
+    ]);
     // Progress on a terminal only: a log or a pipe gets the summary alone.
     const tty = process.stderr.isTTY === true;
     const mib = (n: number) => (n / (1 << 20)).toFixed(0);

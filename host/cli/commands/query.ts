@@ -2,8 +2,7 @@ import type { CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
 import { fsReason, UserError } from '../../base/errors.js';
 import { Output } from '../../base/output.js';
-import { openAnalysis } from '../../analysis/analysis-db.js';
-import { namedQueries, runQuery, type QueryFormat } from '../../analysis/query.js';
+import type { NamedQuery, QueryFormat } from '../../analysis/query.js';
 
 interface Args {
   trace?: string;
@@ -15,7 +14,7 @@ interface Args {
   json?: boolean;
 }
 
-function chooseSql(args: Args): string {
+function chooseSql(args: Args, named: ReadonlyMap<string, NamedQuery>): string {
   const given = [args.sql, args.file, args.named].filter((v) => v !== undefined).length;
   if (given !== 1) throw new UserError('give the SQL one way: as an argument, --file FILE or --named NAME');
   if (args.file !== undefined) {
@@ -26,7 +25,7 @@ function chooseSql(args: Args): string {
     }
   }
   if (args.named !== undefined) {
-    const q = namedQueries().get(args.named);
+    const q = named.get(args.named);
     if (!q) throw new UserError(`no named query ${args.named}; --list shows them`);
     return q.sql;
   }
@@ -46,12 +45,14 @@ export const queryCommand: CommandModule<object, Args> = {
     .option('json', { type: 'boolean', describe: 'one JSON object per row' })
     .conflicts('csv', 'json'),
   handler: async (args) => {
+    const [{ namedQueries, runQuery }, { openAnalysis }] = await Promise.all([import('../../analysis/query.js'), import('../../analysis/analysis-db.js')]);
+    const named = namedQueries();
     if (args.list) {
-      for (const [name, q] of namedQueries()) console.log(`${name.padEnd(18)} ${q.description}`);
+      for (const [name, q] of named) console.log(`${name.padEnd(18)} ${q.description}`);
       return;
     }
     if (args.trace === undefined) throw new UserError('name a trace database');
-    const sql = chooseSql(args);
+    const sql = chooseSql(args, named);
     const format: QueryFormat = args.csv ? 'csv' : args.json ? 'json' : 'table';
     const analysis = openAnalysis(args.trace);
     try {

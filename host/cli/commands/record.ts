@@ -5,11 +5,8 @@ import { checkOutputPath } from '../output-file.js';
 import { EventMask, type EventName } from '../../schema/layout.generated.js';
 import { eventsToRecord } from '../../recording/events.js';
 import { parseFuncSpec } from '../../recording/func-spec.js';
-import { record } from '../../recording/recorder.js';
 import type { TargetChoice } from '../../recording/target.js';
-import { argCount, resolveApiChoice, type ApiChoice } from '../../recording/api-options.js';
-import { formatInfo, traceInfo } from '../../analysis/info.js';
-import { openTraceReadOnly } from '../../store/database.js';
+import type { ApiChoice } from '../../recording/api-options.js';
 
 interface Args {
   file?: string;
@@ -126,6 +123,9 @@ export const recordCommand = (program: string[]): CommandModule<object, Args> =>
     .conflicts('usb', ['device', 'host'])
     .conflicts('device', 'host'),
   handler: async (args) => {
+    const [{ argCount, resolveApiChoice }, { record }, { formatInfo, traceInfo }, { openTraceReadOnly }] = await Promise.all([
+      import('../../recording/api-options.js'), import('../../recording/recorder.js'), import('../../analysis/info.js'), import('../../store/database.js'),
+    ]);
     // Everything that can be checked is checked before a device is contacted.
     if (args.words !== undefined && args.words.length > 0) throw new UserError(unknownCommand(String(args.words[0])));
     const target = chooseTarget(args, program);

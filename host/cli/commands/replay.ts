@@ -1,8 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { UserError } from '../../base/errors.js';
 import { Output } from '../../base/output.js';
-import { openTraceReadOnly } from '../../store/database.js';
-import { replay } from '../../analysis/replay.js';
 
 interface Args {
   trace: string;
@@ -34,6 +32,7 @@ export const replayCommand: CommandModule<object, Args> = {
     .option('json', { type: 'boolean', describe: 'one JSON object per event, as export -F jsonl writes them' })
     .conflicts('follow', 'func'),
   handler: async (args) => {
+    const [{ openTraceReadOnly }, { replay }] = await Promise.all([import('../../store/database.js'), import('../../analysis/replay.js')]);
     sequenceNumber('--from', args.from);
     sequenceNumber('--to', args.to);
     const db = openTraceReadOnly(args.trace);

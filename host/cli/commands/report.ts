@@ -1,12 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../../base/errors.js';
-import { openAnalysis, type AnalysisDb } from '../../analysis/analysis-db.js';
-import { diffHotspots, hotspots, sortDiff, sortFunctions, type SortKey } from '../../analysis/hotspots.js';
-import { formatDiff, formatHotspots } from '../../analysis/hotspots-text.js';
-import { buildCallTree } from '../../analysis/call-tree.js';
-import { callTreeJson, formatCallTreeDot, formatCallTreeText } from '../../analysis/call-tree-text.js';
-import { costUnit, locationNames, threadIds, threadName } from '../../analysis/trace-facts.js';
-import { writeApiLog, writeSyscallLog } from '../../analysis/call-reports.js';
+import type { AnalysisDb } from '../../analysis/analysis-db.js';
+import type { SortKey } from '../../analysis/hotspots.js';
 import { toJson } from '../../analysis/json.js';
 import type { TraceDb } from '../../store/database.js';
 import { Output } from '../../base/output.js';
@@ -19,6 +14,7 @@ interface Common {
 
 /** Opens the trace, checks --thread, runs, and always closes: output is written before it closes. */
 async function withTrace<T>(path: string, thread: number | undefined, run: (s: AnalysisDb) => Promise<T> | T): Promise<T> {
+  const [{ openAnalysis }, { threadIds }] = await Promise.all([import('../../analysis/analysis-db.js'), import('../../analysis/trace-facts.js')]);
   const analysis = openAnalysis(path);
   try {
     if (thread !== undefined && threadIds(analysis.db, thread).length === 0) throw new UserError(`the trace has no thread ${thread}`);
@@ -62,6 +58,9 @@ const hotspotsCommand: CommandModule<object, HotspotArgs> = {
     .option('diff', { type: 'string', describe: 'compare with another trace of the same program' }) as Argv<HotspotArgs>,
   handler: async (args) => {
     const top = atLeastOne('--top', args.top);
+    const [{ diffHotspots, hotspots, sortDiff, sortFunctions }, { formatDiff, formatHotspots }] = await Promise.all([
+      import('../../analysis/hotspots.js'), import('../../analysis/hotspots-text.js'),
+    ]);
     const options = { thread: args.thread, module: args.module };
     const base = await withTrace(args.trace, args.thread, (s) => hotspots(s.db, options));
     // A trace of calls only counts calls as its cost: there, ranking by calls is what shows where the time goes.
@@ -91,6 +90,9 @@ const calltreeCommand: CommandModule<object, CallTreeArgs> = {
   handler: async (args) => {
     const depth = args.depth === Infinity ? Infinity : atLeastOne('--depth', args.depth);
     if (args.json && args.format === 'dot') throw new UserError('--json and --format dot are two different outputs: choose one');
+    const [{ buildCallTree }, { callTreeJson, formatCallTreeDot, formatCallTreeText }, { costUnit, locationNames, threadIds, threadName }] = await Promise.all([
+      import('../../analysis/call-tree.js'), import('../../analysis/call-tree-text.js'), import('../../analysis/trace-facts.js'),
+    ]);
     const text = await withTrace(args.trace, args.thread, (s) => {
       const trees = threadIds(s.db, args.thread).map((tid) => ({ tid, name: threadName(s.db, tid), root: buildCallTree(s.db, tid) }));
       const names = locationNames(s.db);
@@ -102,16 +104,23 @@ const calltreeCommand: CommandModule<object, CallTreeArgs> = {
   },
 };
 
+type StreamedReport = (db: TraceDb, thread: number | undefined, json: boolean, out: Output) => Promise<void>;
+
 /** A report written as it is read, in constant memory. */
-const streamed = (command: string, describe: string, write: (db: TraceDb, thread: number | undefined, json: boolean, out: Output) => Promise<void>): CommandModule<object, Common> => ({
+const streamed = (command: string, describe: string, write: () => Promise<StreamedReport>): CommandModule<object, Common> => ({
   command: `${command} <trace>`,
   describe,
   builder: (y) => common(y) as Argv<Common>,
-  handler: (args) => withTrace(args.trace, args.thread, (s) => write(s.db, args.thread, args.json ?? false, new Output())),
+  handler: async (args) => {
+    const report = await write();
+    return withTrace(args.trace, args.thread, (s) => report(s.db, args.thread, args.json ?? false, new Output()));
+  },
 });
 
-const apisCommand = streamed('apis', 'Library calls with their arguments and results, in drltrace\'s log layout (record --apis)', writeApiLog);
-const syscallsCommand = streamed('syscalls', 'Syscalls with decoded arguments and results, one line each as strace shows them', writeSyscallLog);
+const apisCommand = streamed('apis', 'Library calls with their arguments and results, in drltrace\'s log layout (record --apis)',
+  async () => (await import('../../analysis/call-reports.js')).writeApiLog);
+const syscallsCommand = streamed('syscalls', 'Syscalls with decoded arguments and results, one line each as strace shows them',
+  async () => (await import('../../analysis/call-reports.js')).writeSyscallLog);
 
 export const reportCommand: CommandModule = {
   command: 'report <kind>',

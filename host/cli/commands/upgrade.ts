@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { SCHEMA_VERSION, upgradeTrace } from '../../store/database.js';
 
 interface Args {
   trace: string;
@@ -9,7 +8,8 @@ export const upgradeCommand: CommandModule<object, Args> = {
   command: 'upgrade <trace>',
   describe: 'Bring a trace from an older stalk-trace up to this one\'s schema, in place, so it can be read',
   builder: (y) => y.positional('trace', { type: 'string', demandOption: true, describe: 'trace database' }),
-  handler: (args) => {
+  handler: async (args) => {
+    const { SCHEMA_VERSION, upgradeTrace } = await import('../../store/database.js');
     const from = upgradeTrace(args.trace);
     console.log(from === SCHEMA_VERSION
       ? `${args.trace} is already at trace schema version ${SCHEMA_VERSION}; nothing to do`
