@@ -89,6 +89,7 @@ function typescript() {
   constObject('StoredEvent', { size: records.storedEvent.size, ...offsets(records.storedEvent.fields) });
   constObject('StoredEventType', types(records.storedEvent.fields));
   constObject('StoredCall', { size: records.storedCall.size, ...offsets(records.storedCall.fields) });
+  constObject('StoredCodec', withoutDescription(records.storedCodecs));
   constObject('StoredCallType', types(records.storedCall.fields));
   constObject('CaptureHeader', { size: capture.header.size, ...offsets(capture.header.fields) });
   constObject('CAPTURE_MAGIC', capture.header.magic);

@@ -78,12 +78,26 @@ test('a damaged or empty database is refused in one sentence, by every reader', 
   const damaged = join(dir, 'damaged.db');
   copyFileSync(trace, damaged);
   const db = new Database(damaged);
-  db.prepare('UPDATE event_chunks SET data = zeroblob(length(data))').run();
+  db.prepare('UPDATE event_chunks SET codec = 0, data = zeroblob(count * 16)').run();
   db.close();
   for (const args of [['replay', damaged], ['export', damaged, '-F', 'jsonl'], ['report', 'calltree', damaged]]) {
     const r = runCli(args);
     refused(r, /^stalk-trace: the trace database is damaged: thread 1 has an event of unknown kind 0\n$/);
   }
+
+  // Compressed events that do not decompress, and a codec no stalk-trace wrote.
+  const garbled = join(dir, 'garbled.db');
+  copyFileSync(trace, garbled);
+  const g = new Database(garbled);
+  g.prepare("UPDATE event_chunks SET data = x'ffffffff'").run();
+  g.close();
+  for (const args of [['replay', garbled], ['export', garbled, '-F', 'jsonl'], ['query', garbled, 'SELECT count(*) FROM events']]) {
+    refused(runCli(args), /^stalk-trace: the trace database is damaged: an event chunk of thread 1 cannot be decompressed\n$/);
+  }
+  const unknown = new Database(garbled);
+  unknown.prepare('UPDATE event_chunks SET codec = 7').run();
+  unknown.close();
+  refused(runCli(['replay', garbled]), /^stalk-trace: the trace database is damaged: an event chunk of thread 1 is stored with unknown codec 7\n$/);
 
   // Pages SQLite itself cannot make sense of.
   const torn = join(dir, 'torn.db');

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { generateCapture } from './scenario/generate.js';
 import type { Scenario } from './scenario/scenario.js';
 import { fixturePath, fixtureScenarios } from './fixtures/fixtures.js';
@@ -351,8 +351,15 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
   const capture = demoIn(dir);
   const path = join(dir, 'old.db');
   assert.equal(runCli(['ingest', capture, '-o', path]).code, 0);
-  // What schema version 1 had: no library-call or argument-memory tables, no frame stack pointers or syscall times, no application id.
+  assert.equal(runCli(['ingest', capture, '-o', join(dir, 'new.db')]).code, 0);
+  // What schema version 1 had: no library-call or argument-memory tables, no frame stack pointers or syscall times, no application id,
+  // events and calls stored as they are.
   const db = new Database(path);
+  db.function('inflate', (data: unknown) => inflateRawSync(data as Buffer));
+  for (const table of ['event_chunks', 'call_lists']) {
+    db.exec(`UPDATE ${table} SET data = inflate(data)`);
+    db.exec(`ALTER TABLE ${table} DROP COLUMN codec`);
+  }
   for (const table of ['api_prototypes', 'api_functions', 'api_calls', 'api_args', 'api_memory', 'syscall_memory']) db.exec(`DROP TABLE ${table}`);
   db.exec('ALTER TABLE open_frames DROP COLUMN sp');
   db.exec('DROP INDEX IF EXISTS syscalls_time');
@@ -365,9 +372,11 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
     `upgrade it in place with: stalk-trace upgrade ${path}`);
   assert.ok(readFileSync(path).equals(before));
   const upgraded = runCli(['upgrade', path]);
-  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 3\n`);
+  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 4\n`);
   assert.equal(runCli(['info', path]).code, 0);
-  assert.deepEqual(listing(dir), ['c.stcap', 'old.db']);
+  assert.equal(runCli(['replay', path, '--json']).stdout, runCli(['replay', join(dir, 'new.db'), '--json']).stdout,
+    'events stored before compression read as those stored after');
+  assert.deepEqual(listing(dir), ['c.stcap', 'new.db', 'old.db']);
 });
 
 test('a long ingest shows its progress on a terminal, and only there', { skip: spawnSync('script', ['--version']).status !== 0 && 'script (util-linux) is not installed' }, () => {

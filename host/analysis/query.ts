@@ -83,6 +83,8 @@ export async function runQuery(db: TraceDb, sql: string, format: QueryFormat, ou
     try {
       return iterator.next();
     } catch (e) {
+      // A damaged trace found while reading rows is said as it is, not as a mistake in the SQL.
+      if (e instanceof UserError) throw e;
       throw new UserError(`SQL error: ${(e as Error).message}`);
     }
   };

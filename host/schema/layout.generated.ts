@@ -182,6 +182,11 @@ export const StoredCall = {
   "depth": 14
 } as const;
 
+export const StoredCodec = {
+  "raw": 0,
+  "deflate": 1
+} as const;
+
 export const StoredCallType = {
   "threadId": "u32",
   "siteId": "u32",

@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { StoredCall, StoredCallType, StoredEvent, StoredEventType } from '../schema/layout.generated.js';
 import { writeU48, writeU64 } from '../base/little-endian.js';
 import { nextId, type TraceDb } from './database.js';
+import { encodeRecords } from './stored-codec.js';
 
 // The writes below are at these widths.
 StoredEventType satisfies { kind: 'u8'; flags: 'u8'; depth: 'i16'; locationId: 'u32'; value: 'u64' };
@@ -46,8 +47,8 @@ export class EventWriter {
   private pendingCallBytes = 0;
 
   constructor(db: TraceDb) {
-    this.insertChunk = db.prepare('INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, data) VALUES (?, ?, ?, ?, ?, ?)');
-    this.insertCallList = db.prepare('INSERT INTO call_lists (callee_id, count, data) VALUES (?, ?, ?)');
+    this.insertChunk = db.prepare('INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, codec, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.insertCallList = db.prepare('INSERT INTO call_lists (callee_id, count, codec, data) VALUES (?, ?, ?, ?)');
     this.nextChunkId = nextId(db, 'event_chunks');
   }
 
@@ -75,7 +76,8 @@ export class EventWriter {
 
   endChunk(): void {
     const { threadId, firstSeq, recordCount, timestampNs } = this.chunk!;
-    this.insertChunk.run(this.nextChunkId++, threadId, firstSeq, recordCount, timestampNs, this.scratch.subarray(0, this.at));
+    const { codec, data } = encodeRecords(this.scratch.subarray(0, this.at));
+    this.insertChunk.run(this.nextChunkId++, threadId, firstSeq, recordCount, timestampNs, codec, data);
     this.chunk = null;
   }
 
@@ -92,10 +94,15 @@ export class EventWriter {
     list.count++;
     if (at + StoredCall.size >= CALL_LIST_BYTES) {
       // A hot callee: its full buffer is written and used again.
-      this.insertCallList.run(calleeId, list.count, list.data.subarray(0, list.count * StoredCall.size));
+      this.store(calleeId, list);
       list.count = 0;
     }
     else if (this.pendingCallBytes >= PENDING_CALL_BYTES) this.flush();
+  }
+
+  private store(calleeId: number, list: CallList): void {
+    const { codec, data } = encodeRecords(list.data.subarray(0, list.count * StoredCall.size));
+    this.insertCallList.run(calleeId, list.count, codec, data);
   }
 
   private newList(calleeId: number): CallList {
@@ -117,7 +124,7 @@ export class EventWriter {
   /** Writes every pending call list. */
   flush(): void {
     for (const [calleeId, list] of this.callLists) {
-      this.insertCallList.run(calleeId, list.count, list.data.subarray(0, list.count * StoredCall.size));
+      this.store(calleeId, list);
       this.pendingCallBytes -= list.data.length;
       this.callLists.delete(calleeId);
     }

@@ -2,10 +2,11 @@ import { KIND_NAMES, StoredCall, StoredEvent, type KindName } from '../schema/la
 import type { TraceDb } from './database.js';
 import { UserError } from '../base/errors.js';
 import { readU64 } from '../base/little-endian.js';
+import { decodeRecords } from './stored-codec.js';
 
 /**
  * Walks stored events without allocating per event: fields are updated in place by next().
- * Chunks come from a SELECT of (thread_id, first_seq, count, data) rows in the order wanted.
+ * Chunks come from a SELECT of (thread_id, first_seq, codec, data) rows in the order wanted.
  */
 export class EventCursor {
   threadId = 0;
@@ -21,13 +22,13 @@ export class EventCursor {
   private end = 0;
   private firstSeq = 0;
 
-  constructor(private readonly chunks: Iterator<{ thread_id: number; first_seq: number; data: Buffer }>) {}
+  constructor(private readonly chunks: Iterator<ChunkRow>) {}
 
   next(): boolean {
     while (this.view === null || this.at >= this.end) {
       const r = this.chunks.next();
       if (r.done) return false;
-      const { data } = r.value;
+      const data = decodeRecords(r.value.codec, r.value.data, `an event chunk of thread ${r.value.thread_id}`);
       this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
       this.threadId = r.value.thread_id;
       this.firstSeq = r.value.first_seq;
@@ -54,7 +55,7 @@ export interface EventRange {
   toSeq?: number;
 }
 
-type ChunkRow = { thread_id: number; first_seq: number; data: Buffer };
+type ChunkRow = { thread_id: number; first_seq: number; codec: number; data: Buffer };
 
 /** Chunks a page at a time, so no statement stays open between pages (a virtual table may be nested). */
 const PAGE = 32;
@@ -79,7 +80,7 @@ function* chunkPages(db: TraceDb, range: EventRange): Generator<ChunkRow> {
     where.push('first_seq <= ?');
     args.push(range.toSeq);
   }
-  const page = db.prepare(`SELECT thread_id, first_seq, data FROM event_chunks WHERE ${where.join(' AND ')}
+  const page = db.prepare(`SELECT thread_id, first_seq, codec, data FROM event_chunks WHERE ${where.join(' AND ')}
     ORDER BY thread_id, first_seq LIMIT ${PAGE}`);
   for (;;) {
     const rows = page.all(...after, ...args) as ChunkRow[];
@@ -109,12 +110,12 @@ export function eventCursor(db: TraceDb, range: EventRange = {}): EventCursor {
 
 /** A callee's call lists (all callees' when undefined), a page at a time like chunkPages. */
 export function* callLists(db: TraceDb, calleeId?: number): Generator<{ callee_id: number; data: Buffer }> {
-  const page = db.prepare(`SELECT id, callee_id, data FROM call_lists WHERE id > ? ${calleeId === undefined ? '' : 'AND callee_id = ?'}
+  const page = db.prepare(`SELECT id, callee_id, codec, data FROM call_lists WHERE id > ? ${calleeId === undefined ? '' : 'AND callee_id = ?'}
     ORDER BY id LIMIT ${PAGE}`);
   let after = 0;
   for (;;) {
-    const rows = page.all(after, ...(calleeId === undefined ? [] : [calleeId])) as { id: number; callee_id: number; data: Buffer }[];
-    yield* rows;
+    const rows = page.all(after, ...(calleeId === undefined ? [] : [calleeId])) as { id: number; callee_id: number; codec: number; data: Buffer }[];
+    for (const r of rows) yield { callee_id: r.callee_id, data: decodeRecords(r.codec, r.data, `the call list of location ${r.callee_id}`) };
     if (rows.length < PAGE) return;
     after = rows[rows.length - 1].id;
   }

@@ -1,0 +1,29 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { StoredCodec } from '../schema/layout.generated.js';
+import { UserError } from '../base/errors.js';
+
+/** A stored blob and how it is encoded. */
+export interface Encoded {
+  codec: number;
+  data: Buffer;
+}
+
+/**
+ * Records compress well (the same kinds, locations and depths again and again): DEFLATE at its
+ * fastest level stores call/ret events in about a tenth of their size and decodes at several
+ * hundred MB/s, so every event stays queryable.
+ */
+export function encodeRecords(records: Buffer): Encoded {
+  return { codec: StoredCodec.deflate, data: deflateRawSync(records, { level: 1 }) };
+}
+
+/** The records a stored blob holds; `where` names it in the sentence a damaged blob gets. */
+export function decodeRecords(codec: number, data: Buffer, where: string): Buffer {
+  if (codec === StoredCodec.raw) return data;
+  if (codec !== StoredCodec.deflate) throw new UserError(`the trace database is damaged: ${where} is stored with unknown codec ${codec}`);
+  try {
+    return inflateRawSync(data);
+  } catch {
+    throw new UserError(`the trace database is damaged: ${where} cannot be decompressed`);
+  }
+}
