@@ -87,7 +87,7 @@ export async function liveBench(dir: string): Promise<void> {
     `kept + dropped = ${(lossy.kept + lossy.info.lost).toLocaleString('en-US')} call+ret events, against ${lossless.kept.toLocaleString('en-US')} kept losslessly`);
   console.log(`end to end: ${rate(lossless.kept / (ours / 1e9))} events from the rings into the capture while the target ran ` +
     `(target: >= 5,000,000/s); capture ${(statSync(db.replace(/\.db$/, '.stcap')).size / 1048576).toFixed(0)} MiB; ` +
-    `whole command ${wall.toFixed(1)} s including the database`);
+    `whole command ${wall.toFixed(1)} s including the database; database ${(statSync(db).size / lossless.kept).toFixed(1)} bytes per event`);
   apiBench(dir);
 }
 
