@@ -62,7 +62,7 @@ void st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput *
 /* The CPU context as the callouts read it. */
 guint64 st_cpu_sp (GumCpuContext * cpu);
 guint64 st_cpu_syscall_number (GumCpuContext * cpu);
-void st_cpu_syscall_args (GumCpuContext * cpu, guint64 args[6]);
+void st_cpu_syscall_args (GumCpuContext * cpu, guint64 args[ST_SYSCALL_ARGS]);
 guint64 st_cpu_return_value (GumCpuContext * cpu);
 /* At a function's first instruction: its return address and its first n arguments. */
 guint64 st_cpu_return_address (GumCpuContext * cpu);

@@ -15,7 +15,7 @@ st_on_syscall (GumCpuContext * cpu, gpointer user_data)
 {
   StSite * site = user_data;
   StRing * ring = site->ring;
-  guint64 words[(ST_PAYLOAD_SYSCALL_MEMORY + ST_MEMORY_SPACE (6)) / 8];
+  guint64 words[(ST_PAYLOAD_SYSCALL_MEMORY + ST_MEMORY_SPACE (ST_SYSCALL_ARGS)) / 8];
   guint8 * payload = (guint8 *) words;
   guint64 * args = (guint64 *) (payload + ST_PAYLOAD_SYSCALL_ARGS);
   guint64 nr;
@@ -31,7 +31,7 @@ st_on_syscall (GumCpuContext * cpu, gpointer user_data)
   *(guint64 *) (payload + ST_PAYLOAD_SYSCALL_TIME_NS) = st_now_ns () - ring->tracer->started_ns;
   spec = reads_of (nr);
   st_memory_begin (&c, payload + ST_PAYLOAD_SYSCALL_MEMORY, payload + sizeof (words));
-  for (i = 0; i != 6; i++)
+  for (i = 0; i != ST_SYSCALL_ARGS; i++)
   {
     if ((ST_SYSCALL_READ_STRINGS (spec) & (1 << i)) != 0)
       st_memory_add_string (&c, i, args[i], FALSE);

@@ -29,6 +29,9 @@ function wordLayout(fields) {
 }
 const recordField = Object.fromEntries(wordLayout(records.ringRecord.fields).map((f) => [f.name, f]));
 
+if (records.payloads.syscall.timeNs - records.payloads.syscall.args !== records.syscallArgs.count * 8) {
+  throw new Error('records.json: a syscall payload\'s args must end where its timeNs starts');
+}
 const withoutDescription = (o) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'description'));
 /** A record's aux field counts its payload slots. */
 const MAX_PAYLOAD_BYTES = (2 ** recordField.aux.bits - 1) * records.ringRecord.slotSize;
@@ -72,6 +75,7 @@ function typescript() {
   constObject('EventMask', records.eventMask.bits);
   out.push('export type EventName = keyof typeof EventMask;', '');
   constObject('Payload', withoutDescription(records.payloads));
+  constObject('SYSCALL_ARGS', records.syscallArgs.count);
   constObject('MemoryRead', { entrySize: records.memory.entry.size, maxBytes: records.memory.maxBytes, ...offsets(records.memory.entry.fields) });
   constObject('MemoryReadHeader', { size: records.memory.header.size, ...offsets(records.memory.header.fields) });
   constObject('MEMORY_ENTRY_ALIGN', records.memory.entry.align);
@@ -142,6 +146,7 @@ function c() {
   for (const [flag, bit] of Object.entries(records.memory.flags)) define(`ST_MEMORY_${flag.toUpperCase()}`, bit);
   define('ST_MEMORY_RETURN_ARG', records.memory.returnArg);
   define('ST_MAX_PAYLOAD_BYTES', MAX_PAYLOAD_BYTES);
+  define('ST_SYSCALL_ARGS', records.syscallArgs.count);
   for (const [flag, bit] of Object.entries(withoutDescription(records.apicallFlags))) define(`ST_APICALL_${flag.toUpperCase()}`, bit);
   define('ST_GLOBALS_SPACE', agent.cmoduleGlobals.bytes);
   define('ST_API_MAX_ARGS', records.apiPrototype.maxArgs);

@@ -1,4 +1,4 @@
-import { Payload } from '../schema/layout.generated.js';
+import { Payload, SYSCALL_ARGS } from '../schema/layout.generated.js';
 import type { RecordDecoder } from '../capture/ring-records.js';
 import type { SyscallWriter } from '../store/syscall-writer.js';
 import { readMemory } from '../capture/memory-reads.js';
@@ -29,7 +29,7 @@ export class Syscalls {
     r.payloadHolds(memoryAt);
     const v = r.view;
     const at = r.payloadAt;
-    const args = [0, 1, 2, 3, 4, 5].map((i) => BigInt.asIntN(64, v.getBigUint64(at + Payload.syscall.args + i * 8, true)));
+    const args = Array.from({ length: SYSCALL_ARGS }, (_, i) => BigInt.asIntN(64, v.getBigUint64(at + Payload.syscall.args + i * 8, true)));
     const time = this.timed ? v.getBigUint64(at + Payload.syscall.timeNs, true) : null;
     const id = this.writer.call(tid, seq, locationId, nr, args, time, readMemory(v, at + memoryAt, r.payloadEnd));
     this.open.of(tid).push({ id, nr });

@@ -76,6 +76,8 @@ export const Payload = {
   }
 } as const;
 
+export const SYSCALL_ARGS = 6 as const;
+
 export const MemoryRead = {
   "entrySize": 8,
   "maxBytes": 256,

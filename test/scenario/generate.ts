@@ -3,7 +3,7 @@ import { CaptureWriter } from '../../host/capture/writer.js';
 import { writeChunkHeader } from '../../host/capture/chunks.js';
 import { recordSlots, writeRecord } from '../../host/capture/ring-records.js';
 import { writeMemory } from '../../host/capture/memory-reads.js';
-import { ApicallFlag, MAX_PAYLOAD_BYTES, MemoryFlag, Kind, Payload, SLOT_SIZE } from '../../host/schema/layout.generated.js';
+import { ApicallFlag, MAX_PAYLOAD_BYTES, MemoryFlag, Kind, Payload, SLOT_SIZE, SYSCALL_ARGS } from '../../host/schema/layout.generated.js';
 import type { ApiSpec, CallSpec, FunctionSpec, MemorySpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -134,7 +134,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
   const syscall = (s: SyscallSpec, site: number) => {
     const memory = s.memory ?? [];
     for (let i = 0; i < (s.count ?? 1); i++) {
-      const args = [...(s.args ?? []), 0, 0, 0, 0, 0, 0].slice(0, 6);
+      const args = Array.from({ length: SYSCALL_ARGS }, (_, n) => s.args?.[n] ?? 0);
       clockNs += 1000;
       writer.record(Kind.syscall, site, s.nr, payload(Payload.syscall.memory, memory.filter((m) => !m.atReturn), (p) => {
         u64s(p, Payload.syscall.args, args);
