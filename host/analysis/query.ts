@@ -41,6 +41,14 @@ const stripComments = (sql: string) => sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g,
  * assignments count as read-only to SQLite (they change the connection, or another file), so
  * they are refused here.
  */
+/**
+ * What SQLite refused, as a sentence. A damaged trace that a virtual table found while making
+ * rows is already said as it is: it is not a mistake in the SQL.
+ */
+function sqlError(e: unknown): UserError {
+  return e instanceof UserError ? e : new UserError(`SQL error: ${(e as Error).message}`);
+}
+
 export function prepareReadOnly(db: TraceDb, sql: string): Statement {
   const text = stripComments(sql);
   if (text === '') throw new UserError('no SQL to run');
@@ -48,7 +56,7 @@ export function prepareReadOnly(db: TraceDb, sql: string): Statement {
   try {
     stmt = db.prepare(sql);
   } catch (e) {
-    throw new UserError(`SQL error: ${(e as Error).message}`);
+    throw sqlError(e);
   }
   const pragma = /^pragma\s+(?:\w+\.)?(\w+)\s*(.*)$/is.exec(text);
   const refused = !stmt.reader || !stmt.readonly || (pragma !== null && (!READING_PRAGMAS.has(pragma[1].toLowerCase()) || pragma[2].startsWith('=')));
@@ -77,15 +85,13 @@ export async function runQuery(db: TraceDb, sql: string, format: QueryFormat, ou
   try {
     iterator = stmt.iterate() as IterableIterator<unknown[]>;
   } catch (e) {
-    throw new UserError(`SQL error: ${(e as Error).message}`);
+    throw sqlError(e);
   }
   const next = (): IteratorResult<unknown[]> => {
     try {
       return iterator.next();
     } catch (e) {
-      // A damaged trace found while reading rows is said as it is, not as a mistake in the SQL.
-      if (e instanceof UserError) throw e;
-      throw new UserError(`SQL error: ${(e as Error).message}`);
+      throw sqlError(e);
     }
   };
   try {
