@@ -1,7 +1,7 @@
 import { KIND_NAMES, StoredCall, StoredEvent, type KindName } from '../schema/layout.generated.js';
 import type { TraceDb } from './database.js';
 import { UserError } from '../base/errors.js';
-import { readU64 } from '../base/little-endian.js';
+import { readU48, readU64 } from '../base/little-endian.js';
 import { decodeRecords } from './stored-codec.js';
 
 /**
@@ -130,12 +130,13 @@ export interface StoredCallRow {
 
 /** Decodes one call_lists blob. */
 export function* storedCalls(data: Buffer): Generator<StoredCallRow> {
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
   for (let at = 0; at < data.length; at += StoredCall.size) {
     yield {
-      threadId: data.readUInt32LE(at + StoredCall.threadId),
-      siteId: data.readUInt32LE(at + StoredCall.siteId),
-      seq: data.readUIntLE(at + StoredCall.seq, 6),
-      depth: data.readInt16LE(at + StoredCall.depth),
+      threadId: v.getUint32(at + StoredCall.threadId, true),
+      siteId: v.getUint32(at + StoredCall.siteId, true),
+      seq: readU48(v, at + StoredCall.seq),
+      depth: v.getInt16(at + StoredCall.depth, true),
     };
   }
 }
