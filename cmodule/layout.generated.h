@@ -10,8 +10,11 @@
 #define ST_KIND_CALL 1
 #define ST_KIND_RET 2
 #define ST_KIND_EXEC 4
+#define ST_KIND_INSN 5
 #define ST_KIND_BLOCK 8
 #define ST_KIND_COMPILE 16
+#define ST_KIND_INSNLAYOUT 17
+#define ST_KIND_INSNSYNC 18
 #define ST_KIND_SYSCALL 32
 #define ST_KIND_SYSRET 33
 #define ST_KIND_APICALL 48
@@ -24,6 +27,7 @@
 #define ST_EVENT_COMPILE 16
 #define ST_EVENT_SYSCALL 32
 #define ST_EVENT_API 64
+#define ST_EVENT_INSN 128
 #define ST_PAYLOAD_CALL_SP 0
 #define ST_PAYLOAD_CALL_LENGTH 8
 #define ST_PAYLOAD_SYSCALL_ARGS 0
@@ -100,6 +104,97 @@ struct _StSilentRange
   uint64_t start;
   uint64_t end;
 };
+
+typedef struct _StInsnLayoutHeader StInsnLayoutHeader;
+struct _StInsnLayoutHeader
+{
+  uint16_t insn_count;
+  uint16_t entry_count;
+  uint16_t values_size;
+  uint16_t flags;
+};
+
+typedef struct _StInsnLayoutEntry StInsnLayoutEntry;
+struct _StInsnLayoutEntry
+{
+  uint8_t insn;
+  uint8_t what;
+  uint8_t reg;
+  uint8_t flags;
+  uint16_t bytes;
+  uint16_t offset;
+};
+
+#define ST_INSN_LENGTHS_ALIGN 8
+#define ST_INSN_MAX_VALUE_BYTES 32
+#define ST_INSN_VALUE_REG 1
+#define ST_INSN_VALUE_MEM_READ 2
+#define ST_INSN_VALUE_MEM_WRITE 3
+#define ST_INSN_VALUE_UNRECORDED 1
+#define ST_INSN_SYNC_START 0
+#define ST_INSN_SYNC_FUNC_ENTER 1
+#define ST_REG_X64_RAX 0
+#define ST_REG_X64_RBX 1
+#define ST_REG_X64_RCX 2
+#define ST_REG_X64_RDX 3
+#define ST_REG_X64_RSI 4
+#define ST_REG_X64_RDI 5
+#define ST_REG_X64_RBP 6
+#define ST_REG_X64_RSP 7
+#define ST_REG_X64_R8 8
+#define ST_REG_X64_R9 9
+#define ST_REG_X64_R10 10
+#define ST_REG_X64_R11 11
+#define ST_REG_X64_R12 12
+#define ST_REG_X64_R13 13
+#define ST_REG_X64_R14 14
+#define ST_REG_X64_R15 15
+#define ST_REG_X64_RIP 16
+#define ST_REG_X64_RFLAGS 17
+#define ST_REG_X64_SYNC_COUNT 17
+#define ST_REG_X64_VECTOR_BASE 32
+#define ST_REG_X64_VECTOR_SIZE 16
+#define ST_REG_X64_WIDE_BASE 48
+#define ST_REG_X64_WIDE_SIZE 32
+#define ST_REG_ARM64_X0 0
+#define ST_REG_ARM64_X1 1
+#define ST_REG_ARM64_X2 2
+#define ST_REG_ARM64_X3 3
+#define ST_REG_ARM64_X4 4
+#define ST_REG_ARM64_X5 5
+#define ST_REG_ARM64_X6 6
+#define ST_REG_ARM64_X7 7
+#define ST_REG_ARM64_X8 8
+#define ST_REG_ARM64_X9 9
+#define ST_REG_ARM64_X10 10
+#define ST_REG_ARM64_X11 11
+#define ST_REG_ARM64_X12 12
+#define ST_REG_ARM64_X13 13
+#define ST_REG_ARM64_X14 14
+#define ST_REG_ARM64_X15 15
+#define ST_REG_ARM64_X16 16
+#define ST_REG_ARM64_X17 17
+#define ST_REG_ARM64_X18 18
+#define ST_REG_ARM64_X19 19
+#define ST_REG_ARM64_X20 20
+#define ST_REG_ARM64_X21 21
+#define ST_REG_ARM64_X22 22
+#define ST_REG_ARM64_X23 23
+#define ST_REG_ARM64_X24 24
+#define ST_REG_ARM64_X25 25
+#define ST_REG_ARM64_X26 26
+#define ST_REG_ARM64_X27 27
+#define ST_REG_ARM64_X28 28
+#define ST_REG_ARM64_FP 29
+#define ST_REG_ARM64_LR 30
+#define ST_REG_ARM64_SP 31
+#define ST_REG_ARM64_PC 32
+#define ST_REG_ARM64_NZCV 33
+#define ST_REG_ARM64_SYNC_COUNT 33
+#define ST_REG_ARM64_VECTOR_BASE 64
+#define ST_REG_ARM64_VECTOR_SIZE 16
+#define ST_REG_ARM64_WIDE_BASE 0
+#define ST_REG_ARM64_WIDE_SIZE 0
 
 /* A ring record as two u64 words: the field bit ranges. */
 #define ST_REC_LOCATION_WORD 0

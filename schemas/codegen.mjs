@@ -32,6 +32,10 @@ const recordField = Object.fromEntries(wordLayout(records.ringRecord.fields).map
 if (records.payloads.syscall.timeNs - records.payloads.syscall.args !== records.syscallArgs.count * 8) {
   throw new Error('records.json: a syscall payload\'s args must end where its timeNs starts');
 }
+// An insnsync record carries its registers at id * 8: the sync list must be the first names.
+for (const [arch, regs] of Object.entries(records.insnRegisters).filter(([k]) => k !== 'description')) {
+  if (regs.sync.some((name, i) => regs.names[i] !== name)) throw new Error(`records.json: insnRegisters.${arch}.sync must be the first of its names, in order`);
+}
 const withoutDescription = (o) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'description'));
 /** A record's aux field counts its payload slots. */
 const MAX_PAYLOAD_BYTES = (2 ** recordField.aux.bits - 1) * records.ringRecord.slotSize;
@@ -82,6 +86,14 @@ function typescript() {
   constObject('MemoryFlag', records.memory.flags);
   constObject('MEMORY_RETURN_ARG', records.memory.returnArg);
   constObject('MAX_PAYLOAD_BYTES', MAX_PAYLOAD_BYTES);
+  constObject('InsnLayoutHeader', { size: records.insnLayout.header.size, ...offsets(records.insnLayout.header.fields) });
+  constObject('InsnLayoutEntry', { size: records.insnLayout.entry.size, ...offsets(records.insnLayout.entry.fields) });
+  constObject('INSN_LENGTHS_ALIGN', records.insnLayout.lengthsAlign);
+  constObject('INSN_MAX_VALUE_BYTES', records.insnLayout.maxValueBytes);
+  constObject('InsnWhat', records.insnLayout.what);
+  constObject('InsnEntryFlag', records.insnLayout.entryFlags);
+  constObject('InsnSyncReason', records.insnSync.reasons);
+  constObject('InsnRegisters', withoutDescription(records.insnRegisters));
   constObject('ApicallFlag', withoutDescription(records.apicallFlags));
   constObject('ApiPrototype', { size: records.apiPrototype.size, maxArgs: records.apiPrototype.maxArgs, ...offsets(records.apiPrototype.fields) });
   constObject('PointeeKind', records.apiPrototype.pointeeKinds);
@@ -159,6 +171,23 @@ function c() {
   out.push(...cStruct('StApiProto', records.apiPrototype));
   out.push(...cStruct('StApiEntry', records.apiEntry));
   out.push(...cStruct('StSilentRange', records.silentRange));
+  out.push(...cStruct('StInsnLayoutHeader', records.insnLayout.header));
+  out.push(...cStruct('StInsnLayoutEntry', records.insnLayout.entry));
+  define('ST_INSN_LENGTHS_ALIGN', records.insnLayout.lengthsAlign);
+  define('ST_INSN_MAX_VALUE_BYTES', records.insnLayout.maxValueBytes);
+  for (const [what, value] of Object.entries(records.insnLayout.what)) define(`ST_INSN_VALUE_${camelToUpper(what)}`, value);
+  for (const [flag, bit] of Object.entries(records.insnLayout.entryFlags)) define(`ST_INSN_VALUE_${flag.toUpperCase()}`, bit);
+  for (const [reason, value] of Object.entries(records.insnSync.reasons)) define(`ST_INSN_SYNC_${camelToUpper(reason)}`, value);
+  for (const [arch, regs] of Object.entries(withoutDescription(records.insnRegisters))) {
+    const prefix = `ST_REG_${arch.toUpperCase()}`;
+    regs.names.forEach((name, id) => define(`${prefix}_${name.toUpperCase()}`, id));
+    define(`${prefix}_SYNC_COUNT`, regs.sync.length);
+    define(`${prefix}_VECTOR_BASE`, regs.vectorBase);
+    define(`${prefix}_VECTOR_SIZE`, regs.vectorSize);
+    define(`${prefix}_WIDE_BASE`, regs.wideBase);
+    define(`${prefix}_WIDE_SIZE`, regs.wideSize);
+  }
+  out.push('');
   out.push('/* A ring record as two u64 words: the field bit ranges. */');
   for (const f of Object.values(recordField)) {
     define(`ST_REC_${camelToUpper(f.name)}_WORD`, f.word);

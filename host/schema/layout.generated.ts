@@ -23,8 +23,11 @@ export const Kind = {
   "call": 1,
   "ret": 2,
   "exec": 4,
+  "insn": 5,
   "block": 8,
   "compile": 16,
+  "insnlayout": 17,
+  "insnsync": 18,
   "syscall": 32,
   "sysret": 33,
   "apicall": 48,
@@ -44,7 +47,8 @@ export const EventMask = {
   "block": 8,
   "compile": 16,
   "syscall": 32,
-  "api": 64
+  "api": 64,
+  "insn": 128
 } as const;
 
 export type EventName = keyof typeof EventMask;
@@ -105,6 +109,176 @@ export const MemoryFlag = {
 export const MEMORY_RETURN_ARG = 255 as const;
 
 export const MAX_PAYLOAD_BYTES = 4080 as const;
+
+export const InsnLayoutHeader = {
+  "size": 8,
+  "insnCount": 0,
+  "entryCount": 2,
+  "valuesSize": 4,
+  "flags": 6
+} as const;
+
+export const InsnLayoutEntry = {
+  "size": 8,
+  "insn": 0,
+  "what": 1,
+  "reg": 2,
+  "flags": 3,
+  "bytes": 4,
+  "offset": 6
+} as const;
+
+export const INSN_LENGTHS_ALIGN = 8 as const;
+
+export const INSN_MAX_VALUE_BYTES = 32 as const;
+
+export const InsnWhat = {
+  "reg": 1,
+  "memRead": 2,
+  "memWrite": 3
+} as const;
+
+export const InsnEntryFlag = {
+  "unrecorded": 1
+} as const;
+
+export const InsnSyncReason = {
+  "start": 0,
+  "funcEnter": 1
+} as const;
+
+export const InsnRegisters = {
+  "x64": {
+    "names": [
+      "rax",
+      "rbx",
+      "rcx",
+      "rdx",
+      "rsi",
+      "rdi",
+      "rbp",
+      "rsp",
+      "r8",
+      "r9",
+      "r10",
+      "r11",
+      "r12",
+      "r13",
+      "r14",
+      "r15",
+      "rip",
+      "rflags"
+    ],
+    "sync": [
+      "rax",
+      "rbx",
+      "rcx",
+      "rdx",
+      "rsi",
+      "rdi",
+      "rbp",
+      "rsp",
+      "r8",
+      "r9",
+      "r10",
+      "r11",
+      "r12",
+      "r13",
+      "r14",
+      "r15",
+      "rip"
+    ],
+    "vectorBase": 32,
+    "vectorPrefix": "xmm",
+    "vectorCount": 16,
+    "vectorSize": 16,
+    "wideBase": 48,
+    "widePrefix": "ymm",
+    "wideCount": 16,
+    "wideSize": 32
+  },
+  "arm64": {
+    "names": [
+      "x0",
+      "x1",
+      "x2",
+      "x3",
+      "x4",
+      "x5",
+      "x6",
+      "x7",
+      "x8",
+      "x9",
+      "x10",
+      "x11",
+      "x12",
+      "x13",
+      "x14",
+      "x15",
+      "x16",
+      "x17",
+      "x18",
+      "x19",
+      "x20",
+      "x21",
+      "x22",
+      "x23",
+      "x24",
+      "x25",
+      "x26",
+      "x27",
+      "x28",
+      "fp",
+      "lr",
+      "sp",
+      "pc",
+      "nzcv"
+    ],
+    "sync": [
+      "x0",
+      "x1",
+      "x2",
+      "x3",
+      "x4",
+      "x5",
+      "x6",
+      "x7",
+      "x8",
+      "x9",
+      "x10",
+      "x11",
+      "x12",
+      "x13",
+      "x14",
+      "x15",
+      "x16",
+      "x17",
+      "x18",
+      "x19",
+      "x20",
+      "x21",
+      "x22",
+      "x23",
+      "x24",
+      "x25",
+      "x26",
+      "x27",
+      "x28",
+      "fp",
+      "lr",
+      "sp",
+      "pc"
+    ],
+    "vectorBase": 64,
+    "vectorPrefix": "q",
+    "vectorCount": 32,
+    "vectorSize": 16,
+    "wideBase": 0,
+    "widePrefix": "",
+    "wideCount": 0,
+    "wideSize": 0
+  }
+} as const;
 
 export const ApicallFlag = {
   "untracked": 1
@@ -208,7 +382,7 @@ export const CaptureHeader = {
 
 export const CAPTURE_MAGIC = "STKTRCAP" as const;
 
-export const CAPTURE_VERSION = 3 as const;
+export const CAPTURE_VERSION = 4 as const;
 
 export const Arch = {
   "x64": 1,
