@@ -66,6 +66,11 @@ export class Tracer {
     new NativeFunction(this.cm.st_set_func_entry, 'void', ['uint64'])(uint64(entry.toString()));
   }
 
+  /** --insn-flags: instruction records carry the flags register where an instruction writes it. */
+  set insnFlags(flags: boolean) {
+    new NativeFunction(this.cm.st_set_insn_flags, 'void', ['int'])(flags ? 1 : 0);
+  }
+
   /** --apis: record calls to these functions (entry, prototype), with what their arguments point to. */
   addApiEntries(entries: [NativePointer, NativePointer][]): void {
     if (entries.length === 0) return;

@@ -7,6 +7,8 @@
  */
 #include "emit.h"
 
+#include <string.h>
+
 #define RED_ZONE 128
 /* rsp at the instruction, seen from inside the prologue: red zone plus three saved registers. */
 #define SAVED (RED_ZONE + 3 * 8)
@@ -76,6 +78,48 @@ load_original (GumX86Writer * cw, GumX86Reg dst, x86_reg reg)
   }
 }
 
+/*
+ * rax = the address memory operand `op` names, from the registers as they were at the
+ * instruction; uses rcx. FALSE: a form not handled (gs-relative, a register of no address).
+ */
+static gboolean
+load_operand_address (GumX86Writer * cw, const cs_insn * insn, const cs_x86_op * op)
+{
+  /* lea rax, [rcx + rax * scale + disp32] */
+  guint8 lea[8] = { 0x48, 0x8d, 0x84, 0x01, 0, 0, 0, 0 };
+  /* mov rcx, fs:[0]: glibc and bionic keep the thread pointer (fs's base) there. */
+  const guint8 fs_base[9] = { 0x64, 0x48, 0x8b, 0x0c, 0x25, 0, 0, 0, 0 };
+  /* lea rax, [rax + rcx] */
+  const guint8 add_rcx[4] = { 0x48, 0x8d, 0x04, 0x08 };
+  guint scale_bits = op->mem.scale == 8 ? 3 : op->mem.scale == 4 ? 2 : op->mem.scale == 2 ? 1 : 0;
+
+  if (op->mem.segment != X86_REG_INVALID && op->mem.segment != X86_REG_FS && op->mem.segment != X86_REG_ES &&
+      op->mem.segment != X86_REG_DS && op->mem.segment != X86_REG_SS && op->mem.segment != X86_REG_CS)
+    return FALSE;
+  if (op->mem.base == X86_REG_RIP)
+  {
+    gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, insn->address + insn->size + op->mem.disp);
+    return TRUE;
+  }
+  if (op->mem.base == X86_REG_INVALID)
+    gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_ECX, 0);
+  else if (!load_original (cw, GUM_X86_RCX, op->mem.base))
+    return FALSE;
+  if (op->mem.index == X86_REG_INVALID)
+    gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_EAX, 0);
+  else if (!load_original (cw, GUM_X86_RAX, op->mem.index))
+    return FALSE;
+  lea[3] = (guint8) ((scale_bits << 6) | 0x01);
+  *(gint32 *) (lea + 4) = (gint32) op->mem.disp;
+  gum_x86_writer_put_bytes (cw, lea, sizeof (lea));
+  if (op->mem.segment == X86_REG_FS)
+  {
+    gum_x86_writer_put_bytes (cw, fs_base, sizeof (fs_base));
+    gum_x86_writer_put_bytes (cw, add_rcx, sizeof (add_rcx));
+  }
+  return TRUE;
+}
+
 /* rax = the call's target, evaluated as the instruction would. FALSE: a form not handled. */
 static gboolean
 load_call_target (GumX86Writer * cw, const cs_insn * insn)
@@ -89,30 +133,9 @@ load_call_target (GumX86Writer * cw, const cs_insn * insn)
   }
   if (op->type == X86_OP_REG)
     return load_original (cw, GUM_X86_RAX, op->reg);
-  if (op->type != X86_OP_MEM || op->mem.segment != X86_REG_INVALID)
+  if (op->type != X86_OP_MEM || !load_operand_address (cw, insn, op))
     return FALSE;
-  if (op->mem.base == X86_REG_RIP)
-  {
-    gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, insn->address + insn->size + op->mem.disp);
-    return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RAX, 0);
-  }
-  if (op->mem.base != X86_REG_INVALID && !load_original (cw, GUM_X86_RCX, op->mem.base))
-    return FALSE;
-  if (op->mem.index == X86_REG_INVALID)
-  {
-    if (op->mem.base == X86_REG_INVALID)
-    {
-      gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RAX, (guint64) op->mem.disp);
-      return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RAX, 0);
-    }
-    return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RCX, op->mem.disp);
-  }
-  if (!load_original (cw, GUM_X86_RDX, op->mem.index))
-    return FALSE;
-  if (op->mem.base == X86_REG_INVALID)
-    gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_ECX, 0);
-  return gum_x86_writer_put_mov_reg_base_index_scale_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RCX, GUM_X86_RDX,
-      op->mem.scale, op->mem.disp);
+  return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RAX, 0);
 }
 
 static void
@@ -275,6 +298,275 @@ st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
   epilogue (cw);
 }
 
+/* --events insn (insn-runs.h): between two instructions, in one prologue, the steps transform asks for. */
+
+/* rdx = the record of the run under way. */
+static void
+load_record (GumX86Writer * cw, StRing * ring)
+{
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RDX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_record));
+}
+
+/* [rdx + at] = `bytes` bytes read from [rax], zero-padded to whole words; uses rcx. */
+static void
+copy_memory (GumX86Writer * cw, guint bytes, gint32 at)
+{
+  /* movzx ecx, byte [rax]; movzx ecx, word [rax]; mov ecx, [rax] */
+  static const guint8 load8[3] = { 0x0f, 0xb6, 0x08 };
+  static const guint8 load16[3] = { 0x0f, 0xb7, 0x08 };
+  static const guint8 load32[2] = { 0x8b, 0x08 };
+  guint i;
+
+  if (bytes < 8)
+  {
+    if (bytes == 1)
+      gum_x86_writer_put_bytes (cw, load8, sizeof (load8));
+    else if (bytes == 2)
+      gum_x86_writer_put_bytes (cw, load16, sizeof (load16));
+    else
+      gum_x86_writer_put_bytes (cw, load32, sizeof (load32));
+    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, at, GUM_X86_RCX);
+    return;
+  }
+  for (i = 0; i != bytes; i += 8)
+  {
+    gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RAX, i);
+    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, at + i, GUM_X86_RCX);
+  }
+}
+
+/* [rdx + at] = the vector register's value: movdqu for xmm, vmovdqu for ymm. */
+static void
+store_vector (GumX86Writer * cw, guint8 id, gint32 at)
+{
+  guint8 code[10];
+  guint n = 0;
+  guint index;
+
+  if (id >= ST_REG_X64_WIDE_BASE)
+  {
+    index = id - ST_REG_X64_WIDE_BASE;
+    code[n++] = 0xc5;
+    code[n++] = index < 8 ? 0xfe : 0x7e;
+  }
+  else
+  {
+    index = id - ST_REG_X64_VECTOR_BASE;
+    code[n++] = 0xf3;
+    if (index >= 8)
+      code[n++] = 0x44;
+    code[n++] = 0x0f;
+  }
+  code[n++] = 0x7f;
+  /* mod 10 (disp32), reg = the vector register, rm = rdx */
+  code[n++] = (guint8) (0x80 | ((index & 7) << 3) | 0x02);
+  memcpy (code + n, &at, 4);
+  gum_x86_writer_put_bytes (cw, code, n + 4);
+}
+
+static void
+store_written_register (GumX86Writer * cw, const StInsnValue * v)
+{
+  if (v->reg >= ST_REG_X64_VECTOR_BASE)
+  {
+    store_vector (cw, v->reg, v->offset);
+    return;
+  }
+  if (v->reg == ST_REG_X64_RFLAGS)
+  {
+    gum_x86_writer_put_pushfx (cw);
+    gum_x86_writer_put_pop_reg (cw, GUM_X86_RCX);
+  }
+  else if (v->source == X86_REG_RAX || v->source == X86_REG_RCX || v->source == X86_REG_RDX || v->source == X86_REG_RSP)
+  {
+    load_original (cw, GUM_X86_RCX, v->source);
+  }
+  else
+  {
+    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset, gum_reg (v->source));
+    return;
+  }
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset, GUM_X86_RCX);
+}
+
+/* After an instruction ran: the registers it wrote, and what its writes left in memory. */
+static void
+store_after (GumX86Writer * cw, StRing * ring, const StInsnValue * values, guint count)
+{
+  guint i;
+  load_record (cw, ring);
+  for (i = 0; i != count; i++)
+  {
+    const StInsnValue * v = &values[i];
+    if (v->before || (v->flags & ST_INSN_VALUE_UNRECORDED) != 0)
+      continue;
+    if (v->what == ST_INSN_VALUE_REG)
+    {
+      store_written_register (cw, v);
+    }
+    else
+    {
+      gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDX, v->offset);
+      copy_memory (cw, v->bytes, v->offset + 8);
+    }
+  }
+}
+
+/* rax = the address a memory value is at; uses rcx. FALSE: a form not handled. */
+static gboolean
+load_access_address (GumX86Writer * cw, const cs_insn * insn, const StInsnValue * v)
+{
+  switch (v->operand)
+  {
+    case ST_ACCESS_PUSH: return gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED - 8);
+    case ST_ACCESS_POP: return gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED);
+    case ST_ACCESS_LEAVE: return load_original (cw, GUM_X86_RAX, X86_REG_RBP);
+    default: return load_operand_address (cw, insn, &insn->detail->x86.operands[v->operand]);
+  }
+}
+
+/*
+ * Before an instruction runs: the address of each memory access (the registers may change),
+ * a read's value, and what a branch leaves behind.
+ */
+static void
+store_before (GumX86Writer * cw, StRing * ring, const cs_insn * insn, const StInsnValue * values, guint count)
+{
+  guint i;
+
+  for (i = 0; i != count; i++)
+  {
+    const StInsnValue * v = &values[i];
+    if (v->what == ST_INSN_VALUE_REG)
+    {
+      if (!v->before || (v->flags & ST_INSN_VALUE_UNRECORDED) != 0)
+        continue;
+      load_original (cw, GUM_X86_RCX, v->source);
+      gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, v->delta);
+      load_record (cw, ring);
+      gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset, GUM_X86_RCX);
+      continue;
+    }
+    /* insn-values-x86_64.c flags the forms this cannot compute as unrecorded: their address is 0. */
+    if (!load_access_address (cw, insn, v))
+      gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_EAX, 0);
+    load_record (cw, ring);
+    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset, GUM_X86_RAX);
+    if (!v->before || (v->flags & ST_INSN_VALUE_UNRECORDED) != 0)
+      continue;
+    if (v->has_constant)
+    {
+      gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RCX, v->constant);
+      gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset + 8, GUM_X86_RCX);
+    }
+    else
+    {
+      copy_memory (cw, v->bytes, v->offset + 8);
+    }
+  }
+}
+
+/* Publishes the run's record: cur moves to its end (to where it was, while not recording). */
+static void
+close_run (GumX86Writer * cw, StRing * ring)
+{
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RAX, GUM_ADDRESS (ring));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RAX, G_STRUCT_OFFSET (StRing, insn_end));
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, G_STRUCT_OFFSET (StRing, cur), GUM_X86_RCX);
+}
+
+/* lea rcx, [rcx + disp32], with a disp32 st_patch_insn_run fills in: returns where. */
+static gpointer
+lea_rcx_to_patch (GumX86Writer * cw, GumX86Reg base)
+{
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, base, 0x10000);
+  return cw->code - 4;
+}
+
+/*
+ * Reserves the run's record: a window too short for it (and the one slot every window keeps)
+ * is ended first, as a two-slot record does. The record's size is known only when the run
+ * ends: st_patch_insn_run writes it into this code then.
+ */
+static void
+open_run (GumX86Writer * cw, StRing * ring, StRun * run)
+{
+  gconstpointer off = cw->code;
+  gconstpointer room = cw->code + 1;
+  gconstpointer have = cw->code + 2;
+  /* movzx ecx, byte [rdx + disp32]: the probe's sign byte */
+  guint8 sign[7] = { 0x0f, 0xb6, 0x8a, 0, 0, 0, 0 };
+  gint32 sign_at = G_STRUCT_OFFSET (StRing, insn_probe) + 7;
+
+  memcpy (sign + 3, &sign_at, 4);
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, recording));
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, off, GUM_NO_HINT);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
+  run->patches[0] = lea_rcx_to_patch (cw, GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_probe), GUM_X86_RCX);
+  gum_x86_writer_put_bytes (cw, sign, sizeof (sign));
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, room, GUM_NO_HINT);
+  gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_globals.gates->refill_stub));
+  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+  gum_x86_writer_put_label (cw, room);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, cur));
+  gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RCX, 0);
+  run->patches[1] = cw->code - 8;
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, ST_WORD0_AT, GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RCX, run->layout_id);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, ST_TARGET_WORD_AT, GUM_X86_RCX);
+  run->patches[2] = lea_rcx_to_patch (cw, GUM_X86_RAX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_end), GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
+  run->patches[3] = lea_rcx_to_patch (cw, GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining), GUM_X86_RCX);
+  gum_x86_writer_put_jmp_short_label (cw, have);
+  gum_x86_writer_put_label (cw, off);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, cur));
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_end), GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, scratch));
+  gum_x86_writer_put_label (cw, have);
+  /* Values go after the record's first slot: insn_record points at the payload. */
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RAX, GUM_X86_RAX, ST_SLOT_SIZE);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_record), GUM_X86_RAX);
+}
+
+void
+st_patch_insn_run (const StRun * run)
+{
+  gint32 size = (gint32) st_run_record_size (run);
+  gint32 probe = -(size + ST_SLOT_SIZE);
+  gint32 used = -size;
+  guint64 word0 = st_record_word0 (run->start, ST_KIND_INSN, (size - ST_SLOT_SIZE) / ST_SLOT_SIZE);
+
+  memcpy (run->patches[0], &probe, 4);
+  memcpy (run->patches[1], &word0, 8);
+  memcpy (run->patches[2], &size, 4);
+  memcpy (run->patches[3], &used, 4);
+}
+
+void
+st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBoundary * b)
+{
+  GumX86Writer * cw = output->writer.x86;
+  guint i;
+
+  prologue (cw);
+  for (i = 0; i != b->step_count; i++)
+  {
+    switch (b->steps[i])
+    {
+      case ST_STEP_AFTER: store_after (cw, ring, b->after, b->after_count); break;
+      case ST_STEP_CLOSE: close_run (cw, ring); break;
+      case ST_STEP_OPEN: open_run (cw, ring, b->run); break;
+      case ST_STEP_BEFORE: store_before (cw, ring, b->insn, b->before, b->before_count); break;
+    }
+  }
+  epilogue (cw);
+}
+
 /* Saves what a C call may change beyond rax, rcx, rdx (saved by the inline writer), calls *refill with rdi = ring. */
 static void
 write_refill_stub (GumX86Writer * cw, StGatePage * page)
@@ -384,6 +676,28 @@ st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput * outp
   epilogue (cw);
   gum_stalker_iterator_put_callout (iterator, callout, data, g_free);
   gum_x86_writer_put_label (cw, skip);
+}
+
+void
+st_cpu_sync_registers (GumCpuContext * cpu, guint64 location, guint64 * values)
+{
+  values[ST_REG_X64_RAX] = cpu->rax;
+  values[ST_REG_X64_RBX] = cpu->rbx;
+  values[ST_REG_X64_RCX] = cpu->rcx;
+  values[ST_REG_X64_RDX] = cpu->rdx;
+  values[ST_REG_X64_RSI] = cpu->rsi;
+  values[ST_REG_X64_RDI] = cpu->rdi;
+  values[ST_REG_X64_RBP] = cpu->rbp;
+  values[ST_REG_X64_RSP] = cpu->rsp;
+  values[ST_REG_X64_R8] = cpu->r8;
+  values[ST_REG_X64_R9] = cpu->r9;
+  values[ST_REG_X64_R10] = cpu->r10;
+  values[ST_REG_X64_R11] = cpu->r11;
+  values[ST_REG_X64_R12] = cpu->r12;
+  values[ST_REG_X64_R13] = cpu->r13;
+  values[ST_REG_X64_R14] = cpu->r14;
+  values[ST_REG_X64_R15] = cpu->r15;
+  values[ST_REG_X64_RIP] = location;
 }
 
 guint64

@@ -10,6 +10,7 @@
 #include <gum/gumstalker.h>
 #include "gates.h"
 #include "globals.h"
+#include "insn-runs.h"
 #include "ring.h"
 
 typedef enum
@@ -59,6 +60,41 @@ struct _StSite
 void st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput * output, StRing * ring, guint64 site,
     GumStalkerCallout callout, StSite * data);
 
+/* --events insn: x86_64 so far (the agent refuses it elsewhere). */
+#if defined (__x86_64__)
+# define ST_INSN_RECORDS 1
+#endif
+
+/* --events insn: what the code between two instructions does, in this order. */
+typedef enum
+{
+  /* Stores what the instruction that just ran left: the registers it wrote, the memory it wrote. */
+  ST_STEP_AFTER,
+  /* Publishes the run's record. */
+  ST_STEP_CLOSE,
+  /* Reserves a record for `run`. */
+  ST_STEP_OPEN,
+  /* Stores what `insn` is about to read, the addresses it touches, and what a branch leaves behind. */
+  ST_STEP_BEFORE
+} StInsnStep;
+
+typedef struct _StInsnBoundary StInsnBoundary;
+struct _StInsnBoundary
+{
+  StInsnStep steps[4];
+  guint step_count;
+  const StInsnValue * after;
+  guint after_count;
+  StRun * run;
+  const cs_insn * insn;
+  const StInsnValue * before;
+  guint before_count;
+};
+
+void st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBoundary * boundary);
+/* Once the run is complete: its record's size and first word into the code that opened it. */
+void st_patch_insn_run (const StRun * run);
+
 /* The CPU context as the callouts read it. */
 guint64 st_cpu_sp (GumCpuContext * cpu);
 guint64 st_cpu_syscall_number (GumCpuContext * cpu);
@@ -67,6 +103,13 @@ guint64 st_cpu_return_value (GumCpuContext * cpu);
 /* At a function's first instruction: its return address and its first n arguments. */
 guint64 st_cpu_return_address (GumCpuContext * cpu);
 void st_cpu_call_args (GumCpuContext * cpu, guint n, guint64 * args);
+#if defined (__x86_64__)
+# define ST_SYNC_REGISTERS ST_REG_X64_SYNC_COUNT
+#else
+# define ST_SYNC_REGISTERS ST_REG_ARM64_SYNC_COUNT
+#endif
+/* The registers an insnsync record carries (records.json insnRegisters sync), at `location`. */
+void st_cpu_sync_registers (GumCpuContext * cpu, guint64 location, guint64 * values);
 /* Where a function just returned to: the stack pointer it had at its first instruction. */
 guint64 st_cpu_entry_sp_after_return (GumCpuContext * cpu);
 

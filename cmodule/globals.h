@@ -30,6 +30,9 @@ struct _StGlobals
   volatile guint64 skipped_sites;
   /* The refill stub and callout gates code Stalker made calls (gates.h). */
   struct _StGatePage * gates;
+  /* --events insn: layout ids handed out so far, and whether writes of the flags register are recorded (--insn-flags). */
+  volatile gint insn_layouts;
+  gboolean insn_flags;
   /* --func: the function's entry; 0 when every record is wanted. */
   guint64 func_entry;
   /* Frida's own memory (agent, trampolines): a thread can be in it when following starts, and nothing there is recorded. */

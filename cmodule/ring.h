@@ -65,6 +65,18 @@ struct _StRing
   volatile uint64_t recording;
   uint64_t func_sp_not;
 
+  /*
+   * --events insn (insn-runs.h): the payload of the run under way's record, where `cur` moves when it
+   * ends (where it is, while not recording: the record then goes to scratch), and a word the
+   * space check tests the sign byte of, as emitted code sets no flags.
+   */
+  uint8_t * insn_record;
+  uint8_t * insn_end;
+  uint64_t insn_probe;
+  /* Whether the thread's registers were written out in full once (an insnsync record), and whether the code that does it was placed. */
+  uint32_t insn_synced;
+  uint32_t insn_sync_placed;
+
   /* The consumer's side, kept apart from the producer's fields. */
   uint8_t consumer_pad[64];
   volatile uint64_t consumed_blocks;
@@ -88,6 +100,9 @@ _Static_assert (ST_RING_IN_REACH (remaining), "StRing: remaining is out of reach
 _Static_assert (ST_RING_IN_REACH (scratch), "StRing: scratch is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (recording), "StRing: recording is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (func_sp_not), "StRing: func_sp_not is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (insn_record), "StRing: insn_record is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (insn_end), "StRing: insn_end is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (insn_probe), "StRing: insn_probe is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (api.return_not), "StRing: api.return_not is out of reach of emitted code");
 
 /* Agent messages are double-buffered: the drain thread fills one while the agent sends the other. */

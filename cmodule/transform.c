@@ -44,6 +44,16 @@ st_set_func_entry (guint64 entry)
   st_globals.func_entry = entry;
 }
 
+/* --events insn: every register, so that the values later records carry rebuild the whole state. */
+static void
+write_insn_sync (StRing * ring, GumCpuContext * cpu, guint64 location, guint reason)
+{
+  guint64 registers[ST_SYNC_REGISTERS];
+  st_cpu_sync_registers (cpu, location, registers);
+  st_ring_write (ring, ST_KIND_INSNSYNC, location, reason, registers, sizeof (registers));
+  ring->insn_synced = 1;
+}
+
 /* --func: recording opens at the function's entry; the outermost activation is the one that counts. */
 static void
 on_func_enter (GumCpuContext * cpu, gpointer user_data)
@@ -53,15 +63,32 @@ on_func_enter (GumCpuContext * cpu, gpointer user_data)
     return;
   ring->func_sp_not = ~st_cpu_sp (cpu);
   ring->recording = 1;
+  if ((st_globals.events & ST_EVENT_INSN) != 0)
+    write_insn_sync (ring, cpu, st_globals.func_entry, ST_INSN_SYNC_FUNC_ENTER);
+}
+
+/* --events insn without --func: at the first block the thread runs. */
+static void
+on_insn_sync (GumCpuContext * cpu, gpointer user_data)
+{
+  StSite * site = user_data;
+  if (site->ring->recording && !site->ring->insn_synced)
+    write_insn_sync (site->ring, cpu, site->location, ST_INSN_SYNC_START);
 }
 
 /* NULL when the gate page cannot be mapped: the agent then refuses to record. */
+void
+st_set_insn_flags (gboolean flags)
+{
+  st_globals.insn_flags = flags;
+}
+
 StTracer *
 st_init (guint32 events, guint64 outbox_capacity)
 {
   const gpointer callouts[ST_GATE_COUNT] = {
     [ST_GATE_FUNC_ENTER] = on_func_enter, [ST_GATE_API_ENTER] = st_on_api_enter, [ST_GATE_API_RETURN] = st_on_api_return,
-    [ST_GATE_SYSCALL] = st_on_syscall, [ST_GATE_SYSRET] = st_on_sysret,
+    [ST_GATE_SYSCALL] = st_on_syscall, [ST_GATE_SYSRET] = st_on_sysret, [ST_GATE_INSN_SYNC] = on_insn_sync,
   };
   StTracer * tracer;
 
@@ -112,6 +139,150 @@ put_site_callout (GumStalkerIterator * iterator, GumStalkerCallout callout, StRi
   gum_stalker_iterator_put_callout (iterator, callout, site_new (ring, location, proto), g_free);
 }
 
+#ifdef ST_INSN_RECORDS
+/*
+ * --events insn (insn-runs.h): what the transformer carries from one instruction to the next
+ * within a block.
+ */
+typedef struct _StInsnState StInsnState;
+struct _StInsnState
+{
+  StRing * ring;
+  csh capstone;
+  gboolean run_open;
+  StRun run;
+  /* What the instruction that just ran left to store after it. */
+  StInsnValue after[ST_INSN_MAX_VALUES];
+  guint after_count;
+  /* A syscall runs outside runs (its callouts write records): its results open the next run. */
+  gboolean syscall_pending;
+  guint64 syscall_address;
+  guint syscall_size;
+  /* The run ends in code not emitted yet, whose size goes into code not emitted yet either. */
+  gboolean finish_after_emit;
+};
+
+static void
+boundary_step (StInsnBoundary * b, StInsnStep step)
+{
+  b->steps[b->step_count++] = step;
+}
+
+/* The run is complete: its record's size goes into the code that opened it, its layout into the ring. */
+static void
+finish_run (StInsnState * s)
+{
+  st_patch_insn_run (&s->run);
+  st_run_write_layout (s->ring, &s->run);
+}
+
+static void
+end_run (StInsnState * s, StInsnBoundary * b)
+{
+  boundary_step (b, ST_STEP_CLOSE);
+  s->run_open = FALSE;
+  /* A run opened by this same boundary is finished once its code exists (emit_boundary). */
+  if (s->run.patches[0] != NULL)
+    finish_run (s);
+  else
+    s->finish_after_emit = TRUE;
+}
+
+static void
+emit_boundary (GumStalkerOutput * output, StInsnState * s, const StInsnBoundary * b)
+{
+  st_emit_insn_boundary (output, s->ring, b);
+  if (s->finish_after_emit)
+    finish_run (s);
+  s->finish_after_emit = FALSE;
+}
+
+/* A run starts: with the results of the syscall that ran before it, if one did. */
+static void
+start_run (StInsnState * s, StInsnBoundary * b, guint64 address)
+{
+  st_run_begin (&s->run, s->syscall_pending ? s->syscall_address : address);
+  s->run_open = TRUE;
+  b->run = &s->run;
+  boundary_step (b, ST_STEP_OPEN);
+  if (s->syscall_pending)
+  {
+    st_run_add (&s->run, s->syscall_size, s->after, s->after_count);
+    boundary_step (b, ST_STEP_AFTER);
+    s->syscall_pending = FALSE;
+  }
+}
+
+/*
+ * The code before `insn`: what the previous instruction left, the end of a run (before a
+ * syscall, or when the record is full) and the start of the next, and what `insn` reads. A
+ * branch ends its run here, as nothing after it runs in the block.
+ */
+static void
+insn_before (GumStalkerOutput * output, StInsnState * s, const cs_insn * insn, StInsnKind kind)
+{
+  StInsnValue values[ST_INSN_MAX_VALUES];
+  guint count = st_insn_values (s->capstone, insn, st_globals.insn_flags, values);
+  StInsnBoundary b = { 0, };
+  gboolean branch = cs_insn_group (s->capstone, insn, CS_GRP_JUMP) || cs_insn_group (s->capstone, insn, CS_GRP_CALL) ||
+      cs_insn_group (s->capstone, insn, CS_GRP_RET);
+
+  b.after = s->after;
+  b.after_count = s->after_count;
+  if (s->run_open)
+  {
+    boundary_step (&b, ST_STEP_AFTER);
+    if (kind == ST_INSN_SYSCALL || !st_run_fits (&s->run, values, count))
+      end_run (s, &b);
+  }
+  if (kind == ST_INSN_SYSCALL)
+  {
+    emit_boundary (output, s, &b);
+    memcpy (s->after, values, count * sizeof (StInsnValue));
+    s->after_count = count;
+    s->syscall_pending = TRUE;
+    s->syscall_address = insn->address;
+    s->syscall_size = insn->size;
+    return;
+  }
+  if (!s->run_open)
+    start_run (s, &b, insn->address);
+  st_run_add (&s->run, insn->size, values, count);
+  b.insn = insn;
+  b.before = values;
+  b.before_count = count;
+  boundary_step (&b, ST_STEP_BEFORE);
+  if (branch)
+    end_run (s, &b);
+  emit_boundary (output, s, &b);
+  memcpy (s->after, values, count * sizeof (StInsnValue));
+  s->after_count = branch ? 0 : count;
+}
+
+/* The block ended without a branch (Stalker ends long blocks): the last values, and the run's end. */
+static void
+insn_block_end (GumStalkerOutput * output, StInsnState * s, guint64 end)
+{
+  StInsnBoundary b = { 0, };
+
+  b.after = s->after;
+  b.after_count = s->after_count;
+  if (s->run_open)
+  {
+    boundary_step (&b, ST_STEP_AFTER);
+    end_run (s, &b);
+  }
+  else if (s->syscall_pending)
+  {
+    start_run (s, &b, end);
+    end_run (s, &b);
+  }
+  if (b.step_count != 0)
+    emit_boundary (output, s, &b);
+}
+
+#endif
+
 void
 transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer user_data)
 {
@@ -124,6 +295,20 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
   gboolean exclusive = FALSE;
   gboolean silent = FALSE;
   gboolean apis = (st_globals.events & ST_EVENT_API) != 0;
+#ifdef ST_INSN_RECORDS
+  gboolean insns = (st_globals.events & ST_EVENT_INSN) != 0;
+  StInsnState * state = NULL;
+
+  if (insns)
+  {
+    state = g_new0 (StInsnState, 1);
+    state->ring = ring;
+    state->capstone = gum_stalker_iterator_get_capstone (iterator);
+  }
+#else
+  /* The agent asks for instruction records only where ST_INSN_RECORDS is defined (emit.h). */
+  const gboolean insns = FALSE;
+#endif
 
   while (gum_stalker_iterator_next (iterator, &insn))
   {
@@ -151,6 +336,12 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
       start = insn->address;
       if (start == st_globals.func_entry)
         gum_stalker_iterator_put_callout (iterator, gate (ST_GATE_FUNC_ENTER), ring, NULL);
+      if (insns && st_globals.func_entry == 0 && !ring->insn_sync_placed)
+      {
+        /* The first block a thread compiles is the first it runs. */
+        put_site_callout (iterator, gate (ST_GATE_INSN_SYNC), ring, start, NULL);
+        ring->insn_sync_placed = 1;
+      }
       if (apis)
       {
         const StApiProto * proto = st_api_entry (start);
@@ -180,6 +371,10 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
       put_site_callout (iterator, gate (ST_GATE_SYSRET), ring, pending_sysret, NULL);
       pending_sysret = 0;
     }
+#ifdef ST_INSN_RECORDS
+    if (insns)
+      insn_before (output, state, insn, kind);
+#endif
 
     if ((st_globals.events & ST_EVENT_EXEC) != 0)
     {
@@ -214,6 +409,16 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
     gum_stalker_iterator_keep (iterator);
   }
 
+  /* Code placed here runs when Stalker ends a block early (not at a branch), before it continues with the next. */
+  if (pending_sysret != 0)
+    put_site_callout (iterator, gate (ST_GATE_SYSRET), ring, pending_sysret, NULL);
+#ifdef ST_INSN_RECORDS
+  if (insns)
+  {
+    insn_block_end (output, state, end);
+    g_free (state);
+  }
+#endif
   if (block_patch != NULL)
     st_patch_block_end (block_patch, end);
   if ((st_globals.events & ST_EVENT_COMPILE) != 0 && start != 0)

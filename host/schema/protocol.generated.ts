@@ -38,6 +38,8 @@ export interface AgentOptions {
   events: EventName[];
   /** drop and count instead of waiting when a ring is full */
   lossy: boolean;
+  /** --insn-flags: with insn, record the flags register where an instruction writes it */
+  insnFlags: boolean;
   /** which threads to follow */
   threads: "all" | "main" | "listed";
   /** with threads: listed */

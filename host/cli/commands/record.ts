@@ -25,6 +25,7 @@ interface Args {
   output?: string;
   duration?: number;
   lossy?: boolean;
+  insnFlags?: boolean;
   drainInterval: number;
   keepCapture?: boolean;
   apis?: boolean;
@@ -104,6 +105,7 @@ export const recordCommand = (program: string[]): CommandModule<object, Args> =>
     .option('func-timeout', { type: 'number', default: 30, describe: 'seconds to wait for the --func module to load' })
     .option('exclude-module', { type: 'string', array: true, describe: 'do not follow into modules matching this glob (repeatable)' })
     .option('events', { type: 'string', default: 'call,ret,syscall', describe: `what to record: ${EVENTS.join(', ')}` })
+    .option('insn-flags', { type: 'boolean', describe: 'with --events insn: record the flags register (RFLAGS) where an instruction writes it' })
     .option('output', { alias: 'o', type: 'string', describe: 'trace database (default: TARGET-TIME.db)' })
     .option('duration', { type: 'number', describe: 'stop after this many seconds' })
     .option('lossy', { type: 'boolean', describe: 'drop (and count) events when the agent falls behind, instead of waiting' })
@@ -139,14 +141,14 @@ export const recordCommand = (program: string[]): CommandModule<object, Args> =>
     const func = args.func === undefined ? null : parseFuncSpec(args.func);
     const choice = apiChoice(args);
     const apis = choice === null ? null : resolveApiChoice(choice);
-    const events = eventsToRecord(requested, apis !== null);
+    const events = eventsToRecord(requested, apis !== null, args.insnFlags ?? false);
     const targetName = 'spawn' in target ? target.spawn[0].split('/').pop()! : 'pid' in target ? `pid${target.pid}` : target.name;
     const output = checkOutputPath(args.output ?? `${targetName}-${stamp()}.db`, '--output');
     const outcome = await record({
       device: { usb: args.usb, deviceId: args.device, host: args.host },
       target,
       agent: {
-        events, lossy: args.lossy ?? false,
+        events, lossy: args.lossy ?? false, insnFlags: args.insnFlags ?? false,
         threads: args.mainThread ? 'main' : args.thread !== undefined ? 'listed' : 'all', threadIds: args.thread ?? [],
         func, funcTimeoutMs: args.funcTimeout * 1000, excludeModules: args.excludeModule ?? [],
         drainIntervalMs: args.drainInterval, outboxBytes: 16 << 20, apis: apis?.options ?? null,

@@ -1,0 +1,58 @@
+/*
+ * --events insn: what one instruction leaves for the record, decided at compile time from
+ * Capstone's operands and register access lists: the registers it writes (values after it
+ * ran) and the memory it reads or writes (address, and value before a read, after a write).
+ * Per architecture (insn-values-*.c); needs only Capstone, so the native tests check it on
+ * real encodings (no GLib here, for the same reason).
+ */
+#ifndef STALK_TRACE_INSN_VALUES_H
+#define STALK_TRACE_INSN_VALUES_H
+
+#include <capstone.h>
+#include <stdint.h>
+#include "layout.generated.h"
+
+#define ST_INSN_MAX_VALUES 24
+
+/* Memory accesses that no operand names: the stack slot a push writes, the one a pop reads, leave's. */
+#define ST_ACCESS_PUSH (-1)
+#define ST_ACCESS_POP (-2)
+#define ST_ACCESS_LEAVE (-3)
+
+typedef struct _StInsnValue StInsnValue;
+struct _StInsnValue
+{
+  /* ST_INSN_VALUE_REG, _MEM_READ or _MEM_WRITE. */
+  uint8_t what;
+  /* what = reg: the register's insnRegisters id. */
+  uint8_t reg;
+  /* ST_INSN_VALUE_UNRECORDED: the record holds no value (a memory access keeps its address). */
+  uint8_t flags;
+  /*
+   * Stored before the instruction runs: a read's value, and what a branch does, since nothing
+   * after a branch runs in its block (the value is then `source` plus `delta`, or `constant`).
+   */
+  uint8_t before;
+  uint16_t bytes;
+  /* Memory: the operand's index in Capstone's detail, or an ST_ACCESS_* implicit access. */
+  int16_t operand;
+  /* Capstone's register that holds the value (what = reg). */
+  uint32_t source;
+  int32_t delta;
+  /* A value known at compile time (a call's return address), when `has_constant`. */
+  int has_constant;
+  uint64_t constant;
+  /* Where its bytes start in the insn record's payload: set when its instruction joins a run. */
+  uint16_t offset;
+};
+
+/*
+ * Fills `values` (at most ST_INSN_MAX_VALUES) for `insn`, decoded with details on by `capstone`;
+ * returns how many. `flags`: whether writes of the flags register are wanted.
+ */
+unsigned st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * values);
+
+/* Bytes the value takes in an insn record: 8-byte multiples; a memory access's address first. */
+unsigned st_insn_value_size (const StInsnValue * v);
+
+#endif
