@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runCli, tempDir } from './helpers.js';
-import { traceOf } from './analysis-fixtures.js';
+import { app, traceOf } from './analysis-fixtures.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { packagePath } from '../host/base/paths.js';
 import { generateCapture } from './scenario/generate.js';
 import { x64Insns } from './insn-scenarios.js';
 import type { Scenario } from './scenario/scenario.js';
 import { readInsnLayout, writeInsnLayout } from '../host/capture/insn-records.js';
 import { registerSet } from '../host/model/registers.js';
-import { InsnLayoutEntry, InsnLayoutHeader, InsnWhat } from '../host/schema/layout.generated.js';
+import { CaptureHeader, InsnLayoutEntry, InsnLayoutHeader, InsnWhat } from '../host/schema/layout.generated.js';
 
 const dir = tempDir();
 const trace = traceOf(x64Insns, dir, 'x64');
@@ -127,4 +129,41 @@ test('layout decoding refuses an unknown kind of entry, an entry past the values
   past.writeUInt16LE(20, entry1 + InsnLayoutEntry.offset);
   assert.throws(() => decode(past), { message: 'instruction layout 5 entry 1 lies beyond the 24 bytes of values its records carry' });
   assert.throws(() => decode(good.payload.subarray(0, entry1)), { message: 'instruction layout 5 says 2 instructions and 2 entries, more than its record holds' });
+});
+
+test('replay --regs prints each instruction with the registers it read and wrote, and its memory accesses, between the events', () => {
+  const r = runCli(['replay', trace, '--regs', '--thread', '7', '--from', '5']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    'thread 7',
+    '#5        syscall read(0, "\\xde\\xad\\xbe\\xef", 4) = 4',
+    '[app+0x1020] [0f05] 0x401020: syscall ; => rax=0x4',
+    '    mw 0x7200 [4] = deadbeef (written by the kernel in syscall 1)',
+    '[app+0x1022] [488b16] 0x401022: mov rdx, qword ptr [rsi] ; reads: rsi=0x7100 => rdx=0xefbeadde',
+    '    mr 0x7200 [8] = deadbeef00000000',
+    '[app+0x1025] [4883c201] 0x401025: add rdx, 1 ; reads: rdx=0xefbeadde => rdx=0xefbeaddf, rflags=?',
+  ]);
+  const all = runCli(['replay', trace, '--regs', '--thread', '7']).stdout.split('\n');
+  assert.equal(all[1], '[app+0x1000] [4889d8] 0x401000: mov rax, rbx ; reads: rbx=0x1111 => rax=0x1111');
+  assert.equal(all[2], '[app+0x1003] [48890424] 0x401003: mov qword ptr [rsp], rax ; reads: rsp=0x7ff0, rax=0x1111');
+  assert.equal(all[3], '    mw 0x7ff0 [8] = 1111000000000000');
+  assert.equal(all[6], '[app+0x100a] [0f1006] 0x40100a: movups xmm0, xmmword ptr [rsi] ; reads: rsi=0x7100 => xmm0=000102030405060708090a0b0c0d0e0f');
+  // Thread 8 has no sync: what it read before writing is not known.
+  assert.match(runCli(['replay', trace, '--regs', '--thread', '8']).stdout, /^\[app\+0x1000\] \[4889d8\] 0x401000: mov rax, rbx ; reads: rbx=\? => rax=0x3333$/m);
+  // Without --regs, replay is as it was; --regs without instruction records is refused.
+  assert.doesNotMatch(runCli(['replay', trace]).stdout, /0x401000:/);
+  const plain = traceOf({ steps: [{ load: app }, { thread: 1, calls: [{ fn: 'app!main' }] }] }, dir, 'plain');
+  const refused = runCli(['replay', plain, '--regs']);
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stderr.trim(), 'stalk-trace: the trace has no instruction records: record with --events insn for --regs');
+});
+
+test('a capture of format version 3 (before instruction records) still ingests', () => {
+  const v3 = join(dir, 'v3.stcap');
+  const bytes = readFileSync(packagePath('test', 'fixtures', 'demo.stcap'));
+  bytes.writeUInt16LE(3, CaptureHeader.version);
+  writeFileSync(v3, bytes);
+  const r = runCli(['ingest', v3, '-o', join(dir, 'v3.db')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(runCli(['query', join(dir, 'v3.db'), 'SELECT count(*) AS n FROM insn_runs', '--json']).stdout.trim(), '{"n":0}');
 });

@@ -13,8 +13,8 @@ export class RegisterState {
 
   constructor(readonly registers: RegisterSet) {}
 
-  /** An insnsync: the sync list's values, in its order; everything else becomes unknown. */
-  sync(values: readonly bigint[]): void {
+  /** An insnsync: the sync list's values, in its order (undefined: unknown); everything else becomes unknown. */
+  sync(values: readonly (bigint | undefined)[]): void {
     this.values = [];
     this.registers.sync.forEach((id, i) => {
       this.values[id] = values[i];
