@@ -45,6 +45,10 @@ export interface TraceInfo {
   locations: number;
   blocks: number;
   syscalls: number;
+  /** --events insn: instructions recorded, and register and memory values their records did not carry. */
+  insns: number;
+  unrecordedRegs: number;
+  unrecordedMem: number;
 }
 
 /** A trace's summary, from the aggregates ingest keeps: no event is read. */
@@ -60,6 +64,8 @@ export function traceInfo(db: TraceDb): TraceInfo {
     Record<string, number & string>[]).map((r) => ({
     tid: r.id, name: r.name, events: r.events, lost: r.lost, missing: r.missing, stallNs: r.stall_ns, ended: !!r.ended,
   }));
+  const insns = db.prepare(`SELECT coalesce(sum(insns), 0) AS insns, coalesce(sum(unrecorded_regs), 0) AS regs,
+    coalesce(sum(unrecorded_mem), 0) AS mem FROM threads`).get() as { insns: number; regs: number; mem: number };
   return {
     target: t.target, pid: t.pid, device: t.device, arch: t.arch, pointerSize: t.pointer_size, platform: t.platform,
     fridaVersion: t.frida_version, startedAt: t.started_at, endedAt: t.ended_at, endReason: t.end_reason,
@@ -79,6 +85,9 @@ export function traceInfo(db: TraceDb): TraceInfo {
     locations: count('locations'),
     blocks: count('blocks'),
     syscalls: count('syscalls'),
+    insns: insns.insns,
+    unrecordedRegs: insns.regs,
+    unrecordedMem: insns.mem,
   };
 }
 
@@ -106,6 +115,10 @@ export function formatInfo(info: TraceInfo): string {
     `addresses ${n(info.locations)} distinct, ${n(info.blocks)} blocks, ${n(info.syscalls)} syscalls`,
     `modules   ${n(info.modules.length)} (${n(info.symbols)} symbols)`,
   ];
+  if (info.insns > 0 || info.unrecordedRegs > 0 || info.unrecordedMem > 0) {
+    lines.splice(lines.length - 1, 0, `insns     ${n(info.insns)} instructions recorded; values not recorded: ` +
+      `${n(info.unrecordedRegs)} register, ${n(info.unrecordedMem)} memory`);
+  }
   const shownModules = info.modules.slice(0, MODULES_SHOWN);
   lines.push(...table(['name', 'base', 'size', 'when', 'path'], shownModules.map((m) => [
     printable(m.name), m.base, n(m.size), `${m.loadedLater ? 'loaded later' : 'at start'}${m.unloaded ? ', unloaded' : ''}`, printable(m.path),

@@ -14,6 +14,32 @@ import { quoted } from '../base/text-table.js';
 import { EventJson } from './event-json.js';
 import { AddressNames, nameBranchTarget } from './address-names.js';
 import { toJson } from './json.js';
+import { InsnLines } from './insn-lines.js';
+import type { ArchName } from '../schema/layout.generated.js';
+import { createDecoder } from './disassembler.js';
+
+/**
+ * With --regs: prints a thread's instructions up to each event, from where the window starts.
+ * An event's chunk says the instruction seq when it began, and no instruction of the thread ran
+ * between the events of one chunk.
+ */
+class InsnMerge {
+  private readonly next = new Map<number, number>();
+  constructor(private readonly insns: InsnLines) {}
+
+  /** The window starts at this event: instructions before it are not printed. */
+  start(e: EventCursor): void {
+    this.next.set(e.threadId, e.insnSeq ?? 0);
+  }
+
+  /** Lines of the thread's instructions before `insnSeq` (Infinity: all the rest). */
+  until(tid: number, insnSeq: number): string[] {
+    const from = this.next.get(tid) ?? 0;
+    if (insnSeq <= from) return [];
+    this.next.set(tid, insnSeq);
+    return this.insns.lines(tid, from, insnSeq);
+  }
+}
 
 export interface ReplayOptions {
   thread?: number;
@@ -26,6 +52,8 @@ export interface ReplayOptions {
   json?: boolean;
   /** Keep printing what a running recording adds, until it ends. */
   follow?: boolean;
+  /** Each recorded instruction (--events insn) between the events, with the registers it read and wrote and its memory accesses. */
+  regs?: boolean;
 }
 
 /** What replay prints: a heading for each thread or activation, and the lines of each event. */
@@ -139,7 +167,7 @@ function functionIds(db: TraceDb, func: string): number[] {
  * this costs no more than replaying the whole trace.
  */
 async function replayActivations(db: TraceDb, options: ReplayOptions, func: string, threads: number[], r: Lines,
-  header: (tid: number) => string, out: Output): Promise<void> {
+  header: (tid: number) => string, out: Output, merge: InsnMerge | undefined): Promise<void> {
   const calls = functionIds(db, func)
     .flatMap((id) => [...callLists(db, id)].flatMap((l) => [...storedCalls(l.data)]))
     .filter((c) => threads.includes(c.threadId) && (options.fromSeq ?? 0) <= c.seq && c.seq <= (options.toSeq ?? Infinity))
@@ -158,7 +186,11 @@ async function replayActivations(db: TraceDb, options: ReplayOptions, func: stri
     r.resetIndent();
     const cursor = eventCursor(db, { thread: call.threadId, fromSeq: call.seq });
     covered = { thread: call.threadId, to: Infinity };
+    let first = true;
     while (cursor.next() && !out.closed) {
+      if (merge && first) merge.start(cursor);
+      first = false;
+      if (merge) for (const line of merge.until(call.threadId, cursor.insnSeq ?? 0)) await out.line(line);
       for (const line of r.lines(cursor)) await out.line(line);
       if (cursor.kind === 'ret' && cursor.depth <= call.depth) {
         covered.to = cursor.seq;
@@ -185,7 +217,12 @@ export async function replay(db: TraceDb, options: ReplayOptions, out: Output): 
     return `thread ${tid}${name ? ` ${quoted(name)}` : ''}`;
   };
 
-  if (options.func !== undefined) return replayActivations(db, options, options.func, threads, r, header, out);
+  let merge: InsnMerge | undefined;
+  if (options.regs) {
+    if (!InsnLines.present(db)) throw new UserError('the trace has no instruction records: record with --events insn for --regs');
+    merge = new InsnMerge(new InsnLines(db, arch as ArchName, await createDecoder(arch)));
+  }
+  if (options.func !== undefined) return replayActivations(db, options, options.func, threads, r, header, out, merge);
 
   const next = new Map<number, number>();
   for (;;) {
@@ -198,12 +235,16 @@ export async function replay(db: TraceDb, options: ReplayOptions, out: Output): 
         if (first && !next.has(tid)) {
           r.resetIndent();
           for (const line of r.heading(header(tid))) await out.line(line);
+          if (merge && options.fromSeq !== undefined) merge.start(cursor);
         }
         first = false;
         printed = true;
+        if (merge) for (const line of merge.until(tid, cursor.insnSeq ?? 0)) await out.line(line);
         for (const line of r.lines(cursor)) await out.line(line);
         next.set(tid, cursor.seq + 1);
       }
+      // The instructions after the thread's last event, unless the window ends before them.
+      if (merge && options.toSeq === undefined && !out.closed) for (const line of merge.until(tid, Infinity)) await out.line(line);
     }
     await out.flush();
     const ended = db.prepare('SELECT end_reason IS NOT NULL FROM trace').pluck().get() === 1;

@@ -15,6 +15,8 @@ import { SyscallWriter } from '../store/syscall-writer.js';
 import { ApiWriter } from '../store/api-writer.js';
 import { LocationWriter } from '../store/location-writer.js';
 import { ModuleWriter } from '../store/module-writer.js';
+import { InsnWriter } from '../store/insn-writer.js';
+import { registerSet } from '../model/registers.js';
 import { storedPrototypes } from '../symbols/prototypes.js';
 import { FrameDamage } from './frame-damage.js';
 import { Locations } from './locations.js';
@@ -23,6 +25,7 @@ import { Threads, type ThreadState } from './threads.js';
 import { Blocks } from './blocks.js';
 import { Syscalls } from './syscalls.js';
 import { ApiCalls } from './api-calls.js';
+import { Insns } from './insns.js';
 
 export interface IngestWarning {
   (message: string): void;
@@ -43,6 +46,7 @@ export class Ingester {
   private readonly blocks: Blocks;
   private readonly syscalls: Syscalls;
   private readonly apis: ApiCalls;
+  private readonly insns: Insns;
   private readonly records: RecordDecoder;
   /** The record kind the trace's cost unit counts. */
   private costKind: number;
@@ -63,9 +67,10 @@ export class Ingester {
     this.costKind = Kind[costKind];
     this.events = new EventWriter(db);
     this.threads = new Threads(new AggregateWriter(db), new OpenFrameWriter(db), costKind);
-    this.syscalls = new Syscalls(new SyscallWriter(db), format3);
     this.modules = new ModuleRegistry(new ModuleWriter(db));
     this.locations = new Locations(new LocationWriter(db), this.modules.map);
+    this.insns = new Insns(new InsnWriter(db), this.locations, registerSet(capture.arch));
+    this.syscalls = new Syscalls(new SyscallWriter(db), format3, this.insns.syscallReturned);
     this.apis = new ApiCalls(new ApiWriter(db), storedPrototypes(db), this.modules.map, this.locations);
     this.blocks = new Blocks(new BlockWriter(db));
     this.records = new RecordDecoder(format3);
@@ -153,11 +158,21 @@ export class Ingester {
     const stacks = t.stacks;
     const kinds = t.kinds;
     const costKind = this.costKind;
+    const insns = this.insns;
     let seq = chunk.firstSeq;
     r.start(chunk);
-    events.beginChunk(chunk);
+    events.beginChunk(chunk, insns.seq);
     while (r.next()) {
       const kind = r.kind;
+      if (kind === Kind.insn || kind === Kind.insnlayout || kind === Kind.insnsync) {
+        // Instructions are stored in their own tables, not among the events.
+        if (kind === Kind.insn) insns.run(t, r);
+        else if (kind === Kind.insnlayout) insns.layout(t, r);
+        else insns.sync(t, r);
+        kinds[kind]++;
+        events.skip(++seq, insns.seq);
+        continue;
+      }
       const address = r.location;
       const target = r.target;
       const locationId = locations.id(address);

@@ -3,11 +3,16 @@ import type { RecordDecoder } from '../capture/ring-records.js';
 import type { SyscallWriter } from '../store/syscall-writer.js';
 import { readMemory } from '../capture/memory-reads.js';
 import { PerThread } from './per-thread.js';
+import type { MemoryRead } from '../model/memory-read.js';
 
 interface OpenSyscall {
   id: number;
   nr: number;
+  args: bigint[];
 }
+
+/** Told of each syscall's return, with the memory its return captured (output buffers the kernel wrote). */
+export type SyscallReturned = (tid: number, id: number, args: bigint[], ret: bigint, reads: MemoryRead[]) => void;
 
 /**
  * Syscall records: each call stored with its arguments, time and memory reads, and each return
@@ -18,8 +23,8 @@ export class Syscalls {
   private readonly open = new PerThread<OpenSyscall>();
 
   /** `timed`: capture format 3 on, where a syscall carries its time (callsCarryStackPointer). */
-  constructor(private readonly writer: SyscallWriter, private readonly timed: boolean) {
-    for (const s of writer.open()) this.open.of(s.threadId).push({ id: s.id, nr: s.nr });
+  constructor(private readonly writer: SyscallWriter, private readonly timed: boolean, private readonly returned?: SyscallReturned) {
+    for (const s of writer.open()) this.open.of(s.threadId).push({ id: s.id, nr: s.nr, args: s.args });
   }
 
   /** The syscall record `r`, number `nr`; returns its id. */
@@ -32,7 +37,7 @@ export class Syscalls {
     const args = Array.from({ length: SYSCALL_ARGS }, (_, i) => BigInt.asIntN(64, v.getBigUint64(at + Payload.syscall.args + i * 8, true)));
     const time = this.timed ? v.getBigUint64(at + Payload.syscall.timeNs, true) : null;
     const id = this.writer.call(tid, seq, locationId, nr, args, time, readMemory(v, at + memoryAt, r.payloadEnd));
-    this.open.of(tid).push({ id, nr });
+    this.open.of(tid).push({ id, nr, args });
     return id;
   }
 
@@ -44,8 +49,10 @@ export class Syscalls {
     while (i >= 0 && open[i].nr !== nr) i--;
     if (i < 0) return 0;
     const [entry] = open.splice(i, 1);
-    this.writer.ret(entry.id, seq, r.view.getBigInt64(r.payloadAt + Payload.sysret.ret, true),
-      readMemory(r.view, r.payloadAt + Payload.sysret.memory, r.payloadEnd));
+    const ret = r.view.getBigInt64(r.payloadAt + Payload.sysret.ret, true);
+    const reads = readMemory(r.view, r.payloadAt + Payload.sysret.memory, r.payloadEnd);
+    this.writer.ret(entry.id, seq, ret, reads);
+    this.returned?.(tid, entry.id, entry.args, ret, reads);
     return entry.id;
   }
 }

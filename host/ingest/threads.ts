@@ -19,6 +19,10 @@ export interface ThreadState {
   events: number;
   missing: number;
   stallNs: number;
+  /** Instructions recorded, and values their records did not carry. */
+  insns: number;
+  unrecordedRegs: number;
+  unrecordedMem: number;
   /** Records by kind value. */
   kinds: Float64Array;
   stacks: CallStacks;
@@ -43,7 +47,7 @@ export class Threads {
     if (!t) {
       t = {
         tid, name: null, firstSeen: null, lastSeen: null, nextSeq: 0, cost: 0, lost: 0, ended: false,
-        events: 0, missing: 0, stallNs: 0, kinds: new Float64Array(256), stacks: new CallStacks(),
+        events: 0, missing: 0, stallNs: 0, insns: 0, unrecordedRegs: 0, unrecordedMem: 0, kinds: new Float64Array(256), stacks: new CallStacks(),
       };
       this.all.set(tid, t);
     }
@@ -61,7 +65,7 @@ export class Threads {
     this.openFrames.clear();
     for (const t of this.all.values()) {
       w.thread(t);
-      t.events = t.missing = t.stallNs = 0;
+      t.events = t.missing = t.stallNs = t.insns = t.unrecordedRegs = t.unrecordedMem = 0;
       t.kinds.forEach((count, kind) => {
         if (count > 0) w.kind(t.tid, KIND_NAMES[kind] ?? String(kind), count);
       });

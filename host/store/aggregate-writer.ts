@@ -13,6 +13,11 @@ export interface ThreadRow {
   missing: number;
   stallNs: number;
   ended: boolean;
+  /** The ring sequence number its next record will have. */
+  nextSeq: number;
+  insns: number;
+  unrecordedRegs: number;
+  unrecordedMem: number;
 }
 
 /** A thread as an earlier ingest left it, with where its events go on and its running cost. */
@@ -35,13 +40,16 @@ export class AggregateWriter {
   private readonly addEdge: Statement;
 
   constructor(private readonly db: TraceDb) {
-    this.upsertThread = db.prepare(`INSERT INTO threads (id, name, first_seen_ns, last_seen_ns, events, lost, missing, stall_ns, ended)
-      VALUES (@tid, @name, @firstSeen, @lastSeen, @events, @lost, @missing, @stallNs, @ended)
+    this.upsertThread = db.prepare(`INSERT INTO threads (id, name, first_seen_ns, last_seen_ns, events, lost, missing, stall_ns, ended,
+        next_seq, insns, unrecorded_regs, unrecorded_mem)
+      VALUES (@tid, @name, @firstSeen, @lastSeen, @events, @lost, @missing, @stallNs, @ended, @nextSeq, @insns, @unrecordedRegs, @unrecordedMem)
       ON CONFLICT (id) DO UPDATE SET name = coalesce(excluded.name, name),
         first_seen_ns = coalesce(first_seen_ns, excluded.first_seen_ns),
         last_seen_ns = coalesce(excluded.last_seen_ns, last_seen_ns),
         events = events + excluded.events, lost = max(lost, excluded.lost), missing = missing + excluded.missing,
-        stall_ns = stall_ns + excluded.stall_ns, ended = max(ended, excluded.ended)`);
+        stall_ns = stall_ns + excluded.stall_ns, ended = max(ended, excluded.ended), next_seq = excluded.next_seq,
+        insns = insns + excluded.insns, unrecorded_regs = unrecorded_regs + excluded.unrecorded_regs,
+        unrecorded_mem = unrecorded_mem + excluded.unrecorded_mem`);
     this.addKind = db.prepare(`INSERT INTO kind_counts (thread_id, kind, count) VALUES (?, ?, ?)
       ON CONFLICT DO UPDATE SET count = count + excluded.count`);
     this.addFunction = db.prepare(`INSERT INTO function_stats (thread_id, function_id, calls, self_cost, total_cost) VALUES (?, ?, ?, ?, ?)
@@ -54,7 +62,7 @@ export class AggregateWriter {
   /** Every stored thread; `costKind` is the kind whose count is a thread's running cost. */
   threads(costKind: KindName): StoredThread[] {
     return (this.db.prepare(`SELECT t.id, t.name, t.first_seen_ns, t.last_seen_ns, t.lost, t.ended,
-        (SELECT coalesce(max(first_seq + count), 0) FROM event_chunks WHERE thread_id = t.id) AS next_seq,
+        coalesce(t.next_seq, (SELECT coalesce(max(first_seq + count), 0) FROM event_chunks WHERE thread_id = t.id)) AS next_seq,
         (SELECT coalesce(sum(count), 0) FROM kind_counts WHERE thread_id = t.id AND kind = ?) AS cost
         FROM threads t`).all(costKind) as Record<string, number & string>[]).map((t) => ({
       tid: t.id, name: t.name, firstSeen: t.first_seen_ns, lastSeen: t.last_seen_ns, lost: t.lost, ended: !!t.ended, nextSeq: t.next_seq, cost: t.cost,
@@ -64,7 +72,8 @@ export class AggregateWriter {
   thread(t: ThreadRow): void {
     this.upsertThread.run({
       tid: t.tid, name: t.name, firstSeen: t.firstSeen, lastSeen: t.lastSeen, events: t.events, lost: t.lost, missing: t.missing,
-      stallNs: t.stallNs, ended: t.ended ? 1 : 0,
+      stallNs: t.stallNs, ended: t.ended ? 1 : 0, nextSeq: t.nextSeq, insns: t.insns, unrecordedRegs: t.unrecordedRegs,
+      unrecordedMem: t.unrecordedMem,
     });
   }
 

@@ -43,17 +43,24 @@ export class EventWriter {
   /** Where the next event of the open chunk goes in scratch. */
   private at = 0;
   private chunk: ChunkRow | null = null;
+  /** Sequence number of the open stored chunk's first event, and the instruction seq then. */
+  private firstSeq = 0;
+  private insnSeq = 0;
   private readonly callLists = new Map<number, CallList>();
   private pendingCallBytes = 0;
 
   constructor(db: TraceDb) {
-    this.insertChunk = db.prepare('INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, codec, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.insertChunk = db.prepare(`INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, codec, data, insn_seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertCallList = db.prepare('INSERT INTO call_lists (callee_id, count, codec, data) VALUES (?, ?, ?, ?)');
     this.nextChunkId = nextId(db, 'event_chunks');
   }
 
-  /** Opens a chunk: event() adds its recordCount events in order, endChunk() stores them. */
-  beginChunk(chunk: ChunkRow): void {
+  /**
+   * Opens a chunk: event() adds its events in order, skip() passes over a record not stored as
+   * an event, endChunk() stores them. `insnSeq`: the instruction seq the trace has reached.
+   */
+  beginChunk(chunk: ChunkRow, insnSeq: number): void {
     const bytes = chunk.recordCount * StoredEvent.size;
     if (this.scratch.length < bytes) {
       this.scratch = Buffer.allocUnsafeSlow(Math.max(bytes, this.scratch.length * 2));
@@ -61,6 +68,18 @@ export class EventWriter {
     }
     this.at = 0;
     this.chunk = chunk;
+    this.firstSeq = chunk.firstSeq;
+    this.insnSeq = insnSeq;
+  }
+
+  /**
+   * The record before `nextSeq` is not an event (an instruction record): the events so far are
+   * stored as one row and the next starts another, so every row's events stay consecutive.
+   */
+  skip(nextSeq: number, insnSeq: number): void {
+    this.storeOpen();
+    this.firstSeq = nextSeq;
+    this.insnSeq = insnSeq;
   }
 
   event(kind: number, depth: number, locationId: number, value: number): void {
@@ -75,10 +94,16 @@ export class EventWriter {
   }
 
   endChunk(): void {
-    const { threadId, firstSeq, recordCount, timestampNs } = this.chunk!;
-    const { codec, data } = encodeRecords(this.scratch.subarray(0, this.at));
-    this.insertChunk.run(this.nextChunkId++, threadId, firstSeq, recordCount, timestampNs, codec, data);
+    this.storeOpen();
     this.chunk = null;
+  }
+
+  private storeOpen(): void {
+    if (this.at === 0) return;
+    const { threadId, timestampNs } = this.chunk!;
+    const { codec, data } = encodeRecords(this.scratch.subarray(0, this.at));
+    this.insertChunk.run(this.nextChunkId++, threadId, this.firstSeq, this.at / StoredEvent.size, timestampNs, codec, data, this.insnSeq);
+    this.at = 0;
   }
 
   /** Adds a call, made at `siteId` into `calleeId` with depth `depth`, to the callee's list. */

@@ -17,6 +17,8 @@ export class EventCursor {
   locationId = 0;
   /** call/ret: target location id; block/compile: size; syscall/sysret: syscalls.id; stall: ns. */
   value = 0;
+  /** The trace's instruction seq when the event's chunk began (no instruction of the thread ran between its events); null before schema 5. */
+  insnSeq: number | null = null;
   private view: DataView | null = null;
   private at = 0;
   private end = 0;
@@ -32,6 +34,7 @@ export class EventCursor {
       this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
       this.threadId = r.value.thread_id;
       this.firstSeq = r.value.first_seq;
+      this.insnSeq = r.value.insn_seq;
       this.at = 0;
       this.end = data.byteLength;
     }
@@ -55,7 +58,7 @@ export interface EventRange {
   toSeq?: number;
 }
 
-type ChunkRow = { thread_id: number; first_seq: number; codec: number; data: Buffer };
+type ChunkRow = { thread_id: number; first_seq: number; codec: number; data: Buffer; insn_seq: number | null };
 
 /** Chunks a page at a time, so no statement stays open between pages (a virtual table may be nested). */
 const PAGE = 32;
@@ -80,7 +83,7 @@ function* chunkPages(db: TraceDb, range: EventRange): Generator<ChunkRow> {
     where.push('first_seq <= ?');
     args.push(range.toSeq);
   }
-  const page = db.prepare(`SELECT thread_id, first_seq, codec, data FROM event_chunks WHERE ${where.join(' AND ')}
+  const page = db.prepare(`SELECT thread_id, first_seq, codec, data, insn_seq FROM event_chunks WHERE ${where.join(' AND ')}
     ORDER BY thread_id, first_seq LIMIT ${PAGE}`);
   for (;;) {
     const rows = page.all(...after, ...args) as ChunkRow[];

@@ -8,6 +8,7 @@ export interface OpenSyscallRow {
   id: number;
   threadId: number;
   nr: number;
+  args: bigint[];
 }
 
 /** The syscalls table and the memory syscalls read (syscall_memory). */
@@ -27,7 +28,9 @@ export class SyscallWriter {
 
   /** Syscalls an earlier ingest stored whose return it did not see, in the order they were made. */
   open(): OpenSyscallRow[] {
-    return this.db.prepare('SELECT id, thread_id AS threadId, nr FROM syscalls WHERE ret IS NULL ORDER BY seq').all() as OpenSyscallRow[];
+    const rows = this.db.prepare('SELECT id, thread_id, nr, arg0, arg1, arg2, arg3, arg4, arg5 FROM syscalls WHERE ret IS NULL ORDER BY seq')
+      .safeIntegers().all() as Record<string, bigint>[];
+    return rows.map((r) => ({ id: Number(r.id), threadId: Number(r.thread_id), nr: Number(r.nr), args: [r.arg0, r.arg1, r.arg2, r.arg3, r.arg4, r.arg5] }));
   }
 
   /** Stores a syscall as made (`timeNs` null before capture format 3); returns its id. */

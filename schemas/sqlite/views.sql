@@ -78,3 +78,25 @@ JOIN api_calls c ON c.id = a.call_id
 JOIN api_functions f ON f.id = c.function_id
 LEFT JOIN api_memory e ON e.call_id = a.call_id AND e.position = a.position AND e.at_return = 0
 LEFT JOIN api_memory x ON x.call_id = a.call_id AND x.position = a.position AND x.at_return = 1;
+
+-- Instructions (--events insn), one row each: seq numbers them across the trace; run_seq is
+-- the seq of its run's first instruction (`WHERE run_seq BETWEEN s - 255 AND s` finds seq s fast).
+CREATE TEMP VIEW insns AS
+SELECT r.seq + i.insn AS seq, r.thread_id, i.address, l.name AS location, i.size, r.seq AS run_seq
+FROM insn_runs r
+JOIN insn_layout_insns i ON i.layout_id = r.layout_id
+JOIN locations l ON l.id = i.location_id;
+
+-- Registers instructions wrote, by name: value after the instruction (INTEGER, or BLOB for
+-- vector registers), NULL where not recorded. `WHERE reg = 'rax' ORDER BY seq` is one register's history.
+CREATE TEMP VIEW reg_writes AS
+SELECT w.seq, g.name AS reg, w.value
+FROM insn_registers g
+JOIN insn_reg_writes w ON w.reg = g.id;
+
+-- Every register of an insnsync, before the instruction seq runs.
+CREATE TEMP VIEW insn_syncs AS
+SELECT s.seq, s.thread_id, s.reason, g.name AS reg, v.value
+FROM insn_syncs_at s
+JOIN insn_sync_values v ON v.seq = s.seq AND v.thread_id = s.thread_id
+JOIN insn_registers g ON g.id = v.reg;

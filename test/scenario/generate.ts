@@ -3,8 +3,10 @@ import { CaptureWriter } from '../../host/capture/writer.js';
 import { writeChunkHeader } from '../../host/capture/chunks.js';
 import { recordSlots, writeRecord } from '../../host/capture/ring-records.js';
 import { writeMemory } from '../../host/capture/memory-reads.js';
-import { ApicallFlag, MAX_PAYLOAD_BYTES, MemoryFlag, Kind, Payload, SLOT_SIZE, SYSCALL_ARGS } from '../../host/schema/layout.generated.js';
-import type { ApiSpec, CallSpec, FunctionSpec, MemorySpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
+import { ApicallFlag, InsnSyncReason, InsnWhat, MAX_PAYLOAD_BYTES, MemoryFlag, Kind, Payload, SLOT_SIZE, SYSCALL_ARGS } from '../../host/schema/layout.generated.js';
+import { writeInsnLayout, writeInsnValues, type InsnEntry, type InsnValueSpec } from '../../host/capture/insn-records.js';
+import { registerSet, type RegisterSet } from '../../host/model/registers.js';
+import type { ApiSpec, CallSpec, FunctionSpec, InsnLayoutSpec, InsnStep, MemorySpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 const NOPS = new Array<number>(16).fill(0x90);
@@ -13,6 +15,30 @@ interface ThreadCursor {
   seq: number;
   lost: number;
   compiled: Set<number>;
+}
+
+/** A scenario's instruction layout as its records carry it. */
+interface EncodedLayout {
+  spec: InsnLayoutSpec;
+  payload: Buffer;
+  entries: InsnEntry[];
+  valuesSize: number;
+}
+
+function encodeLayout(spec: InsnLayoutSpec, registers: RegisterSet): EncodedLayout {
+  const entries = spec.entries.map((e) => {
+    const reg = e.reg === undefined ? 0 : registers.ids.get(e.reg);
+    if (reg === undefined) throw new Error(`scenario layout ${spec.id} names register ${e.reg}, which the arch does not have`);
+    const what = e.reg !== undefined ? InsnWhat.reg : e.read !== undefined ? InsnWhat.memRead : InsnWhat.memWrite;
+    return { insn: e.insn, what, reg, unrecorded: e.unrecorded ?? false, bytes: e.reg !== undefined ? registers.sizes[reg] : (e.read ?? e.write)! };
+  });
+  return { spec, ...writeInsnLayout(spec.code.map((c) => c.length), entries) };
+}
+
+/** A scenario's values of one execution, as writeInsnValues takes them. */
+function insnValues(values: Extract<InsnStep, { run: number }>['values']): InsnValueSpec[] {
+  return values.map((v) => typeof v === 'number' || typeof v === 'bigint' ? BigInt(v) : Array.isArray(v) ? Buffer.from(v)
+    : { address: v.address, ...(v.bytes ? { data: Buffer.from(v.bytes) } : {}) });
 }
 
 /** x86_64 `call rel32`: the return address is the call site plus this. */
@@ -117,6 +143,9 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
   });
   if (scenario.prototypes) capture.appendMeta({ type: 'apis', prototypes: scenario.prototypes });
   const writer = new ChunkWriter(capture, scenario.chunkRecords ?? 4096, scenario.chunksPerFrame ?? 8);
+  const registers = registerSet(arch);
+  const layouts = new Map((scenario.insnLayouts ?? []).map((l) => [l.id, encodeLayout(l, registers)]));
+  const described = new Set<number>();
   const loaded = new Map<string, ModuleSpec>();
   const threads = new Map<number, ThreadCursor>();
   let running = false;
@@ -187,6 +216,31 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
     }
   };
 
+  // --events insn: a run's code and layout go before its first execution, as the transformer writes them.
+  const insnStep = (st: InsnStep, cursor: ThreadCursor) => {
+    if ('sync' in st) {
+      const p = Buffer.alloc(registers.sync.length * 8);
+      registers.sync.forEach((id, i) => p.writeBigUInt64LE(BigInt.asUintN(64, BigInt(st.sync[registers.names[id]!] ?? 0)), i * 8));
+      writer.record(Kind.insnsync, st.at, InsnSyncReason[st.reason ?? 'start'], p);
+    } else if ('syscall' in st) {
+      syscall(st.syscall, st.at);
+    } else {
+      const layout = layouts.get(st.run);
+      if (!layout) throw new Error(`scenario runs layout ${st.run}, which it does not describe`);
+      const { address, code } = layout.spec;
+      if (!cursor.compiled.has(address)) {
+        cursor.compiled.add(address);
+        const bytes = Buffer.from(code.flat());
+        writer.record(Kind.compile, address, address + bytes.length, bytes);
+      }
+      if (!described.has(st.run) && !layout.spec.undescribed) {
+        described.add(st.run);
+        writer.record(Kind.insnlayout, address, st.run, layout.payload);
+      }
+      writer.record(Kind.insn, address, st.run, writeInsnValues(layout.entries, layout.valuesSize, insnValues(st.values)));
+    }
+  };
+
   for (const step of scenario.steps) {
     if ('load' in step) {
       loaded.set(step.load.name, step.load);
@@ -211,6 +265,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
       if (step.stallNs) writer.record(Kind.stall, 0, step.stallNs);
       const root = [...loaded.values()][0];
       (step.calls ?? []).forEach((call, i) => run(call, callSite(root.base, i), cursor, 0));
+      for (const st of step.insns ?? []) insnStep(st, cursor);
       writer.endChunk(step.ends ?? false);
       writer.flush();
     }

@@ -18,6 +18,8 @@ export interface Scenario {
   /** --apis: the prototypes the recording used, as its apis frame holds them; adds 'api' to events. */
   prototypes?: Array<[ret: string, name: string, args: string[]]>;
   steps: Step[];
+  /** --events insn: the runs of instructions thread steps' `insns` execute, by id. */
+  insnLayouts?: InsnLayoutSpec[];
   /** The end frame; null: the capture stops without one, as after a crash of the recorder. */
   end?: { reason: 'exited' | 'crashed' | 'interrupted' | 'duration' | 'detached'; detail?: string } | null;
 }
@@ -87,7 +89,34 @@ export interface SyscallSpec {
   memory?: MemorySpec[];
 }
 
+/**
+ * A run of instructions (--events insn): written as a compile record of its code the first time a
+ * thread runs it, and an insnlayout record the first time any thread does.
+ */
+export interface InsnLayoutSpec {
+  id: number;
+  address: number;
+  /** Each instruction's bytes. */
+  code: number[][];
+  /** The values each execution carries, in order: a register written (by name), or a memory read or write of `bytes` bytes. */
+  entries: Array<{ insn: number; reg?: string; read?: number; write?: number; unrecorded?: boolean }>;
+  /** A damaged capture: its insnlayout record is never written. */
+  undescribed?: boolean;
+}
+
+/** A register's value: an integer, or a vector register's bytes. */
+export type RegValueSpec = number | bigint | number[];
+
+/** What a thread does at the instruction level, in order, after its calls. */
+export type InsnStep =
+  /** insnsync: every register of the arch's sync list (the ones not named are 0), before the instruction at `at`. */
+  | { sync: Record<string, number | bigint>; at: number; reason?: 'start' | 'funcEnter' }
+  /** One execution of layout `run`: a value per entry; a memory entry's is its address and, unless unrecorded, its bytes. */
+  | { run: number; values: Array<RegValueSpec | { address: number; bytes?: number[] }> }
+  /** A syscall made by the instruction at `at` (its sysret before the run that follows). */
+  | { syscall: SyscallSpec; at: number };
+
 export type Step =
   | { load: ModuleSpec }
   | { unload: string }
-  | { thread: number; name?: string; calls?: CallSpec[]; lost?: number; stallNs?: number; ends?: boolean };
+  | { thread: number; name?: string; calls?: CallSpec[]; insns?: InsnStep[]; lost?: number; stallNs?: number; ends?: boolean };

@@ -11,6 +11,7 @@ interface Args {
   disasm: boolean;
   follow?: boolean;
   json?: boolean;
+  regs?: boolean;
 }
 
 function sequenceNumber(flag: string, value: number | undefined): number | undefined {
@@ -30,7 +31,10 @@ export const replayCommand: CommandModule<object, Args> = {
     .option('disasm', { type: 'boolean', default: true, describe: 'disassemble blocks (--no-disasm: names only)' })
     .option('follow', { type: 'boolean', describe: 'keep printing while a recording writes the trace' })
     .option('json', { type: 'boolean', describe: 'one JSON object per event, as export -F jsonl writes them' })
-    .conflicts('follow', 'func'),
+    .option('regs', { type: 'boolean', describe: 'every recorded instruction (--events insn) between the events: [module+0xoff] [bytes] ' +
+      '0xaddress: text ; reads: registers read (values before) => registers written (values after), then its memory accesses (mr/mw); ? is a value not known' })
+    .conflicts('follow', 'func')
+    .conflicts('regs', ['follow', 'json']),
   handler: async (args) => {
     const [{ openTraceReadOnly }, { replay }] = await Promise.all([import('../../store/database.js'), import('../../analysis/replay.js')]);
     sequenceNumber('--from', args.from);
@@ -38,7 +42,7 @@ export const replayCommand: CommandModule<object, Args> = {
     const db = openTraceReadOnly(args.trace);
     try {
       await replay(db, {
-        thread: args.thread, fromSeq: args.from, toSeq: args.to, func: args.func, disassemble: args.disasm, follow: args.follow, json: args.json,
+        thread: args.thread, fromSeq: args.from, toSeq: args.to, func: args.func, disassemble: args.disasm, follow: args.follow, json: args.json, regs: args.regs,
       }, new Output());
     } finally {
       db.close();

@@ -1,0 +1,128 @@
+import { InsnSyncReason, InsnWhat } from '../schema/layout.generated.js';
+import { readU64 } from '../base/little-endian.js';
+import type { MemoryRead } from '../model/memory-read.js';
+import type { RegisterSet } from '../model/registers.js';
+import { ChunkError } from '../capture/chunks.js';
+import type { RecordDecoder } from '../capture/ring-records.js';
+import { insnAddresses, MEMORY_ADDRESS_BYTES, memoryValue, readInsnLayout, registerValue, type InsnLayout } from '../capture/insn-records.js';
+import type { InsnWriter } from '../store/insn-writer.js';
+import type { Locations } from './locations.js';
+import { PerThread } from './per-thread.js';
+import type { ThreadState } from './threads.js';
+
+/** A layout with what each execution of it adds to the counts. */
+interface KnownLayout extends InsnLayout {
+  /** The record payload, to tell a layout described again from one described differently. */
+  payload: Buffer;
+  unrecordedRegs: number;
+  unrecordedMem: number;
+}
+
+const REASONS = new Map<number, string>(Object.entries(InsnSyncReason).map(([name, value]) => [value, name]));
+
+/** An address from a syscall argument: a number where exact, SQLite's signed 64-bit integer otherwise. */
+const addressOf = (value: bigint): number | bigint => {
+  const unsigned = BigInt.asUintN(64, value);
+  return unsigned <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(unsigned) : BigInt.asIntN(64, value);
+};
+
+/**
+ * Instruction records (--events insn): layouts kept and stored once, each execution of a run
+ * stored as its values, syncs as the registers they carry. Every instruction gets the trace's
+ * next seq. Memory the kernel wrote into a syscall's output buffer is stored as a write by the
+ * thread's next instruction, the one after the syscall. An earlier ingest's layouts, seq and
+ * waiting kernel writes are taken up where it left them.
+ */
+export class Insns {
+  private readonly layouts = new Map<number, KnownLayout>();
+  /** Threads that record instructions: their syscalls' output buffers become memory writes. */
+  private readonly recording = new Set<number>();
+  /** Per thread, kernel writes (mem_accesses rowids) waiting for the thread's next instruction. */
+  private readonly pending = new PerThread<number>();
+  /** The seq the next instruction gets. */
+  seq: number;
+
+  constructor(private readonly writer: InsnWriter, private readonly locations: Locations, private readonly registers: RegisterSet) {
+    writer.registers(registers);
+    for (const stored of writer.storedLayouts()) {
+      const v = new DataView(stored.layout.buffer, stored.layout.byteOffset, stored.layout.byteLength);
+      this.keep(readInsnLayout(v, 0, stored.layout.byteLength, stored.id, stored.address, registers), stored.layout);
+    }
+    this.seq = writer.nextSeq();
+    for (const tid of writer.threads()) this.recording.add(tid);
+    for (const w of writer.pendingKernelWrites()) this.pending.of(w.threadId).push(w.rowid);
+  }
+
+  private keep(layout: InsnLayout, payload: Buffer): KnownLayout {
+    const unrecorded = (memory: boolean) => layout.entries.filter((e) => e.unrecorded && (e.what !== InsnWhat.reg) === memory).length;
+    const known = { ...layout, payload, unrecordedRegs: unrecorded(false), unrecordedMem: unrecorded(true) };
+    this.layouts.set(layout.id, known);
+    return known;
+  }
+
+  /** An insnlayout record: a run described before any of its executions. */
+  layout(t: ThreadState, r: RecordDecoder): void {
+    this.recording.add(t.tid);
+    const payload = Buffer.from(r.view.buffer, r.view.byteOffset + r.payloadAt, r.payloadEnd - r.payloadAt);
+    const known = this.layouts.get(r.target);
+    if (known !== undefined) {
+      if (known.address === r.location && known.payload.equals(payload)) return;
+      throw new ChunkError(`instruction layout ${r.target} is described twice, differently (slot ${r.slot})`, 0);
+    }
+    const layout = this.keep(readInsnLayout(r.view, r.payloadAt, r.payloadEnd, r.target, r.location, this.registers), Buffer.from(payload));
+    this.writer.layout(layout.id, layout.address, layout.lengths.length, layout.payload);
+    insnAddresses(layout).forEach((address, i) => this.writer.layoutInsn(layout.id, i, address, layout.lengths[i], this.locations.id(address)));
+  }
+
+  /** An insn record: one execution of a run, its values each at its entry's offset. */
+  run(t: ThreadState, r: RecordDecoder): void {
+    const layout = this.layouts.get(r.target);
+    if (layout === undefined) throw new ChunkError(`the insn record at slot ${r.slot} names instruction layout ${r.target}, which no insnlayout record described`, 0);
+    if (r.payloadEnd - r.payloadAt < layout.valuesSize) {
+      throw new ChunkError(`the insn record at slot ${r.slot} carries ${r.payloadEnd - r.payloadAt} bytes of values, fewer than the ${layout.valuesSize} of its layout ${layout.id}`, 0);
+    }
+    this.recording.add(t.tid);
+    const seq = this.seq;
+    this.writer.run(seq, t.tid, layout.id);
+    const waiting = this.pending.of(t.tid);
+    if (waiting.length > 0) {
+      for (const rowid of waiting) this.writer.kernelWritePlaced(rowid, seq);
+      waiting.length = 0;
+    }
+    const v = r.view;
+    const base = r.payloadAt;
+    for (const e of layout.entries) {
+      const at = base + e.offset;
+      if (e.what === InsnWhat.reg) {
+        this.writer.regWrite(seq + e.insn, e.reg, e.unrecorded ? null : registerValue(v, at, e.bytes));
+      } else {
+        const value = e.unrecorded ? null : memoryValue(v, at + MEMORY_ADDRESS_BYTES, e.bytes);
+        this.writer.mem(seq + e.insn, e.what === InsnWhat.memRead ? 'r' : 'w', readU64(v, at), e.bytes, value, null);
+      }
+    }
+    const count = layout.lengths.length;
+    this.seq = seq + count;
+    t.insns += count;
+    t.unrecordedRegs += layout.unrecordedRegs;
+    t.unrecordedMem += layout.unrecordedMem;
+  }
+
+  /** An insnsync record: every register of the sync list before the thread's next instruction. */
+  sync(t: ThreadState, r: RecordDecoder): void {
+    this.recording.add(t.tid);
+    const sync = this.registers.sync;
+    r.payloadHolds(sync.length * 8);
+    const values = sync.map((reg, i) => [reg, r.view.getBigInt64(r.payloadAt + i * 8, true)] as [number, bigint]);
+    this.writer.sync(this.seq, t.tid, REASONS.get(r.target) ?? `reason ${r.target}`, values);
+  }
+
+  /** A syscall returned: what its return captured of output buffers, the kernel wrote. */
+  syscallReturned = (tid: number, id: number, args: bigint[], ret: bigint, reads: MemoryRead[]): void => {
+    if (!this.recording.has(tid)) return;
+    for (const m of reads) {
+      if (m.unreadable || m.data.length === 0) continue;
+      const address = addressOf(m.arg < 0 ? ret : args[m.arg] ?? 0n);
+      this.pending.of(tid).push(this.writer.mem(null, 'w', address, m.data.length, m.data, id));
+    }
+  };
+}
