@@ -6,6 +6,8 @@
  */
 #include "insn-values.h"
 
+#include <string.h>
+
 #define NOT_RECORDED 0xff
 #define IGNORED 0xfe
 
@@ -116,6 +118,22 @@ address_computable (const cs_x86_op * op)
   return segment_ok && base_ok && index_ok;
 }
 
+/*
+ * How the instruction accesses memory operand i. Capstone marks some stores of the move family
+ * (movups, vmovups, movq to memory) as reads: a move with one memory operand writes it when it
+ * is the destination and reads it otherwise.
+ */
+static uint8_t
+memory_access (const cs_insn * insn, unsigned i)
+{
+  const cs_x86 * x86 = &insn->detail->x86;
+  const char * m = insn->mnemonic;
+  int move = strncmp (m, "mov", 3) == 0 || strncmp (m, "vmov", 4) == 0;
+  if (move && x86->op_count == 2 && (x86->operands[0].type == X86_OP_MEM) != (x86->operands[1].type == X86_OP_MEM))
+    return i == 0 ? CS_AC_WRITE : CS_AC_READ;
+  return x86->operands[i].access;
+}
+
 static int
 is_branch (unsigned id)
 {
@@ -173,9 +191,10 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
       if (op->type != X86_OP_MEM)
         continue;
       int unseen = bulk || !address_computable (op);
-      if ((op->access & CS_AC_READ) != 0)
+      uint8_t access = memory_access (insn, i);
+      if ((access & CS_AC_READ) != 0)
         add_memory (values, &n, ST_INSN_VALUE_MEM_READ, op->size, i, unseen);
-      if ((op->access & CS_AC_WRITE) != 0)
+      if ((access & CS_AC_WRITE) != 0)
         add_memory (values, &n, ST_INSN_VALUE_MEM_WRITE, op->size, i, unseen);
     }
   }

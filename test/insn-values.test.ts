@@ -28,6 +28,11 @@ const TABLE: Array<[hex: string, expected: string]> = [
   ['a4', 'movsb: write op0 1, read op1 1 before, reg r5 8, reg r4 8'],
   ['f3a4', 'rep movsb: write op0 1 unrecorded, read op1 1 unrecorded before, reg r5 8, reg r4 8, reg r2 8'],
   ['0f1006', 'movups: read op1 16 before, reg r32 16'],
+  // Stores Capstone marks as reads: a move's memory destination is written.
+  ['0f1107', 'movups: write op0 16'],
+  ['660fd607', 'movq: write op0 8'],
+  ['c5f81107', 'vmovups: write op0 16'],
+  ['4c8907', 'mov: write op0 8'],
   ['c5fd6f06', 'vmovdqa: read op1 32 before, reg r48 32'],
   ['64488b042528000000', 'mov: read op1 8 before, reg r0 8'],
   ['65488b042528000000', 'mov: read op1 8 unrecorded before, reg r0 8'],
