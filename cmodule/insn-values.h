@@ -2,8 +2,8 @@
  * --events insn: what one instruction leaves for the record, decided at compile time from
  * Capstone's operands and register access lists: the registers it writes (values after it
  * ran) and the memory it reads or writes (address, and value before a read, after a write).
- * Per architecture (insn-values-*.c); needs only Capstone, so the native tests check it on
- * real encodings (no GLib here, for the same reason).
+ * Per architecture (insn-values-x86_64.c, insn-values-arm64.c); needs only Capstone, so the
+ * native tests check it on real encodings (no GLib here, for the same reason).
  */
 #ifndef STALK_TRACE_INSN_VALUES_H
 #define STALK_TRACE_INSN_VALUES_H
@@ -39,7 +39,10 @@ struct _StInsnValue
   /* Capstone's register that holds the value (what = reg). */
   uint32_t source;
   int32_t delta;
-  /* A value known at compile time (a call's return address), when `has_constant`. */
+  /*
+   * A value known at compile time, when `has_constant`: a call's return address, in the stack
+   * slot it pushes (x86_64, a memory entry) or in lr (arm64, a register entry, `before`).
+   */
   int has_constant;
   uint64_t constant;
   /* Where its bytes start in the insn record's payload: set when its instruction joins a run. */
