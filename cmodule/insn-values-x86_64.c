@@ -140,33 +140,12 @@ is_branch (unsigned id)
   return id == X86_INS_CALL || id == X86_INS_RET || id == X86_INS_LOOP || id == X86_INS_LOOPE || id == X86_INS_LOOPNE;
 }
 
-static StInsnValue *
-add_value (StInsnValue * values, unsigned * n, uint8_t what, uint16_t bytes, int16_t operand)
-{
-  StInsnValue * v;
-  if (*n == ST_INSN_MAX_VALUES)
-    return NULL;
-  v = &values[(*n)++];
-  v->what = what;
-  v->reg = 0;
-  v->flags = 0;
-  v->before = what == ST_INSN_VALUE_MEM_READ;
-  v->bytes = bytes;
-  v->operand = operand;
-  v->source = 0;
-  v->delta = 0;
-  v->has_constant = 0;
-  v->constant = 0;
-  return v;
-}
-
 static void
 add_memory (StInsnValue * values, unsigned * n, uint8_t what, uint16_t bytes, int16_t operand, int unseen)
 {
-  StInsnValue * v = add_value (values, n, what, bytes, operand);
-  /* The emitter reads 1, 2, 4 or 8 bytes at a time, or whole 8-byte words (x87's 10-byte values are not). */
-  int readable = bytes == 1 || bytes == 2 || bytes == 4 || (bytes % 8 == 0 && bytes != 0 && bytes <= ST_INSN_MAX_VALUE_BYTES);
-  if (v != NULL && (unseen || !readable))
+  StInsnValue * v = st_insn_value_add (values, n, what, bytes, operand);
+  /* x87's 10-byte values are not readable. */
+  if (v != NULL && (unseen || !st_insn_value_readable (bytes)))
     v->flags = ST_INSN_VALUE_UNRECORDED;
 }
 
@@ -205,7 +184,7 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
       break;
     case X86_INS_CALL:
     {
-      StInsnValue * v = add_value (values, &n, ST_INSN_VALUE_MEM_WRITE, 8, ST_ACCESS_PUSH);
+      StInsnValue * v = st_insn_value_add (values, &n, ST_INSN_VALUE_MEM_WRITE, 8, ST_ACCESS_PUSH);
       if (v != NULL)
       {
         v->before = 1;
@@ -230,7 +209,7 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
     static const uint8_t results[] = { ST_REG_X64_RAX, ST_REG_X64_RCX, ST_REG_X64_R11 };
     for (i = 0; i != sizeof (results); i++)
     {
-      StInsnValue * v = add_value (values, &n, ST_INSN_VALUE_REG, 8, 0);
+      StInsnValue * v = st_insn_value_add (values, &n, ST_INSN_VALUE_REG, 8, 0);
       v->reg = results[i];
       v->source = source_register (results[i]);
     }
@@ -249,7 +228,7 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
     if (id == NOT_RECORDED)
     {
       /* x87, mask and segment registers, zmm: the record has no id for them, so they stay unseen. */
-      v = add_value (values, &n, ST_INSN_VALUE_REG, 0, 0);
+      v = st_insn_value_add (values, &n, ST_INSN_VALUE_REG, 0, 0);
       if (v != NULL)
         v->flags = ST_INSN_VALUE_UNRECORDED;
       continue;
@@ -260,7 +239,7 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
     if (id >= ST_REG_X64_WIDE_BASE)
       seen |= 1ull << (id - ST_REG_X64_WIDE_BASE + ST_REG_X64_VECTOR_BASE);
     seen |= 1ull << id;
-    v = add_value (values, &n, ST_INSN_VALUE_REG, bytes, 0);
+    v = st_insn_value_add (values, &n, ST_INSN_VALUE_REG, bytes, 0);
     if (v == NULL)
       break;
     v->reg = id;
@@ -280,11 +259,4 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
     }
   }
   return n;
-}
-
-unsigned
-st_insn_value_size (const StInsnValue * v)
-{
-  unsigned value = (v->flags & ST_INSN_VALUE_UNRECORDED) != 0 ? 0 : (v->bytes + 7u) & ~7u;
-  return v->what == ST_INSN_VALUE_REG ? value : 8 + value;
 }

@@ -2,8 +2,8 @@
  * --events insn: what one instruction leaves for the record, decided at compile time from
  * Capstone's operands and register access lists: the registers it writes (values after it
  * ran) and the memory it reads or writes (address, and value before a read, after a write).
- * Per architecture (insn-values-*.c); needs only Capstone, so the native tests check it on
- * real encodings (no GLib here, for the same reason).
+ * Per architecture (insn-values-x86_64.c, insn-values-arm64.c); needs only Capstone, so the
+ * native tests check it on real encodings (no GLib here, for the same reason).
  */
 #ifndef STALK_TRACE_INSN_VALUES_H
 #define STALK_TRACE_INSN_VALUES_H
@@ -39,7 +39,10 @@ struct _StInsnValue
   /* Capstone's register that holds the value (what = reg). */
   uint32_t source;
   int32_t delta;
-  /* A value known at compile time (a call's return address), when `has_constant`. */
+  /*
+   * A value known at compile time, when `has_constant`: a call's return address, in the stack
+   * slot it pushes (x86_64, a memory entry) or in lr (arm64, a register entry, `before`).
+   */
   int has_constant;
   uint64_t constant;
   /* Where its bytes start in the insn record's payload: set when its instruction joins a run. */
@@ -53,6 +56,39 @@ struct _StInsnValue
 unsigned st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * values);
 
 /* Bytes the value takes in an insn record: 8-byte multiples; a memory access's address first. */
-unsigned st_insn_value_size (const StInsnValue * v);
+static inline unsigned
+st_insn_value_size (const StInsnValue * v)
+{
+  unsigned value = (v->flags & ST_INSN_VALUE_UNRECORDED) != 0 ? 0 : (v->bytes + 7u) & ~7u;
+  return v->what == ST_INSN_VALUE_REG ? value : 8 + value;
+}
+
+/* For insn-values-<arch>.c: appends a value to `values` (n so far), NULL when full. A read's is stored before. */
+static inline StInsnValue *
+st_insn_value_add (StInsnValue * values, unsigned * n, uint8_t what, uint16_t bytes, int16_t operand)
+{
+  StInsnValue * v;
+  if (*n == ST_INSN_MAX_VALUES)
+    return NULL;
+  v = &values[(*n)++];
+  v->what = what;
+  v->reg = 0;
+  v->flags = 0;
+  v->before = what == ST_INSN_VALUE_MEM_READ;
+  v->bytes = bytes;
+  v->operand = operand;
+  v->source = 0;
+  v->delta = 0;
+  v->has_constant = 0;
+  v->constant = 0;
+  return v;
+}
+
+/* Whether the emitter can copy a memory value of `bytes`: 1, 2, 4 or 8 at once, or 8-byte words a record value holds. */
+static inline int
+st_insn_value_readable (unsigned bytes)
+{
+  return bytes == 1 || bytes == 2 || bytes == 4 || (bytes % 8 == 0 && bytes != 0 && bytes <= ST_INSN_MAX_VALUE_BYTES);
+}
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * Prints what st_insn_values (cmodule/insn-values-x86_64.c) decides for each instruction given
- * in hex on the command line, one line each, for insn-values.test.ts to compare:
+ * Prints what st_insn_values (cmodule/insn-values-<arch>.c, linked in) decides for each
+ * instruction given in hex on the command line, one line each, for insn-values.test.ts to compare:
  *   mnemonic: what reg|operand bytes [unrecorded] [before] [delta=N] [constant=0xN], ...
- * An argument ending in "+flags" asks for writes of the flags register too.
+ * The first argument is the arch: x64 or arm64 (hex in memory order, so an arm64 word is
+ * little-endian). An argument ending in "+flags" asks for writes of the flags register too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,20 @@ main (int argc, char ** argv)
 {
   csh cs;
   int i;
+  cs_err opened;
 
-  if (cs_open (CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+  if (argc < 2)
+    return 2;
+  if (strcmp (argv[1], "x64") == 0)
+    opened = cs_open (CS_ARCH_X86, CS_MODE_64, &cs);
+  else if (strcmp (argv[1], "arm64") == 0)
+    opened = cs_open (CS_ARCH_ARM64, CS_MODE_ARM, &cs);
+  else
+    return 2;
+  if (opened != CS_ERR_OK)
     return 2;
   cs_option (cs, CS_OPT_DETAIL, CS_OPT_ON);
-  for (i = 1; i < argc; i++)
+  for (i = 2; i < argc; i++)
   {
     uint8_t code[16];
     size_t n = 0;
