@@ -1,9 +1,10 @@
 import type { Statement } from 'better-sqlite3';
 import type { ArchName } from '../schema/layout.generated.js';
-import { registerSet, type RegisterSet } from '../model/registers.js';
-import { RegisterState, type RegisterValue } from '../model/register-state.js';
+import type { RegisterSet } from '../model/registers.js';
+import type { RegisterValue } from '../model/register-state.js';
 import type { TraceDb } from '../store/database.js';
 import type { Decode } from './disassembler.js';
+import { InsnWalk } from './insn-walk.js';
 
 /** One instruction of a layout, ready to print: its place, bytes, text and the registers it reads. */
 interface InsnText {
@@ -59,47 +60,31 @@ export function registersRead(arch: ArchName, registers: RegisterSet, mnemonic: 
 const hex = (v: bigint | number) => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
 const valueText = (v: RegisterValue | undefined) => v === undefined ? '?' : Buffer.isBuffer(v) ? v.toString('hex') : hex(v);
 
-type Row = { seq: bigint; reg: bigint; value: bigint | Buffer | null };
-type MemRow = { seq: bigint; access: string; address: bigint; size: bigint; value: Buffer | null; syscall_id: bigint | null };
-
 /**
  * replay --regs: a thread's instructions as unidbg users read them, one line each
  * (`[module+0xoff] [bytes] 0xaddr: text ; reads: reg=value => reg=value`), its memory accesses on
- * the lines after. Register values come from a model of each thread's registers: its last sync,
- * then every write; a value never seen since is `?`.
+ * the lines after. Register values come from the walk's model of each thread's registers: its
+ * last sync, then every write; a value never seen since is `?`.
  */
 export class InsnLines {
-  private readonly registers: RegisterSet;
-  private readonly layouts = new Map<number, InsnText[]>();
-  private readonly states = new Map<number, { state: RegisterState; at: number }>();
-  private readonly runs: Statement;
-  private readonly writes: Statement;
-  private readonly mems: Statement;
-  private readonly syncs: Statement;
-  private readonly insnsOf: Statement;
+  private readonly walk: InsnWalk;
+  private readonly texts = new Map<number, InsnText[]>();
   private readonly codeAt: Statement;
 
   constructor(db: TraceDb, private readonly arch: ArchName, private readonly decode: Decode | undefined) {
-    this.registers = registerSet(arch);
-    this.runs = db.prepare('SELECT seq, layout_id FROM insn_runs WHERE thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq');
-    this.writes = db.prepare('SELECT seq, reg, value FROM insn_reg_writes WHERE seq >= ? AND seq < ? ORDER BY seq').safeIntegers();
-    this.mems = db.prepare('SELECT seq, access, address, size, value, syscall_id FROM mem_accesses WHERE seq >= ? AND seq < ? ORDER BY seq, rowid').safeIntegers();
-    this.syncs = db.prepare(`SELECT seq, reg, value FROM insn_sync_values WHERE thread_id = @tid
-      AND seq = (SELECT max(seq) FROM insn_syncs_at WHERE thread_id = @tid AND seq <= @seq)`).safeIntegers();
-    this.insnsOf = db.prepare(`SELECT i.address, i.size, l.offset, m.name AS module FROM insn_layout_insns i JOIN locations l ON l.id = i.location_id
-      LEFT JOIN modules m ON m.id = l.module_id WHERE i.layout_id = ? ORDER BY i.insn`);
+    this.walk = new InsnWalk(db, arch);
     this.codeAt = db.prepare('SELECT start, code FROM blocks WHERE start <= ? AND end > ? AND code IS NOT NULL ORDER BY id DESC LIMIT 1');
   }
 
   /** Whether the trace holds instruction records at all. */
   static present(db: TraceDb): boolean {
-    return db.prepare('SELECT 1 FROM insn_runs LIMIT 1').get() !== undefined;
+    return InsnWalk.present(db);
   }
 
   private layout(id: number): InsnText[] {
-    let texts = this.layouts.get(id);
+    let texts = this.texts.get(id);
     if (texts) return texts;
-    const insns = this.insnsOf.all(id) as { address: number; size: number; offset: number | null; module: string | null }[];
+    const insns = this.walk.layout(id);
     const block = this.codeAt.get(insns[0].address, insns[0].address) as { start: number; code: Buffer } | undefined;
     texts = insns.map((i) => {
       const place = i.module === null ? `0x${i.address.toString(16)}` : `${i.module}+0x${i.offset!.toString(16)}`;
@@ -109,61 +94,27 @@ export class InsnLines {
       const text = decoded ? `${decoded.mnemonic}${decoded.opStr ? ` ${decoded.opStr}` : ''}` : bytes ? '(does not decode)' : '(no code was captured)';
       return {
         head: `[${place}] [${bytes?.toString('hex') ?? '??'}] 0x${i.address.toString(16)}: ${text}`,
-        reads: decoded ? registersRead(this.arch, this.registers, decoded.mnemonic, decoded.opStr) : [],
+        reads: decoded ? registersRead(this.arch, this.walk.registers, decoded.mnemonic, decoded.opStr) : [],
       };
     });
-    this.layouts.set(id, texts);
+    this.texts.set(id, texts);
     return texts;
-  }
-
-  /** A thread's register state just before instruction `seq`: from its last sync, then the writes after it. */
-  private stateAt(tid: number, seq: number): RegisterState {
-    const known = this.states.get(tid);
-    if (known && known.at <= seq) return this.advance(tid, known.state, known.at, seq);
-    const state = new RegisterState(this.registers);
-    const rows = this.syncs.all({ tid, seq }) as Row[];
-    this.sync(state, rows);
-    return this.advance(tid, state, rows.length === 0 ? 0 : Number(rows[0].seq), seq);
-  }
-
-  private sync(state: RegisterState, rows: Row[]): void {
-    state.sync(this.registers.sync.map((id) => rows.find((r) => Number(r.reg) === id)?.value as bigint | undefined));
-  }
-
-  /** Applies a thread's writes between two seqs, without printing. */
-  private advance(tid: number, state: RegisterState, from: number, to: number): RegisterState {
-    for (const run of this.runs.all(tid, from, to) as { seq: number; layout_id: number }[]) {
-      for (const w of this.writes.all(run.seq, Math.min(to, run.seq + this.layout(run.layout_id).length)) as Row[]) state.write(Number(w.reg), w.value);
-    }
-    this.states.set(tid, { state, at: to });
-    return state;
   }
 
   /** Lines of a thread's instructions with seq in [from, to). */
   lines(tid: number, from: number, to: number): string[] {
-    const state = this.stateAt(tid, from);
+    const state = this.walk.stateAt(tid, from);
     const out: string[] = [];
-    const names = this.registers.names;
-    for (const run of this.runs.all(tid, from, Number.isFinite(to) ? to : Number.MAX_SAFE_INTEGER) as { seq: number; layout_id: number }[]) {
-      const texts = this.layout(run.layout_id);
-      const end = run.seq + texts.length;
-      const writes = this.writes.all(run.seq, end) as Row[];
-      const mems = this.mems.all(run.seq, end) as MemRow[];
-      const sync = this.syncs.all({ tid, seq: run.seq }) as Row[];
-      if (sync.length > 0 && Number(sync[0].seq) === run.seq) this.sync(state, sync);
-      texts.forEach((t, i) => {
-        const seq = run.seq + i;
-        const reads = t.reads.map((id) => `${names[id]}=${valueText(state.get(id))}`);
-        const written = writes.filter((w) => Number(w.seq) === seq);
-        for (const w of written) state.write(Number(w.reg), w.value);
-        const after = written.map((w) => `${names[Number(w.reg)]}=${valueText(w.value ?? undefined)}`);
-        out.push(`${t.head}${reads.length ? ` ; reads: ${reads.join(', ')}` : after.length ? ' ;' : ''}${after.length ? ` => ${after.join(', ')}` : ''}`);
-        for (const m of mems.filter((r) => Number(r.seq) === seq)) {
-          out.push(`    m${m.access} ${hex(m.address)} [${m.size}] = ${m.value?.toString('hex') ?? '?'}${m.syscall_id !== null ? ` (written by the kernel in syscall ${m.syscall_id})` : ''}`);
-        }
-      });
+    const names = this.walk.registers.names;
+    for (const step of this.walk.steps(tid, from, to, state)) {
+      const t = this.layout(step.layoutId)[step.index];
+      const reads = t.reads.map((id) => `${names[id]}=${valueText(state.get(id))}`);
+      const after = step.writes.map((w) => `${names[Number(w.reg)]}=${valueText(w.value ?? undefined)}`);
+      out.push(`${t.head}${reads.length ? ` ; reads: ${reads.join(', ')}` : after.length ? ' ;' : ''}${after.length ? ` => ${after.join(', ')}` : ''}`);
+      for (const m of step.mems) {
+        out.push(`    m${m.access} ${hex(m.address)} [${m.size}] = ${m.value?.toString('hex') ?? '?'}${m.syscall_id !== null ? ` (written by the kernel in syscall ${m.syscall_id})` : ''}`);
+      }
     }
-    this.states.set(tid, { state, at: Number.isFinite(to) ? to : Number.MAX_SAFE_INTEGER });
     return out;
   }
 }

@@ -47,10 +47,27 @@ const STANDARD_STREAM = /^\/(dev\/(stdout|stderr|fd\/\d+)|proc\/[^/]+\/fd\/\d+)$
 
 export interface OutputFile {
   stream: WriteStream;
-  /** Makes the output final: renames it over the name the user gave (regular files). */
+  /** Ends the writing and waits until every write error is known; the output is not final yet. */
+  close(): Promise<void>;
+  /** Makes the output final: closes it, then renames it over the name the user gave (regular files). */
   commit(): Promise<void>;
   /** Leaves no trace of this run: removes what was written aside; a device is left as it is. */
   discard(): void;
+}
+
+/**
+ * Opens one output per name, all or none: each written aside as openOutputFile does. Commit them
+ * only after every one is closed, so a write error in any leaves every name as it was.
+ */
+export function openOutputFiles(paths: string[], inputs: string[]): OutputFile[] {
+  const files: OutputFile[] = [];
+  try {
+    for (const path of paths) files.push(openOutputFile(path, inputs));
+  } catch (e) {
+    for (const f of files) f.discard();
+    throw e;
+  }
+  return files;
 }
 
 /**
@@ -75,10 +92,13 @@ export function openOutputFile(path: string, inputs: string[]): OutputFile {
   }
   // flush: the data is on disk before the rename makes it the file the user named.
   const stream = createWriteStream(aside, { fd, flush: true });
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= finished(stream, path));
   return {
     stream,
+    close,
     async commit() {
-      await finished(stream, path);
+      await close();
       try {
         renameSync(aside, target);
       } catch (e) {
@@ -101,9 +121,12 @@ function inPlace(path: string): OutputFile {
     throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
   }
   const stream = createWriteStream(path, { fd });
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= finished(stream, path));
   return {
     stream,
-    commit: () => finished(stream, path),
+    close,
+    commit: close,
     discard: () => stream.destroy(),
   };
 }

@@ -1,9 +1,21 @@
 import type { CommandModule } from 'yargs';
 import { UserError } from '../../base/errors.js';
 import { Output } from '../../base/output.js';
-import { openOutputFile } from '../output-file.js';
+import type { ArchName } from '../../schema/layout.generated.js';
+import { openOutputFile, openOutputFiles } from '../output-file.js';
 
-const FORMATS = ['drcov', 'chrome', 'folded', 'jsonl'] as const;
+const FORMATS = ['drcov', 'chrome', 'folded', 'jsonl', 'tenet'] as const;
+
+const TENET_HELP = `-F tenet: Tenet's text trace (IDA Pro's Tenet trace explorer) of a trace recorded with
+--events insn, one file per thread: -o OUT writes OUT.<tid> for each thread with instruction
+records; with -t, OUT itself (or standard output without -o). A line is the state at one
+instruction: the registers the previous one changed (every known one on the first line), the
+program counter last (rip, or pc on arm64, whose x29 and x30 are fp and lr), then the memory the
+previous instruction read and wrote (mr=, mw=, mrw= 0xADDR:bytes in memory order), as Tenet's
+own tracer writes it. Memory the kernel wrote in a syscall is an mw= with the syscall
+instruction's changes. Left out: flags and vector registers (Tenet reads neither), values not
+known (before the thread's first register sync) or not recorded, and the last instruction's own
+changes (no line follows it).`;
 
 interface Args {
   trace: string;
@@ -14,14 +26,16 @@ interface Args {
 
 export const exportCommand: CommandModule<object, Args> = {
   command: 'export <trace>',
-  describe: 'Write a trace for other tools: drcov (Lighthouse), chrome (Perfetto), folded (flame graphs), jsonl',
+  describe: 'Write a trace for other tools: drcov (Lighthouse), chrome (Perfetto), folded (flame graphs), jsonl, tenet (Tenet, per thread)',
   builder: (y) => y
     .positional('trace', { type: 'string', demandOption: true, describe: 'trace database' })
     .option('format', { alias: 'F', choices: FORMATS, demandOption: true, describe: 'output format' })
-    .option('output', { alias: 'o', type: 'string', describe: 'file to write; - or none: standard output (drcov needs -o, binary)' })
-    .option('thread', { alias: 't', type: 'number', describe: 'only this thread' }),
+    .option('output', { alias: 'o', type: 'string', describe: 'file to write; - or none: standard output (drcov needs -o, binary; tenet: OUT.<tid> per thread)' })
+    .option('thread', { alias: 't', type: 'number', describe: 'only this thread' })
+    .epilog(TENET_HELP),
   handler: async (args) => {
     if (args.format === 'drcov' && args.output === undefined) throw new UserError('drcov is binary: name a file with -o');
+    if (args.format === 'tenet') return exportTenet(args);
     const [{ openAnalysis }, { threadIds }, { coveredBlocks, writeDrcov }, { writeChrome }, { writeFolded }, { writeJsonl }] = await Promise.all([
       import('../../analysis/analysis-db.js'), import('../../analysis/trace-facts.js'), import('../../analysis/export/drcov.js'),
       import('../../analysis/export/chrome.js'), import('../../analysis/export/folded.js'), import('../../analysis/export/jsonl.js'),
@@ -53,3 +67,41 @@ export const exportCommand: CommandModule<object, Args> = {
     }
   },
 };
+
+/**
+ * One Tenet file per thread: every name is checked and opened aside first, all are written and
+ * closed, and only then renamed over the names, so a failure anywhere leaves every one as it was.
+ */
+async function exportTenet(args: Args): Promise<void> {
+  const [{ openAnalysis }, { tenetThreads, writeTenet }] = await Promise.all([
+    import('../../analysis/analysis-db.js'), import('../../analysis/export/tenet.js'),
+  ]);
+  const toStdout = args.output === undefined || args.output === '-';
+  if (toStdout && args.thread === undefined) throw new UserError('tenet writes one file per thread: name a file with -o, or one thread with -t');
+  const analysis = openAnalysis(args.trace);
+  try {
+    const threads = tenetThreads(analysis.db, args.thread);
+    const arch = analysis.db.prepare('SELECT arch FROM trace').pluck().get() as ArchName;
+    if (toStdout) {
+      const out = new Output();
+      await writeTenet(analysis.db, arch, threads[0], out);
+      return await out.end();
+    }
+    const paths = args.thread === undefined ? threads.map((t) => `${args.output}.${t}`) : [args.output!];
+    const files = openOutputFiles(paths, [args.trace]);
+    try {
+      for (const [i, file] of files.entries()) {
+        const out = new Output(file.stream, paths[i]);
+        await writeTenet(analysis.db, arch, threads[i], out);
+        await out.flush();
+        await file.close();
+      }
+      for (const file of files) await file.commit();
+    } catch (e) {
+      for (const file of files) file.discard();
+      throw e;
+    }
+  } finally {
+    analysis.close();
+  }
+}
