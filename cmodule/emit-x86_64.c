@@ -298,132 +298,242 @@ st_emit_func_exit_check (GumStalkerOutput * output, StRing * ring)
   epilogue (cw);
 }
 
-/* --events insn (insn-runs.h): between two instructions, in one prologue, the steps transform asks for. */
+/*
+ * --events insn (insn-runs.h). While a run executes, two registers none of its instructions
+ * use hold the record's payload (the base) and scratch values (the temp): a written register
+ * costs one store, a memory access about four, and nothing needs a prologue. The run's start
+ * saves their values and claims the record (the drain thread stops short of a record still
+ * being filled, ring.c); its end restores them. The saves are a stack in the ring, so a signal
+ * handler followed in the middle of a run leaves the interrupted run and its registers intact.
+ */
 
-/* rdx = the record of the run under way. */
-static void
-load_record (GumX86Writer * cw, StRing * ring)
+/* Registers a run may hold: not rax, rcx, rdx (the prologue saves them), nor rsp, rbp, r12, r13 (a SIB byte or a displacement as a base). */
+static const guint8 run_register_pool[] = {
+  ST_REG_X64_R11, ST_REG_X64_R10, ST_REG_X64_R9, ST_REG_X64_R8, ST_REG_X64_RDI, ST_REG_X64_RSI, ST_REG_X64_R15,
+  ST_REG_X64_R14, ST_REG_X64_RBX,
+};
+
+/* Gum's name of an insnRegisters general-purpose register. */
+static GumX86Reg
+gum_reg_of (guint8 id)
 {
-  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RDX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_record));
+  static const GumX86Reg regs[] = {
+    GUM_X86_RAX, GUM_X86_RBX, GUM_X86_RCX, GUM_X86_RDX, GUM_X86_RSI, GUM_X86_RDI, GUM_X86_RBP, GUM_X86_RSP,
+    GUM_X86_R8, GUM_X86_R9, GUM_X86_R10, GUM_X86_R11, GUM_X86_R12, GUM_X86_R13, GUM_X86_R14, GUM_X86_R15,
+  };
+  return regs[id];
 }
 
-/* [rdx + at] = `bytes` bytes read from [rax], zero-padded to whole words; uses rcx. */
-static void
-copy_memory (GumX86Writer * cw, guint bytes, gint32 at)
+/* The register's number in instruction encodings. */
+static guint
+hw (GumX86Reg reg)
 {
-  /* movzx ecx, byte [rax]; movzx ecx, word [rax]; mov ecx, [rax] */
-  static const guint8 load8[3] = { 0x0f, 0xb6, 0x08 };
-  static const guint8 load16[3] = { 0x0f, 0xb7, 0x08 };
-  static const guint8 load32[2] = { 0x8b, 0x08 };
-  guint i;
+  return reg - GUM_X86_RAX;
+}
 
-  if (bytes < 8)
+static gboolean
+ends_run (csh capstone, const cs_insn * insn)
+{
+  return insn->id == X86_INS_SYSCALL || cs_insn_group (capstone, insn, CS_GRP_JUMP) ||
+      cs_insn_group (capstone, insn, CS_GRP_CALL) || cs_insn_group (capstone, insn, CS_GRP_RET);
+}
+
+void
+st_choose_run_registers (csh capstone, const cs_insn * insn, guint64 exclude, StRun * run)
+{
+  guint64 used = exclude | (insn != NULL ? st_insn_registers_used (capstone, insn) : 0);
+  cs_insn * ahead = NULL;
+  gsize count = 0;
+  guint chosen = 0;
+  gsize i;
+  guint k;
+
+  if (insn != NULL && !ends_run (capstone, insn))
   {
-    if (bytes == 1)
-      gum_x86_writer_put_bytes (cw, load8, sizeof (load8));
-    else if (bytes == 2)
-      gum_x86_writer_put_bytes (cw, load16, sizeof (load16));
+    /* Read ahead no further than this page: the next may not be mapped. */
+    gsize size = MIN (((insn->address | 0xfff) + 1) - insn->address, 1024);
+    count = cs_disasm (capstone, GSIZE_TO_POINTER (insn->address), size, insn->address, ST_RUN_MAX_INSNS, &ahead);
+  }
+
+  /* The longest stretch that leaves two registers free: the run splits where an instruction needs them. */
+  for (i = 1; i < count; i++)
+  {
+    guint64 more = used | st_insn_registers_used (capstone, &ahead[i]);
+    guint free = 0;
+    for (k = 0; k != G_N_ELEMENTS (run_register_pool); k++)
+      free += (more & ((guint64) 1 << run_register_pool[k])) == 0;
+    if (free < 2)
+      break;
+    used = more;
+    if (ends_run (capstone, &ahead[i]))
+      break;
+  }
+  if (ahead != NULL)
+    cs_free (ahead, count);
+  for (k = 0; k != G_N_ELEMENTS (run_register_pool) && chosen != 2; k++)
+  {
+    if ((used & ((guint64) 1 << run_register_pool[k])) != 0)
+      continue;
+    if (chosen++ == 0)
+      run->held.base = run_register_pool[k];
     else
-      gum_x86_writer_put_bytes (cw, load32, sizeof (load32));
-    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, at, GUM_X86_RCX);
-    return;
-  }
-  for (i = 0; i != bytes; i += 8)
-  {
-    gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RAX, i);
-    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, at + i, GUM_X86_RCX);
+      run->held.temp = run_register_pool[k];
   }
 }
 
-/* [rdx + at] = the vector register's value: movdqu for xmm, vmovdqu for ymm. */
-static void
-store_vector (GumX86Writer * cw, guint8 id, gint32 at)
+gboolean
+st_run_accepts (csh capstone, const cs_insn * insn, const StRun * run)
 {
-  guint8 code[10];
-  guint n = 0;
-  guint index;
+  guint64 held = ((guint64) 1 << run->held.base) | ((guint64) 1 << run->held.temp);
+  return (st_insn_registers_used (capstone, insn) & held) == 0;
+}
 
-  if (id >= ST_REG_X64_WIDE_BASE)
+/* lea dst, [base + index * scale + disp32]; base or index GUM_X86_NONE when absent. Gum's lea takes no r8-r15. */
+static void
+put_lea (GumX86Writer * cw, GumX86Reg dst, GumX86Reg base, GumX86Reg index, guint scale, gint32 disp)
+{
+  guint8 code[8];
+  guint ss = scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0;
+  guint i = index == GUM_X86_NONE ? 4 : hw (index);
+
+  code[0] = (guint8) (0x48 | ((hw (dst) >> 3) << 2) | ((i >> 3) << 1) | (base == GUM_X86_NONE ? 0 : hw (base) >> 3));
+  code[1] = 0x8d;
+  code[2] = (guint8) ((base == GUM_X86_NONE ? 0x00 : 0x80) | ((hw (dst) & 7) << 3) | 4);
+  code[3] = (guint8) ((ss << 6) | ((i & 7) << 3) | (base == GUM_X86_NONE ? 5 : hw (base) & 7));
+  memcpy (code + 4, &disp, 4);
+  gum_x86_writer_put_bytes (cw, code, sizeof (code));
+}
+
+/* t = `bytes` (1, 2, 4 or 8) bytes read from [t], zero-extended; t is one of the pool. */
+static void
+load_through (GumX86Writer * cw, GumX86Reg t, guint bytes)
+{
+  guint8 code[4];
+  guint n = 0;
+  guint r = hw (t);
+
+  if (bytes == 8 || r >= 8)
+    code[n++] = (guint8) (0x40 | (bytes == 8 ? 8 : 0) | ((r >> 3) << 2) | (r >> 3));
+  if (bytes < 4)
   {
-    index = id - ST_REG_X64_WIDE_BASE;
-    code[n++] = 0xc5;
-    code[n++] = index < 8 ? 0xfe : 0x7e;
+    code[n++] = 0x0f;
+    code[n++] = bytes == 1 ? 0xb6 : 0xb7;
   }
   else
   {
-    index = id - ST_REG_X64_VECTOR_BASE;
+    code[n++] = 0x8b;
+  }
+  code[n++] = (guint8) (((r & 7) << 3) | (r & 7));
+  gum_x86_writer_put_bytes (cw, code, n);
+}
+
+/* [base + at] = the vector register's value: movdqu for xmm, vmovdqu for ymm. */
+static void
+store_vector (GumX86Writer * cw, GumX86Reg base, guint8 id, gint32 at)
+{
+  guint8 code[11];
+  guint n = 0;
+  guint b = hw (base);
+  guint v;
+
+  if (id >= ST_REG_X64_WIDE_BASE)
+  {
+    v = id - ST_REG_X64_WIDE_BASE;
+    code[n++] = 0xc4;
+    code[n++] = (guint8) ((v < 8 ? 0x80 : 0) | 0x40 | (b < 8 ? 0x20 : 0) | 0x01);
+    code[n++] = 0x7e;
+  }
+  else
+  {
+    v = id - ST_REG_X64_VECTOR_BASE;
     code[n++] = 0xf3;
-    if (index >= 8)
-      code[n++] = 0x44;
+    if (v >= 8 || b >= 8)
+      code[n++] = (guint8) (0x40 | ((v >> 3) << 2) | (b >> 3));
     code[n++] = 0x0f;
   }
   code[n++] = 0x7f;
-  /* mod 10 (disp32), reg = the vector register, rm = rdx */
-  code[n++] = (guint8) (0x80 | ((index & 7) << 3) | 0x02);
+  code[n++] = (guint8) (0x80 | ((v & 7) << 3) | (b & 7));
   memcpy (code + n, &at, 4);
   gum_x86_writer_put_bytes (cw, code, n + 4);
 }
 
+/* [base + at...] = the `bytes` bytes at the address [base + address_at] holds, zero-padded to whole words. */
 static void
-store_written_register (GumX86Writer * cw, const StInsnValue * v)
+copy_memory (GumX86Writer * cw, GumX86Reg base, GumX86Reg t, gint32 address_at, guint bytes, gint32 at)
 {
-  if (v->reg >= ST_REG_X64_VECTOR_BASE)
+  guint i;
+  for (i = 0; i < bytes; i += 8)
   {
-    store_vector (cw, v->reg, v->offset);
-    return;
+    gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, t, base, address_at);
+    if (i != 0)
+      gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, t, t, i);
+    else
+      load_through (cw, t, MIN (bytes, 8));
+    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, at + i, t);
   }
-  if (v->reg == ST_REG_X64_RFLAGS)
-  {
-    gum_x86_writer_put_pushfx (cw);
-    gum_x86_writer_put_pop_reg (cw, GUM_X86_RCX);
-  }
-  else if (v->source == X86_REG_RAX || v->source == X86_REG_RCX || v->source == X86_REG_RDX || v->source == X86_REG_RSP)
-  {
-    load_original (cw, GUM_X86_RCX, v->source);
-  }
-  else
-  {
-    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset, gum_reg (v->source));
-    return;
-  }
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset, GUM_X86_RCX);
 }
 
 /* After an instruction ran: the registers it wrote, and what its writes left in memory. */
 static void
-store_after (GumX86Writer * cw, StRing * ring, const StInsnValue * values, guint count)
+store_after (GumX86Writer * cw, StRunRegisters held, const StInsnValue * values, guint count)
 {
+  GumX86Reg base = gum_reg_of (held.base);
+  GumX86Reg t = gum_reg_of (held.temp);
   guint i;
-  load_record (cw, ring);
+
   for (i = 0; i != count; i++)
   {
     const StInsnValue * v = &values[i];
     if (v->before || (v->flags & ST_INSN_VALUE_UNRECORDED) != 0)
       continue;
-    if (v->what == ST_INSN_VALUE_REG)
+    if (v->what != ST_INSN_VALUE_REG)
     {
-      store_written_register (cw, v);
+      copy_memory (cw, base, t, v->offset, v->bytes, v->offset + 8);
+    }
+    else if (v->reg >= ST_REG_X64_VECTOR_BASE)
+    {
+      store_vector (cw, base, v->reg, v->offset);
+    }
+    else if (v->reg == ST_REG_X64_RFLAGS)
+    {
+      gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, -RED_ZONE);
+      gum_x86_writer_put_pushfx (cw);
+      gum_x86_writer_put_pop_reg (cw, t);
+      gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RSP, GUM_X86_RSP, RED_ZONE);
+      gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, v->offset, t);
     }
     else
     {
-      gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDX, v->offset);
-      copy_memory (cw, v->bytes, v->offset + 8);
+      gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, v->offset, gum_reg_of (v->reg));
     }
   }
 }
 
-/* rax = the address a memory value is at; uses rcx. FALSE: a form not handled. */
-static gboolean
-load_access_address (GumX86Writer * cw, const cs_insn * insn, const StInsnValue * v)
+/* t = the address of memory operand `op`, from the registers as they are (the run holds none it uses). */
+static void
+operand_address (GumX86Writer * cw, const cs_insn * insn, const cs_x86_op * op, GumX86Reg t)
 {
-  switch (v->operand)
+  GumX86Reg base = op->mem.base == X86_REG_INVALID ? GUM_X86_NONE : gum_reg (op->mem.base);
+  GumX86Reg index = op->mem.index == X86_REG_INVALID ? GUM_X86_NONE : gum_reg (op->mem.index);
+  /* mov t, fs:[0]: glibc and bionic keep the thread pointer (fs's base) there. */
+  guint8 fs_base[9] = { 0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0 };
+
+  if (op->mem.base == X86_REG_RIP)
   {
-    case ST_ACCESS_PUSH: return gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED - 8);
-    case ST_ACCESS_POP: return gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RAX, GUM_X86_RSP, SAVED);
-    case ST_ACCESS_LEAVE: return load_original (cw, GUM_X86_RAX, X86_REG_RBP);
-    default: return load_operand_address (cw, insn, &insn->detail->x86.operands[v->operand]);
+    gum_x86_writer_put_mov_reg_u64 (cw, t, insn->address + insn->size + op->mem.disp);
+    return;
   }
+  if (op->mem.segment != X86_REG_FS)
+  {
+    put_lea (cw, t, base, index, op->mem.scale, (gint32) op->mem.disp);
+    return;
+  }
+  fs_base[1] |= (guint8) ((hw (t) >> 3) << 2);
+  fs_base[3] |= (guint8) ((hw (t) & 7) << 3);
+  gum_x86_writer_put_bytes (cw, fs_base, sizeof (fs_base));
+  if (base != GUM_X86_NONE)
+    put_lea (cw, t, t, base, 1, 0);
+  put_lea (cw, t, t, index, op->mem.scale, (gint32) op->mem.disp);
 }
 
 /*
@@ -431,8 +541,10 @@ load_access_address (GumX86Writer * cw, const cs_insn * insn, const StInsnValue 
  * a read's value, and what a branch leaves behind.
  */
 static void
-store_before (GumX86Writer * cw, StRing * ring, const cs_insn * insn, const StInsnValue * values, guint count)
+store_before (GumX86Writer * cw, StRunRegisters held, const cs_insn * insn, const StInsnValue * values, guint count)
 {
+  GumX86Reg base = gum_reg_of (held.base);
+  GumX86Reg t = gum_reg_of (held.temp);
   guint i;
 
   for (i = 0; i != count; i++)
@@ -442,41 +554,50 @@ store_before (GumX86Writer * cw, StRing * ring, const cs_insn * insn, const StIn
     {
       if (!v->before || (v->flags & ST_INSN_VALUE_UNRECORDED) != 0)
         continue;
-      load_original (cw, GUM_X86_RCX, v->source);
-      gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, v->delta);
-      load_record (cw, ring);
-      gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset, GUM_X86_RCX);
+      put_lea (cw, t, gum_reg (v->source), GUM_X86_NONE, 1, v->delta);
+      gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, v->offset, t);
       continue;
     }
-    /* insn-values-x86_64.c flags the forms this cannot compute as unrecorded: their address is 0. */
-    if (!load_access_address (cw, insn, v))
-      gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_EAX, 0);
-    load_record (cw, ring);
-    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset, GUM_X86_RAX);
+    switch (v->operand)
+    {
+      case ST_ACCESS_PUSH: put_lea (cw, t, GUM_X86_RSP, GUM_X86_NONE, 1, -8); break;
+      case ST_ACCESS_POP: gum_x86_writer_put_mov_reg_reg (cw, t, GUM_X86_RSP); break;
+      case ST_ACCESS_LEAVE: gum_x86_writer_put_mov_reg_reg (cw, t, GUM_X86_RBP); break;
+      case ST_ACCESS_UNKNOWN: gum_x86_writer_put_mov_reg_u32 (cw, t, 0); break;
+      default: operand_address (cw, insn, &insn->detail->x86.operands[v->operand], t); break;
+    }
+    gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, v->offset, t);
     if (!v->before || (v->flags & ST_INSN_VALUE_UNRECORDED) != 0)
       continue;
     if (v->has_constant)
     {
-      gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RCX, v->constant);
-      gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, v->offset + 8, GUM_X86_RCX);
+      gum_x86_writer_put_mov_reg_u64 (cw, t, v->constant);
+      gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, v->offset + 8, t);
     }
     else
     {
-      copy_memory (cw, v->bytes, v->offset + 8);
+      copy_memory (cw, base, t, v->offset, v->bytes, v->offset + 8);
     }
   }
 }
 
-/* Publishes the run's record: cur moves to its end (to where it was, while not recording). */
+/* The run's end: its registers get the values they had before it started back. */
 static void
-close_run (GumX86Writer * cw, StRing * ring)
+close_run (GumX86Writer * cw, StRing * ring, StRunRegisters held)
 {
-  gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RAX, GUM_ADDRESS (ring));
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RAX, G_STRUCT_OFFSET (StRing, insn_end));
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, G_STRUCT_OFFSET (StRing, cur), GUM_X86_RCX);
+  GumX86Reg base = gum_reg_of (held.base);
+  GumX86Reg t = gum_reg_of (held.temp);
+
+  gum_x86_writer_put_mov_reg_address (cw, t, GUM_ADDRESS (&ring->insn_top));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, t, t, 0);
+  put_lea (cw, t, t, GUM_X86_NONE, 1, -(gint32) sizeof (StInsnFrame));
+  gum_x86_writer_put_mov_reg_address (cw, base, GUM_ADDRESS (&ring->insn_top));
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, 0, t);
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, base, t, G_STRUCT_OFFSET (StInsnFrame, base));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, t, t, G_STRUCT_OFFSET (StInsnFrame, temp));
 }
 
-/* lea rcx, [rcx + disp32], with a disp32 st_patch_insn_run fills in: returns where. */
+/* lea rcx, [base + disp32], with a disp32 st_patch_insn_run fills in: returns where. */
 static gpointer
 lea_rcx_to_patch (GumX86Writer * cw, GumX86Reg base)
 {
@@ -485,9 +606,9 @@ lea_rcx_to_patch (GumX86Writer * cw, GumX86Reg base)
 }
 
 /*
- * Reserves the run's record: a window too short for it (and the one slot every window keeps)
- * is ended first, as a two-slot record does. The record's size is known only when the run
- * ends: st_patch_insn_run writes it into this code then.
+ * Reserves and claims the run's record: a window too short for it (and the one slot every
+ * window keeps) is ended first, as a two-slot record does. The record's size is known only
+ * when the run ends: st_patch_insn_run writes it into this code then.
  */
 static void
 open_run (GumX86Writer * cw, StRing * ring, StRun * run)
@@ -495,14 +616,32 @@ open_run (GumX86Writer * cw, StRing * ring, StRun * run)
   gconstpointer off = cw->code;
   gconstpointer room = cw->code + 1;
   gconstpointer have = cw->code + 2;
+  gconstpointer to_off = cw->code + 3;
+  gconstpointer recording = cw->code + 4;
   /* movzx ecx, byte [rdx + disp32]: the probe's sign byte */
   guint8 sign[7] = { 0x0f, 0xb6, 0x8a, 0, 0, 0, 0 };
   gint32 sign_at = G_STRUCT_OFFSET (StRing, insn_probe) + 7;
 
   memcpy (sign + 3, &sign_at, 4);
+  prologue (cw);
   gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
+  /* Where the saves go: rax, until the record's address takes it. */
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_top));
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, G_STRUCT_OFFSET (StInsnFrame, base), gum_reg_of (run->held.base));
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, G_STRUCT_OFFSET (StInsnFrame, temp), gum_reg_of (run->held.temp));
+  gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_ECX, 0);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, G_STRUCT_OFFSET (StInsnFrame, open_at), GUM_X86_RCX);
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RAX, sizeof (StInsnFrame));
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_top), GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_reg (cw, gum_reg_of (run->held.temp), GUM_X86_RAX);
+
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, recording));
-  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, off, GUM_NO_HINT);
+  /* jrcxz reaches 127 bytes: the recording path is longer. */
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, to_off, GUM_NO_HINT);
+  gum_x86_writer_put_jmp_short_label (cw, recording);
+  gum_x86_writer_put_label (cw, to_off);
+  gum_x86_writer_put_jmp_near_label (cw, off);
+  gum_x86_writer_put_label (cw, recording);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
   run->patches[0] = lea_rcx_to_patch (cw, GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_probe), GUM_X86_RCX);
@@ -517,20 +656,20 @@ open_run (GumX86Writer * cw, StRing * ring, StRun * run)
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, ST_WORD0_AT, GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RCX, run->layout_id);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, ST_TARGET_WORD_AT, GUM_X86_RCX);
+  /* The drain stops short of the record until the run ends; then the record is claimed. */
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, gum_reg_of (run->held.temp), G_STRUCT_OFFSET (StInsnFrame, open_at), GUM_X86_RAX);
   run->patches[2] = lea_rcx_to_patch (cw, GUM_X86_RAX);
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_end), GUM_X86_RCX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, cur), GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
   run->patches[3] = lea_rcx_to_patch (cw, GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining), GUM_X86_RCX);
   gum_x86_writer_put_jmp_short_label (cw, have);
+  /* Not recording: the values go to the scratch block, and nothing is claimed. */
   gum_x86_writer_put_label (cw, off);
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, cur));
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_end), GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, scratch));
   gum_x86_writer_put_label (cw, have);
-  /* Values go after the record's first slot: insn_record points at the payload. */
-  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RAX, GUM_X86_RAX, ST_SLOT_SIZE);
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_record), GUM_X86_RAX);
+  put_lea (cw, gum_reg_of (run->held.base), GUM_X86_RAX, GUM_X86_NONE, 1, ST_SLOT_SIZE);
+  epilogue (cw);
 }
 
 void
@@ -553,18 +692,16 @@ st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBou
   GumX86Writer * cw = output->writer.x86;
   guint i;
 
-  prologue (cw);
   for (i = 0; i != b->step_count; i++)
   {
     switch (b->steps[i])
     {
-      case ST_STEP_AFTER: store_after (cw, ring, b->after, b->after_count); break;
-      case ST_STEP_CLOSE: close_run (cw, ring); break;
+      case ST_STEP_AFTER: store_after (cw, b->after_held, b->after, b->after_count); break;
+      case ST_STEP_CLOSE: close_run (cw, ring, b->close_held); break;
       case ST_STEP_OPEN: open_run (cw, ring, b->run); break;
-      case ST_STEP_BEFORE: store_before (cw, ring, b->insn, b->before, b->before_count); break;
+      case ST_STEP_BEFORE: store_before (cw, b->run->held, b->insn, b->before, b->before_count); break;
     }
   }
-  epilogue (cw);
 }
 
 /* Saves what a C call may change beyond rax, rcx, rdx (saved by the inline writer), calls *refill with rdi = ring. */

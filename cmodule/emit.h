@@ -85,6 +85,10 @@ struct _StInsnBoundary
   guint step_count;
   const StInsnValue * after;
   guint after_count;
+  /* The registers of the run the after step stores into, and of the run the close step ends. */
+  StRunRegisters after_held;
+  StRunRegisters close_held;
+  /* The run the open step starts and the before step stores into. */
   StRun * run;
   const cs_insn * insn;
   const StInsnValue * before;
@@ -92,6 +96,14 @@ struct _StInsnBoundary
 };
 
 void st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBoundary * boundary);
+/*
+ * Chooses the registers a run starting at `insn` (NULL: at the block's end) holds: two that no
+ * instruction reads or writes from there on in the block, as far as it can read ahead, nor any in
+ * `exclude` (insnRegisters id bits).
+ */
+void st_choose_run_registers (csh capstone, const cs_insn * insn, guint64 exclude, StRun * run);
+/* Whether `insn` leaves the run's registers alone, so it can join the run. */
+gboolean st_run_accepts (csh capstone, const cs_insn * insn, const StRun * run);
 /* Once the run is complete: its record's size and first word into the code that opened it. */
 void st_patch_insn_run (const StRun * run);
 

@@ -15,6 +15,14 @@
 #define ST_RUN_MAX_INSNS 64
 #define ST_RUN_MAX_ENTRIES 256
 
+/* The two registers a run holds while it executes (insnRegisters ids): its record's payload, and a scratch value. */
+typedef struct _StRunRegisters StRunRegisters;
+struct _StRunRegisters
+{
+  guint8 base;
+  guint8 temp;
+};
+
 typedef struct _StRun StRun;
 struct _StRun
 {
@@ -25,6 +33,7 @@ struct _StRun
   guint entry_count;
   StInsnLayoutEntry entries[ST_RUN_MAX_ENTRIES];
   guint values_size;
+  StRunRegisters held;
   /* Where the code that opened the run holds what depends on its final size (emit-*.c). */
   gpointer patches[4];
 };

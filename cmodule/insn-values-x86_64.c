@@ -169,12 +169,13 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
       const cs_x86_op * op = &x86->operands[i];
       if (op->type != X86_OP_MEM)
         continue;
-      int unseen = bulk || !address_computable (op);
+      int computable = address_computable (op);
+      int16_t operand = computable ? (int16_t) i : ST_ACCESS_UNKNOWN;
       uint8_t access = memory_access (insn, i);
       if ((access & CS_AC_READ) != 0)
-        add_memory (values, &n, ST_INSN_VALUE_MEM_READ, op->size, i, unseen);
+        add_memory (values, &n, ST_INSN_VALUE_MEM_READ, op->size, operand, bulk || !computable);
       if ((access & CS_AC_WRITE) != 0)
-        add_memory (values, &n, ST_INSN_VALUE_MEM_WRITE, op->size, i, unseen);
+        add_memory (values, &n, ST_INSN_VALUE_MEM_WRITE, op->size, operand, bulk || !computable);
     }
   }
   switch (insn->id)
@@ -260,3 +261,24 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
   }
   return n;
 }
+
+uint64_t
+st_insn_registers_used (csh capstone, const cs_insn * insn)
+{
+  cs_regs read, written;
+  uint8_t read_count, written_count;
+  uint64_t used = 0;
+  unsigned i;
+
+  if (cs_regs_access (capstone, insn, read, &read_count, written, &written_count) != CS_ERR_OK)
+    return ~(uint64_t) 0;
+  for (i = 0; i != (unsigned) read_count + written_count; i++)
+  {
+    uint16_t bytes;
+    uint8_t id = full_register (i < read_count ? read[i] : written[i - read_count], &bytes);
+    if (id < 64)
+      used |= (uint64_t) 1 << id;
+  }
+  return used;
+}
+

@@ -18,6 +18,8 @@
 #define ST_ACCESS_PUSH (-1)
 #define ST_ACCESS_POP (-2)
 #define ST_ACCESS_LEAVE (-3)
+/* An operand whose address the emitter cannot compute (gs-relative, 32-bit registers): stored as 0, its value unrecorded. */
+#define ST_ACCESS_UNKNOWN (-4)
 
 typedef struct _StInsnValue StInsnValue;
 struct _StInsnValue
@@ -54,6 +56,9 @@ struct _StInsnValue
  * returns how many. `flags`: whether writes of the flags register are wanted.
  */
 unsigned st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * values);
+
+/* Bit per insnRegisters id (below 64) of every register the instruction reads or writes, addresses included; all bits when Capstone cannot say. */
+uint64_t st_insn_registers_used (csh capstone, const cs_insn * insn);
 
 /* Bytes the value takes in an insn record: 8-byte multiples; a memory access's address first. */
 static inline unsigned

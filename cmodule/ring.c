@@ -100,6 +100,7 @@ st_ring_new (StTracer * t, uint32_t thread_id, int lossy, int recording)
   r->thread_id = thread_id;
   r->lossy = lossy;
   r->recording = recording;
+  r->insn_top = r->insn_frames;
   r->tracer = t;
   t->rings[t->ring_count++] = r;
   st_unlock (t->lock);
@@ -330,9 +331,11 @@ drain_ring (StTracer * t, StRing * r)
       continue;
     }
 
-    /* The block the thread is writing now. */
+    /* The block the thread is writing now, short of a run's record still being filled. */
     cur = r->cur;
     st_acquire_fence ();
+    if (r->insn_top != r->insn_frames && r->insn_frames[0].open_at != NULL && r->insn_frames[0].open_at < cur)
+      cur = r->insn_frames[0].open_at;
     if (r->produced_blocks != produced)
       continue;
     start = block_start (r, produced);

@@ -25,6 +25,19 @@
 #define ST_MAX_RINGS 4096
 
 typedef struct _StRing StRing;
+typedef struct _StInsnFrame StInsnFrame;
+
+/* Runs that can be under way at once on a thread: one, and one per signal handler nested in it. */
+#define ST_INSN_FRAMES 32
+
+/* A run under way: its record (NULL while not recording), and the registers' values it saved. */
+struct _StInsnFrame
+{
+  uint8_t * open_at;
+  uint64_t base;
+  uint64_t temp;
+  uint64_t reserved;
+};
 typedef struct _StOutbox StOutbox;
 typedef struct _StTracer StTracer;
 
@@ -66,13 +79,13 @@ struct _StRing
   uint64_t func_sp_not;
 
   /*
-   * --events insn (insn-runs.h): the payload of the run under way's record, where `cur` moves when it
-   * ends (where it is, while not recording: the record then goes to scratch), and a word the
-   * space check tests the sign byte of, as emitted code sets no flags.
+   * --events insn (insn-runs.h, emit-x86_64.c): a word the space check tests the sign byte of,
+   * as emitted code sets no flags; and the runs under way, innermost on top (more than one
+   * only when a followed signal handler interrupted a run).
    */
-  uint8_t * insn_record;
-  uint8_t * insn_end;
   uint64_t insn_probe;
+  StInsnFrame * insn_top;
+  StInsnFrame insn_frames[ST_INSN_FRAMES];
   /* Whether the thread's registers were written out in full once (an insnsync record), and whether the code that does it was placed. */
   uint32_t insn_synced;
   uint32_t insn_sync_placed;
@@ -100,8 +113,7 @@ _Static_assert (ST_RING_IN_REACH (remaining), "StRing: remaining is out of reach
 _Static_assert (ST_RING_IN_REACH (scratch), "StRing: scratch is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (recording), "StRing: recording is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (func_sp_not), "StRing: func_sp_not is out of reach of emitted code");
-_Static_assert (ST_RING_IN_REACH (insn_record), "StRing: insn_record is out of reach of emitted code");
-_Static_assert (ST_RING_IN_REACH (insn_end), "StRing: insn_end is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (insn_top), "StRing: insn_top is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (insn_probe), "StRing: insn_probe is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (api.return_not), "StRing: api.return_not is out of reach of emitted code");
 

@@ -180,6 +180,7 @@ static void
 end_run (StInsnState * s, StInsnBoundary * b)
 {
   boundary_step (b, ST_STEP_CLOSE);
+  b->close_held = s->run.held;
   s->run_open = FALSE;
   /* A run opened by this same boundary is finished once its code exists (emit_boundary). */
   if (s->run.patches[0] != NULL)
@@ -197,11 +198,20 @@ emit_boundary (GumStalkerOutput * output, StInsnState * s, const StInsnBoundary 
   s->finish_after_emit = FALSE;
 }
 
-/* A run starts: with the results of the syscall that ran before it, if one did. */
+/* A run starts at `insn` (NULL: the block's end): with the results of the syscall that ran before it, if one did. */
 static void
-start_run (StInsnState * s, StInsnBoundary * b, guint64 address)
+start_run (StInsnState * s, StInsnBoundary * b, const cs_insn * insn, guint64 address)
 {
+  guint64 results = 0;
+  guint i;
+
   st_run_begin (&s->run, s->syscall_pending ? s->syscall_address : address);
+  if (s->syscall_pending)
+  {
+    for (i = 0; i != s->after_count; i++)
+      results |= (guint64) 1 << s->after[i].reg;
+  }
+  st_choose_run_registers (s->capstone, insn, results, &s->run);
   s->run_open = TRUE;
   b->run = &s->run;
   boundary_step (b, ST_STEP_OPEN);
@@ -209,6 +219,7 @@ start_run (StInsnState * s, StInsnBoundary * b, guint64 address)
   {
     st_run_add (&s->run, s->syscall_size, s->after, s->after_count);
     boundary_step (b, ST_STEP_AFTER);
+    b->after_held = s->run.held;
     s->syscall_pending = FALSE;
   }
 }
@@ -232,7 +243,8 @@ insn_before (GumStalkerOutput * output, StInsnState * s, const cs_insn * insn, S
   if (s->run_open)
   {
     boundary_step (&b, ST_STEP_AFTER);
-    if (kind == ST_INSN_SYSCALL || !st_run_fits (&s->run, values, count))
+    b.after_held = s->run.held;
+    if (kind == ST_INSN_SYSCALL || !st_run_fits (&s->run, values, count) || !st_run_accepts (s->capstone, insn, &s->run))
       end_run (s, &b);
   }
   if (kind == ST_INSN_SYSCALL)
@@ -246,8 +258,9 @@ insn_before (GumStalkerOutput * output, StInsnState * s, const cs_insn * insn, S
     return;
   }
   if (!s->run_open)
-    start_run (s, &b, insn->address);
+    start_run (s, &b, insn, insn->address);
   st_run_add (&s->run, insn->size, values, count);
+  b.run = &s->run;
   b.insn = insn;
   b.before = values;
   b.before_count = count;
@@ -270,11 +283,12 @@ insn_block_end (GumStalkerOutput * output, StInsnState * s, guint64 end)
   if (s->run_open)
   {
     boundary_step (&b, ST_STEP_AFTER);
+    b.after_held = s->run.held;
     end_run (s, &b);
   }
   else if (s->syscall_pending)
   {
-    start_run (s, &b, end);
+    start_run (s, &b, NULL, end);
     end_run (s, &b);
   }
   if (b.step_count != 0)

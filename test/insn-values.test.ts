@@ -36,7 +36,7 @@ const X64: Array<[hex: string, expected: string]> = [
   ['4c8907', 'mov: write op0 8'],
   ['c5fd6f06', 'vmovdqa: read op1 32 before, reg r48 32'],
   ['64488b042528000000', 'mov: read op1 8 before, reg r0 8'],
-  ['65488b042528000000', 'mov: read op1 8 unrecorded before, reg r0 8'],
+  ['65488b042528000000', 'mov: read op-4 8 unrecorded before, reg r0 8'],
   ['0f05', 'syscall: reg r0 8, reg r2 8, reg r11 8'],
   ['488d0408', 'lea: reg r0 8'],
   ['f0480fc107', 'lock xadd: read op0 8 before, write op0 8, reg r0 8'],

@@ -13,15 +13,8 @@ export interface LayoutInsn {
   module: string | null;
 }
 
-/**
- * A register value an instruction's record carried (or a sync): integer, vector bytes, or null
- * when not recorded. A number where ingest stored a value below 2^53 as REAL; the walk hands it
- * out as a bigint.
- */
-export type RegRow = { seq: bigint; reg: bigint; value: bigint | number | Buffer | null };
-
-/** A stored register value as the register model takes it. */
-const asValue = (v: RegRow['value']): bigint | Buffer | null => typeof v === 'number' ? BigInt(v) : v;
+/** A register value an instruction's record carried (or a sync): integer, vector bytes, or null when not recorded. */
+export type RegRow = { seq: bigint; reg: bigint; value: bigint | Buffer | null };
 
 /** A memory access: 'r' the value before the instruction, 'w' after it; syscall_id set for what the kernel wrote. */
 export type MemRow = { seq: bigint; access: string; address: bigint; size: bigint; value: Buffer | null; syscall_id: bigint | null };
@@ -99,7 +92,7 @@ export class InsnWalk {
   /** Applies a thread's writes between two seqs, reading nothing else. */
   private advance(tid: number, state: RegisterState, from: number, to: number): RegisterState {
     for (const run of this.runs.all(tid, from, to) as { seq: number; layout_id: number }[]) {
-      for (const w of this.writes.all(run.seq, Math.min(to, run.seq + this.layout(run.layout_id).length)) as RegRow[]) state.write(Number(w.reg), asValue(w.value));
+      for (const w of this.writes.all(run.seq, Math.min(to, run.seq + this.layout(run.layout_id).length)) as RegRow[]) state.write(Number(w.reg), w.value);
     }
     this.states.set(tid, { state, at: to });
     return state;
@@ -114,7 +107,7 @@ export class InsnWalk {
     for (const run of this.runs.all(tid, from, end) as { seq: number; layout_id: number }[]) {
       const insns = this.layout(run.layout_id);
       const last = run.seq + insns.length;
-      const writes = (this.writes.all(run.seq, last) as RegRow[]).map((w) => ({ ...w, value: asValue(w.value) }));
+      const writes = this.writes.all(run.seq, last) as RegRow[];
       const mems = this.mems.all(run.seq, last) as MemRow[];
       const sync = this.syncs.all({ tid, seq: run.seq }) as RegRow[];
       if (sync.length > 0 && Number(sync[0].seq) === run.seq) this.sync(state, sync);

@@ -87,7 +87,8 @@ export class InsnWriter {
   }
 
   regWrite(seq: number, reg: number, value: IntegerOrBytes | null): void {
-    this.insertRegWrite.run(seq, reg, value);
+    // A JavaScript number binds as REAL, and the column has no affinity to turn it back: bind integers as BigInt.
+    this.insertRegWrite.run(seq, reg, typeof value === 'number' ? BigInt(value) : value);
   }
 
   /** A memory access; seq null for a kernel write whose next instruction is not stored yet. Returns its rowid. */
