@@ -115,6 +115,26 @@ test('a malformed instruction layout or record is refused in one sentence, and t
   }
 });
 
+test('where a lossy ring dropped a layout, the runs that use it are counted as missing and the rest is stored', () => {
+  const dropped = structuredClone(x64Insns);
+  dropped.insnLayouts![2].undescribed = true;
+  const thread7 = dropped.steps.find((s) => 'thread' in s && s.thread === 7) as { lost?: number };
+  thread7.lost = 5;
+  const capture = join(dir, 'dropped.stcap');
+  generateCapture(capture, dropped);
+  const db = join(dir, 'dropped.db');
+  const r = runCli(['ingest', capture, '-o', db]);
+  assert.equal(r.code, 0, r.stderr);
+  const trace = new Database(db, { readonly: true });
+  try {
+    assert.deepEqual(trace.prepare('SELECT id, lost, missing FROM threads ORDER BY id').all(), [{ id: 7, lost: 5, missing: 1 }, { id: 8, lost: 0, missing: 0 }]);
+    // Thread 7 keeps its two runs of layout 1 and its syscall run; thread 8 its one run.
+    assert.deepEqual(trace.prepare('SELECT count(*) AS n FROM insn_runs').get(), { n: 4 });
+  } finally {
+    trace.close();
+  }
+});
+
 test('layout decoding refuses an unknown kind of entry, an entry past the values, and a short layout', () => {
   const registers = registerSet('x64');
   const decode = (b: Buffer) => readInsnLayout(new DataView(b.buffer, b.byteOffset, b.byteLength), 0, b.length, 5, 0x1000, registers);
