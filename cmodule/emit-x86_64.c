@@ -138,6 +138,23 @@ load_call_target (GumX86Writer * cw, const cs_insn * insn)
   return gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RAX, 0);
 }
 
+/*
+ * jrcxz to a label further than its 127 bytes reach, through a near jump. Its own labels are
+ * named after where it starts, past those of the caller's (named after its own start).
+ */
+static void
+put_far_jrcxz (GumX86Writer * cw, gconstpointer target)
+{
+  gconstpointer taken = cw->code;
+  gconstpointer not_taken = cw->code + 1;
+
+  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, taken, GUM_NO_HINT);
+  gum_x86_writer_put_jmp_short_label (cw, not_taken);
+  gum_x86_writer_put_label (cw, taken);
+  gum_x86_writer_put_jmp_near_label (cw, target);
+  gum_x86_writer_put_label (cw, not_taken);
+}
+
 static void
 prologue (GumX86Writer * cw)
 {
@@ -170,8 +187,6 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0, guint call_length
   gconstpointer done = cw->code + 2;
   gconstpointer make_room = cw->code + 3;
   gconstpointer room = cw->code + 4;
-  gconstpointer to_restore = cw->code + 5;
-  gconstpointer recording = cw->code + 6;
   guint size = call_length != 0 ? 2 * ST_SLOT_SIZE : ST_SLOT_SIZE;
 
   gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
@@ -182,12 +197,7 @@ write_record (GumX86Writer * cw, StRing * ring, guint64 word0, guint call_length
   }
   else
   {
-    /* jrcxz reaches 127 bytes: the longer call record skips through a near jump. */
-    gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, to_restore, GUM_NO_HINT);
-    gum_x86_writer_put_jmp_short_label (cw, recording);
-    gum_x86_writer_put_label (cw, to_restore);
-    gum_x86_writer_put_jmp_near_label (cw, restore);
-    gum_x86_writer_put_label (cw, recording);
+    put_far_jrcxz (cw, restore);
     /* One slot left: end the block there first, keeping the target (the stub may change rax, rcx, rdx). */
     gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
     gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RCX, -ST_SLOT_SIZE);
@@ -616,8 +626,6 @@ open_run (GumX86Writer * cw, StRing * ring, StRun * run)
   gconstpointer off = cw->code;
   gconstpointer room = cw->code + 1;
   gconstpointer have = cw->code + 2;
-  gconstpointer to_off = cw->code + 3;
-  gconstpointer recording = cw->code + 4;
   /* movzx ecx, byte [rdx + disp32]: the probe's sign byte */
   guint8 sign[7] = { 0x0f, 0xb6, 0x8a, 0, 0, 0, 0 };
   gint32 sign_at = G_STRUCT_OFFSET (StRing, insn_probe) + 7;
@@ -636,12 +644,7 @@ open_run (GumX86Writer * cw, StRing * ring, StRun * run)
   gum_x86_writer_put_mov_reg_reg (cw, gum_reg_of (run->held.temp), GUM_X86_RAX);
 
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, recording));
-  /* jrcxz reaches 127 bytes: the recording path is longer. */
-  gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, to_off, GUM_NO_HINT);
-  gum_x86_writer_put_jmp_short_label (cw, recording);
-  gum_x86_writer_put_label (cw, to_off);
-  gum_x86_writer_put_jmp_near_label (cw, off);
-  gum_x86_writer_put_label (cw, recording);
+  put_far_jrcxz (cw, off);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
   run->patches[0] = lea_rcx_to_patch (cw, GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_probe), GUM_X86_RCX);
