@@ -398,6 +398,34 @@ st_run_accepts (csh capstone, const cs_insn * insn, const StRun * run)
   return (st_insn_registers_used (capstone, insn) & held) == 0;
 }
 
+/*
+ * An instruction with a register (or an opcode extension) and a [base + disp32] operand, base
+ * one that needs no SIB byte: [REX] opcode modrm disp32. `byte_reg`: the register is a byte
+ * register, which for sil and dil takes a REX prefix.
+ */
+static void
+put_mem_op (GumX86Writer * cw, gboolean wide, gboolean byte_reg, const guint8 * opcode, guint opcode_size, guint reg,
+    GumX86Reg base, gint32 disp)
+{
+  guint8 code[10];
+  guint n = 0;
+  guint8 rex = (guint8) (0x40 | (wide ? 8 : 0) | ((reg >> 3) << 2) | (hw (base) >> 3));
+
+  if (rex != 0x40 || (byte_reg && reg >= 4))
+    code[n++] = rex;
+  memcpy (code + n, opcode, opcode_size);
+  n += opcode_size;
+  code[n++] = (guint8) (0x80 | ((reg & 7) << 3) | (hw (base) & 7));
+  memcpy (code + n, &disp, 4);
+  gum_x86_writer_put_bytes (cw, code, n + 4);
+}
+
+static const guint8 op_movzx_byte[] = { 0x0f, 0xb6 };
+static const guint8 op_movzx_word[] = { 0x0f, 0xb7 };
+static const guint8 op_mov_load[] = { 0x8b };
+static const guint8 op_mov_store_byte[] = { 0x88 };
+static const guint8 op_mov_store_imm[] = { 0xc7 };
+
 /* lea dst, [base + index * scale + disp32]; base or index GUM_X86_NONE when absent. Gum's lea takes no r8-r15. */
 static void
 put_lea (GumX86Writer * cw, GumX86Reg dst, GumX86Reg base, GumX86Reg index, guint scale, gint32 disp)
@@ -418,23 +446,12 @@ put_lea (GumX86Writer * cw, GumX86Reg dst, GumX86Reg base, GumX86Reg index, guin
 static void
 load_through (GumX86Writer * cw, GumX86Reg t, guint bytes)
 {
-  guint8 code[4];
-  guint n = 0;
-  guint r = hw (t);
-
-  if (bytes == 8 || r >= 8)
-    code[n++] = (guint8) (0x40 | (bytes == 8 ? 8 : 0) | ((r >> 3) << 2) | (r >> 3));
-  if (bytes < 4)
-  {
-    code[n++] = 0x0f;
-    code[n++] = bytes == 1 ? 0xb6 : 0xb7;
-  }
+  if (bytes == 1)
+    put_mem_op (cw, FALSE, FALSE, op_movzx_byte, sizeof (op_movzx_byte), hw (t), t, 0);
+  else if (bytes == 2)
+    put_mem_op (cw, FALSE, FALSE, op_movzx_word, sizeof (op_movzx_word), hw (t), t, 0);
   else
-  {
-    code[n++] = 0x8b;
-  }
-  code[n++] = (guint8) (((r & 7) << 3) | (r & 7));
-  gum_x86_writer_put_bytes (cw, code, n);
+    put_mem_op (cw, bytes == 8, FALSE, op_mov_load, sizeof (op_mov_load), hw (t), t, 0);
 }
 
 /* [base + at] = the vector register's value: movdqu for xmm, vmovdqu for ymm. */
@@ -591,20 +608,31 @@ store_before (GumX86Writer * cw, StRunRegisters held, const cs_insn * insn, cons
   }
 }
 
-/* The run's end: its registers get the values they had before it started back. */
+/*
+ * The run's end: its record says it is complete (its first word, insn instead of insnopen),
+ * the drain may take it, and its registers get back the values they had before it started.
+ */
 static void
-close_run (GumX86Writer * cw, StRing * ring, StRunRegisters held)
+close_run (GumX86Writer * cw, StRing * ring, StRunRegisters held, guint64 word0)
 {
   GumX86Reg base = gum_reg_of (held.base);
   GumX86Reg t = gum_reg_of (held.temp);
+  const guint8 zero[4] = { 0, 0, 0, 0 };
 
-  gum_x86_writer_put_mov_reg_address (cw, t, GUM_ADDRESS (&ring->insn_top));
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, t, t, 0);
-  put_lea (cw, t, t, GUM_X86_NONE, 1, -(gint32) sizeof (StInsnFrame));
-  gum_x86_writer_put_mov_reg_address (cw, base, GUM_ADDRESS (&ring->insn_top));
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, 0, t);
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, base, t, G_STRUCT_OFFSET (StInsnFrame, base));
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, t, t, G_STRUCT_OFFSET (StInsnFrame, temp));
+  gum_x86_writer_put_mov_reg_u64 (cw, t, word0);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, ST_WORD0_AT - ST_SLOT_SIZE, t);
+  gum_x86_writer_put_mov_reg_address (cw, base, GUM_ADDRESS (ring));
+  put_mem_op (cw, TRUE, FALSE, op_mov_store_imm, sizeof (op_mov_store_imm), 0, base, G_STRUCT_OFFSET (StRing, insn_open_at));
+  gum_x86_writer_put_bytes (cw, zero, sizeof (zero));
+  /* Pop the saves: depth - 1 (its low byte), and the frame there. */
+  put_mem_op (cw, FALSE, FALSE, op_movzx_byte, sizeof (op_movzx_byte), hw (t), base, G_STRUCT_OFFSET (StRing, insn_depth));
+  put_lea (cw, t, t, GUM_X86_NONE, 1, -1);
+  put_mem_op (cw, FALSE, TRUE, op_mov_store_byte, sizeof (op_mov_store_byte), hw (t), base, G_STRUCT_OFFSET (StRing, insn_depth));
+  put_mem_op (cw, FALSE, FALSE, op_movzx_byte, sizeof (op_movzx_byte), hw (t), base, G_STRUCT_OFFSET (StRing, insn_depth));
+  put_lea (cw, t, t, t, 1, 0);
+  put_lea (cw, base, base, t, 8, G_STRUCT_OFFSET (StRing, insn_frames));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, t, base, G_STRUCT_OFFSET (StInsnFrame, temp));
+  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, base, base, G_STRUCT_OFFSET (StInsnFrame, base));
 }
 
 /* lea rcx, [base + disp32], with a disp32 st_patch_insn_run fills in: returns where. */
@@ -616,9 +644,9 @@ lea_rcx_to_patch (GumX86Writer * cw, GumX86Reg base)
 }
 
 /*
- * Reserves and claims the run's record: a window too short for it (and the one slot every
- * window keeps) is ended first, as a two-slot record does. The record's size is known only
- * when the run ends: st_patch_insn_run writes it into this code then.
+ * Saves the registers the run holds, then reserves and claims its record: a window too short
+ * for it (and the one slot every window keeps) is ended first, as a two-slot record does. The
+ * record's size is known only when the run ends: st_patch_insn_run writes it into this code then.
  */
 static void
 open_run (GumX86Writer * cw, StRing * ring, StRun * run)
@@ -626,29 +654,25 @@ open_run (GumX86Writer * cw, StRing * ring, StRun * run)
   gconstpointer off = cw->code;
   gconstpointer room = cw->code + 1;
   gconstpointer have = cw->code + 2;
-  /* movzx ecx, byte [rdx + disp32]: the probe's sign byte */
-  guint8 sign[7] = { 0x0f, 0xb6, 0x8a, 0, 0, 0, 0 };
-  gint32 sign_at = G_STRUCT_OFFSET (StRing, insn_probe) + 7;
 
-  memcpy (sign + 3, &sign_at, 4);
   prologue (cw);
   gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
-  /* Where the saves go: rax, until the record's address takes it. */
-  gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RAX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_top));
+  /* Push the saves: the frame at depth (its low byte), and depth + 1. */
+  put_mem_op (cw, FALSE, FALSE, op_movzx_byte, sizeof (op_movzx_byte), hw (GUM_X86_RCX), GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_depth));
+  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_EAX, GUM_X86_RCX, 1);
+  put_mem_op (cw, FALSE, TRUE, op_mov_store_byte, sizeof (op_mov_store_byte), hw (GUM_X86_RAX), GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_depth));
+  put_lea (cw, GUM_X86_RCX, GUM_X86_RCX, GUM_X86_RCX, 1, 0);
+  put_lea (cw, GUM_X86_RAX, GUM_X86_RDX, GUM_X86_RCX, 8, G_STRUCT_OFFSET (StRing, insn_frames));
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, G_STRUCT_OFFSET (StInsnFrame, base), gum_reg_of (run->held.base));
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, G_STRUCT_OFFSET (StInsnFrame, temp), gum_reg_of (run->held.temp));
-  gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_ECX, 0);
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, G_STRUCT_OFFSET (StInsnFrame, open_at), GUM_X86_RCX);
-  gum_x86_writer_put_lea_reg_reg_offset (cw, GUM_X86_RCX, GUM_X86_RAX, sizeof (StInsnFrame));
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_top), GUM_X86_RCX);
-  gum_x86_writer_put_mov_reg_reg (cw, gum_reg_of (run->held.temp), GUM_X86_RAX);
 
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, recording));
   put_far_jrcxz (cw, off);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
   run->patches[0] = lea_rcx_to_patch (cw, GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_probe), GUM_X86_RCX);
-  gum_x86_writer_put_bytes (cw, sign, sizeof (sign));
+  /* The probe's sign byte: 0 when the record and a slot more fit. */
+  put_mem_op (cw, FALSE, FALSE, op_movzx_byte, sizeof (op_movzx_byte), hw (GUM_X86_RCX), GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_probe) + 7);
   gum_x86_writer_put_jcc_short_label (cw, X86_INS_JRCXZ, room, GUM_NO_HINT);
   gum_x86_writer_put_call_address (cw, GUM_ADDRESS (st_globals.gates->refill_stub));
   gum_x86_writer_put_mov_reg_address (cw, GUM_X86_RDX, GUM_ADDRESS (ring));
@@ -660,7 +684,7 @@ open_run (GumX86Writer * cw, StRing * ring, StRun * run)
   gum_x86_writer_put_mov_reg_u64 (cw, GUM_X86_RCX, run->layout_id);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RAX, ST_TARGET_WORD_AT, GUM_X86_RCX);
   /* The drain stops short of the record until the run ends; then the record is claimed. */
-  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, gum_reg_of (run->held.temp), G_STRUCT_OFFSET (StInsnFrame, open_at), GUM_X86_RAX);
+  gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, insn_open_at), GUM_X86_RAX);
   run->patches[2] = lea_rcx_to_patch (cw, GUM_X86_RAX);
   gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, cur), GUM_X86_RCX);
   gum_x86_writer_put_mov_reg_reg_offset_ptr (cw, GUM_X86_RCX, GUM_X86_RDX, G_STRUCT_OFFSET (StRing, remaining));
@@ -681,7 +705,7 @@ st_patch_insn_run (const StRun * run)
   gint32 size = (gint32) st_run_record_size (run);
   gint32 probe = -(size + ST_SLOT_SIZE);
   gint32 used = -size;
-  guint64 word0 = st_record_word0 (run->start, ST_KIND_INSN, (size - ST_SLOT_SIZE) / ST_SLOT_SIZE);
+  guint64 word0 = st_run_word0 (run, ST_KIND_INSNOPEN);
 
   memcpy (run->patches[0], &probe, 4);
   memcpy (run->patches[1], &word0, 8);
@@ -700,7 +724,7 @@ st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBou
     switch (b->steps[i])
     {
       case ST_STEP_AFTER: store_after (cw, b->after_held, b->after, b->after_count); break;
-      case ST_STEP_CLOSE: close_run (cw, ring, b->close_held); break;
+      case ST_STEP_CLOSE: close_run (cw, ring, b->close_held, b->close_word0); break;
       case ST_STEP_OPEN: open_run (cw, ring, b->run); break;
       case ST_STEP_BEFORE: store_before (cw, b->run->held, b->insn, b->before, b->before_count); break;
     }

@@ -88,6 +88,8 @@ struct _StInsnBoundary
   /* The registers of the run the after step stores into, and of the run the close step ends. */
   StRunRegisters after_held;
   StRunRegisters close_held;
+  /* The first word of the closed run's record, complete. */
+  guint64 close_word0;
   /* The run the open step starts and the before step stores into. */
   StRun * run;
   const cs_insn * insn;

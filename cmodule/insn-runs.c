@@ -54,6 +54,12 @@ st_run_record_size (const StRun * run)
   return ST_SLOT_SIZE + (run->values_size + ST_SLOT_SIZE - 1) / ST_SLOT_SIZE * ST_SLOT_SIZE;
 }
 
+guint64
+st_run_word0 (const StRun * run, guint kind)
+{
+  return st_record_word0 (run->start, kind, (st_run_record_size (run) - ST_SLOT_SIZE) / ST_SLOT_SIZE);
+}
+
 void
 st_run_write_layout (StRing * ring, const StRun * run)
 {

@@ -45,6 +45,8 @@ gboolean st_run_fits (const StRun * run, const StInsnValue * values, guint count
 void st_run_add (StRun * run, guint insn_size, StInsnValue * values, guint count);
 /* Bytes of the insn record: its first slot and its values, in whole slots. */
 guint st_run_record_size (const StRun * run);
+/* The first word of the run's record: kind insnopen while it runs, insn once it ended. */
+guint64 st_run_word0 (const StRun * run, guint kind);
 /* The run's insnlayout record, written into the compiling thread's ring ahead of any execution. */
 void st_run_write_layout (StRing * ring, const StRun * run);
 

@@ -11,6 +11,7 @@
 #define ST_KIND_RET 2
 #define ST_KIND_EXEC 4
 #define ST_KIND_INSN 5
+#define ST_KIND_INSNOPEN 6
 #define ST_KIND_BLOCK 8
 #define ST_KIND_COMPILE 16
 #define ST_KIND_INSNLAYOUT 17

@@ -100,7 +100,6 @@ st_ring_new (StTracer * t, uint32_t thread_id, int lossy, int recording)
   r->thread_id = thread_id;
   r->lossy = lossy;
   r->recording = recording;
-  r->insn_top = r->insn_frames;
   r->tracer = t;
   t->rings[t->ring_count++] = r;
   st_unlock (t->lock);
@@ -314,6 +313,7 @@ drain_ring (StTracer * t, StRing * r)
     uint64_t produced = r->produced_blocks;
     uint8_t * start;
     uint8_t * cur;
+    uint8_t * open_at;
     uint32_t bytes;
 
     st_acquire_fence ();
@@ -331,14 +331,19 @@ drain_ring (StTracer * t, StRing * r)
       continue;
     }
 
-    /* The block the thread is writing now, short of a run's record still being filled. */
+    /* The block the thread is writing now. */
     cur = r->cur;
     st_acquire_fence ();
-    if (r->insn_top != r->insn_frames && r->insn_frames[0].open_at != NULL && r->insn_frames[0].open_at < cur)
-      cur = r->insn_frames[0].open_at;
+    open_at = r->insn_open_at;
     if (r->produced_blocks != produced)
       continue;
     start = block_start (r, produced);
+    /*
+     * Short of a run's record still being filled, but for the last drains: then it goes as it
+     * is (insnopen), and the store counts it.
+     */
+    if (open_at >= start + r->consumed_offset && open_at < cur && !t->stopping && !r->ended)
+      cur = open_at;
     if (cur < start || cur > start + ST_BLOCK_SIZE)
       bytes = 0; /* writing into the scratch block */
     else

@@ -27,16 +27,17 @@
 typedef struct _StRing StRing;
 typedef struct _StInsnFrame StInsnFrame;
 
-/* Runs that can be under way at once on a thread: one, and one per signal handler nested in it. */
-#define ST_INSN_FRAMES 32
+/*
+ * The register values runs under way saved (more than one only when a followed signal handler
+ * interrupted a run). The stack's index is one byte that wraps, so a run a handler left by
+ * longjmp, which never pops, costs nothing but its slot.
+ */
+#define ST_INSN_FRAMES 256
 
-/* A run under way: its record (NULL while not recording), and the registers' values it saved. */
 struct _StInsnFrame
 {
-  uint8_t * open_at;
   uint64_t base;
   uint64_t temp;
-  uint64_t reserved;
 };
 typedef struct _StOutbox StOutbox;
 typedef struct _StTracer StTracer;
@@ -80,11 +81,12 @@ struct _StRing
 
   /*
    * --events insn (insn-runs.h, emit-x86_64.c): a word the space check tests the sign byte of,
-   * as emitted code sets no flags; and the runs under way, innermost on top (more than one
-   * only when a followed signal handler interrupted a run).
+   * as emitted code sets no flags; the record of the run under way, which the drain stops short
+   * of (NULL: none); and the saves of the runs under way, innermost at insn_depth - 1.
    */
   uint64_t insn_probe;
-  StInsnFrame * insn_top;
+  uint8_t * volatile insn_open_at;
+  uint64_t insn_depth;
   StInsnFrame insn_frames[ST_INSN_FRAMES];
   /* Whether the thread's registers were written out in full once (an insnsync record), and whether the code that does it was placed. */
   uint32_t insn_synced;
@@ -113,7 +115,9 @@ _Static_assert (ST_RING_IN_REACH (remaining), "StRing: remaining is out of reach
 _Static_assert (ST_RING_IN_REACH (scratch), "StRing: scratch is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (recording), "StRing: recording is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (func_sp_not), "StRing: func_sp_not is out of reach of emitted code");
-_Static_assert (ST_RING_IN_REACH (insn_top), "StRing: insn_top is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (insn_open_at), "StRing: insn_open_at is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (insn_depth), "StRing: insn_depth is out of reach of emitted code");
+_Static_assert (ST_RING_IN_REACH (insn_frames), "StRing: insn_frames is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (insn_probe), "StRing: insn_probe is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (api.return_not), "StRing: api.return_not is out of reach of emitted code");
 

@@ -181,6 +181,7 @@ end_run (StInsnState * s, StInsnBoundary * b)
 {
   boundary_step (b, ST_STEP_CLOSE);
   b->close_held = s->run.held;
+  b->close_word0 = st_run_word0 (&s->run, ST_KIND_INSN);
   s->run_open = FALSE;
   /* A run opened by this same boundary is finished once its code exists (emit_boundary). */
   if (s->run.patches[0] != NULL)

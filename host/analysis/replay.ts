@@ -129,7 +129,7 @@ class Renderer implements Lines {
 
   /** The lines of the event the cursor is on; empty for records replay folds into others. */
   lines(e: EventCursor): string[] {
-    if (e.kind === 'compile' || e.kind === 'sysret' || e.kind === 'apiret' || e.kind === 'insn' || e.kind === 'insnlayout' || e.kind === 'insnsync') return [];
+    if (e.kind === 'compile' || e.kind === 'sysret' || e.kind === 'apiret' || e.kind === 'insn' || e.kind === 'insnopen' || e.kind === 'insnlayout' || e.kind === 'insnsync') return [];
     this.baseDepth ??= e.depth;
     const indent = '  '.repeat(Math.max(0, e.depth - this.baseDepth));
     const head = `#${String(e.seq).padEnd(8)} ${indent}`;

@@ -164,9 +164,10 @@ export class Ingester {
     events.beginChunk(chunk, insns.seq);
     while (r.next()) {
       const kind = r.kind;
-      if (kind === Kind.insn || kind === Kind.insnlayout || kind === Kind.insnsync) {
+      if (kind === Kind.insn || kind === Kind.insnopen || kind === Kind.insnlayout || kind === Kind.insnsync) {
         // Instructions are stored in their own tables, not among the events.
         if (kind === Kind.insn) insns.run(t, r);
+        else if (kind === Kind.insnopen) t.missing++; // a run drained before it ended: its values are incomplete
         else if (kind === Kind.insnlayout) insns.layout(t, r);
         else insns.sync(t, r);
         kinds[kind]++;

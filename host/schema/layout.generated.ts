@@ -24,6 +24,7 @@ export const Kind = {
   "ret": 2,
   "exec": 4,
   "insn": 5,
+  "insnopen": 6,
   "block": 8,
   "compile": 16,
   "insnlayout": 17,
