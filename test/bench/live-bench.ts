@@ -1,56 +1,23 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packagePath } from '../../host/base/paths.js';
 import { CLI } from '../helpers.js';
 import { rate, report } from './report.js';
+import { buildTarget, followFromMain, loadFrida, runUnderScript, targetOutput } from './targets.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000_000);
 
-/** Frida scripts for the baselines: follow the main thread from main, as the recorder does. */
-const FOLLOW_FROM_MAIN = (options: string) => `
-  const main = Process.mainModule.findExportByName('main') ?? DebugSymbol.fromName('main').address;
-  let delivered = 0;
-  const hook = Interceptor.attach(main, { onEnter() { Stalker.follow(this.threadId, ${options}); hook.detach(); } });
-  Interceptor.attach(Module.getGlobalExportByName('exit'), { onEnter() { Stalker.flush(); send({ delivered }); Thread.sleep(0.5); } });
-`;
-
-async function runUnderScript(frida: typeof import('frida'), program: string, args: string[], source: string): Promise<{ ns: number; delivered: number }> {
-  const device = await frida.getLocalDevice();
-  const pid = await device.spawn([program, ...args]);
-  const session = await device.attach(pid);
-  const script = await session.createScript(source);
-  let delivered = 0;
-  const exited = new Promise<void>((resolve) => session.detached.connect(() => resolve()));
-  script.message.connect((m) => {
-    if (m.type === 'send') delivered = (m.payload as { delivered: number }).delivered;
-  });
-  await script.load();
-  await device.resume(pid);
-  // The baselines have no lossless flush: give the last count a moment, then end the target.
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 60_000))]);
-  await device.kill(pid).catch(() => {});
-  return { ns: Number(readFileSync(args[1], 'utf8').split(' ')[0]), delivered };
-}
-
 export async function liveBench(dir: string): Promise<void> {
-  let frida: typeof import('frida');
-  try {
-    frida = await import('frida');
-  } catch {
-    console.log('\n== live recording: skipped, the frida package\'s native binding does not load here');
-    return;
-  }
-  const program = join(dir, 'calls-loop');
-  const cc = spawnSync('gcc', ['-O2', '-o', program, packagePath('test', 'bench', 'calls-loop.c')], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(cc.stderr);
+  const frida = await loadFrida('live recording');
+  if (frida === null) return;
+  const program = buildTarget(dir, 'calls-loop', ['-O2']);
   const timeFile = (name: string) => join(dir, `${name}.ns`);
   const n = String(CALLS);
 
   spawnSync(program, [n, timeFile('native')]);
-  const native = Number(readFileSync(timeFile('native'), 'utf8').split(' ')[0]);
-  const stalker = await runUnderScript(frida, program, [n, timeFile('stalker')], FOLLOW_FROM_MAIN('{}'));
-  const sink = await runUnderScript(frida, program, [n, timeFile('sink')], FOLLOW_FROM_MAIN(
+  const native = targetOutput(timeFile('native')).ns;
+  const stalker = await runUnderScript(frida, program, [n, timeFile('stalker')], followFromMain('{}'));
+  const sink = await runUnderScript(frida, program, [n, timeFile('sink')], followFromMain(
     "{ events: { call: true, ret: true }, onReceive(events) { delivered += events.byteLength / (Process.pointerSize === 8 ? 32 : 16); } }"));
 
   const record = (name: string, extra: string[]) => {
@@ -61,7 +28,7 @@ export async function liveBench(dir: string): Promise<void> {
     const info = JSON.parse(spawnSync(process.execPath, [CLI, 'info', db, '--json'], { encoding: 'utf8' }).stdout);
     const stallNs = info.threads.reduce((a: number, t: { stallNs: number }) => a + t.stallNs, 0);
     const kept = (info.eventsByKind.call ?? 0) + (info.eventsByKind.ret ?? 0);
-    return { db, info, kept, stallNs, wall: (performance.now() - t0) / 1000, ns: Number(readFileSync(timeFile(name), 'utf8').split(' ')[0]) };
+    return { db, info, kept, stallNs, wall: (performance.now() - t0) / 1000, ns: targetOutput(timeFile(name)).ns };
   };
   const lossless = record('lossless', []);
   const lossy = record('lossy', ['--lossy']);
@@ -95,9 +62,7 @@ const API_CALLS = Number(process.env.BENCH_API_CALLS ?? 200_000);
 
 /** --apis: the cost of each recorded library call, with and without reading the string it is given. */
 function apiBench(dir: string): void {
-  const program = join(dir, 'strlen-loop');
-  const cc = spawnSync('gcc', ['-O1', '-fno-builtin', '-o', program, packagePath('test', 'bench', 'strlen-loop.c')], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(cc.stderr);
+  const program = buildTarget(dir, 'strlen-loop', ['-O1', '-fno-builtin']);
   const noStrings = join(dir, 'no-strings.config');
   writeFileSync(noStrings, 'size_t|strlen|void*\n');
   const n = String(API_CALLS);
@@ -107,7 +72,7 @@ function apiBench(dir: string): void {
     const r = spawnSync(process.execPath, [CLI, 'record', '--events', 'call,ret', '-o', db, ...extra, '-f', program, n, time], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`record failed: ${r.stderr}`);
     const q = spawnSync(process.execPath, [CLI, 'query', db, "SELECT count(*) AS n FROM api_log WHERE name = 'strlen'", '--json'], { encoding: 'utf8' });
-    return { ns: Number(readFileSync(time, 'utf8').split(' ')[0]), recorded: q.status === 0 ? Number(JSON.parse(q.stdout).n) : 0 };
+    return { ns: targetOutput(time).ns, recorded: q.status === 0 ? Number(JSON.parse(q.stdout).n) : 0 };
   };
   const base = run('calls', []);
   const bare = run('apis-bare', ['--apis', '--config', noStrings]);
