@@ -1,4 +1,5 @@
 // One ingest run in its own process, so its peak RSS is its own: node ingest-worker.js MODE CAPTURE DB
+// (MODE: naive, ours, or insns, which reports instructions where the others report events)
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { CaptureReader } from '../../host/capture/reader.js';
@@ -44,8 +45,17 @@ function ours(): number {
   return events;
 }
 
+/** Instructions stored, for the insn bench. */
+function insns(): number {
+  ingestCapture(capture, dbPath, () => {});
+  const db = new Database(dbPath, { readonly: true });
+  const count = db.prepare('SELECT sum(insns) FROM threads').pluck().get() as number;
+  db.close();
+  return count;
+}
+
 const start = performance.now();
-const events = mode === 'naive' ? naive() : ours();
+const events = mode === 'naive' ? naive() : mode === 'insns' ? insns() : ours();
 const seconds = (performance.now() - start) / 1000;
 process.stdout.write(JSON.stringify({
   events, seconds, bytes: statSync(dbPath).size, maxRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -1,5 +1,5 @@
 // npm run bench: measured figures, each beside a baseline measured in the same run.
-// BENCH_EVENTS sets the capture size (default 10,000,000).
+// BENCH_EVENTS sets the capture size (default 10,000,000), BENCH_INSNS the insn capture's (default the same).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
