@@ -37,25 +37,17 @@ function naive(): number {
   return events;
 }
 
-function ours(): number {
+/** Ingests as stalk-trace does, then counts what was stored with `countSql`. */
+function ours(countSql: string): number {
   ingestCapture(capture, dbPath, () => {});
   const db = new Database(dbPath, { readonly: true });
-  const events = db.prepare('SELECT sum(count) FROM event_chunks').pluck().get() as number;
-  db.close();
-  return events;
-}
-
-/** Instructions stored, for the insn bench. */
-function insns(): number {
-  ingestCapture(capture, dbPath, () => {});
-  const db = new Database(dbPath, { readonly: true });
-  const count = db.prepare('SELECT sum(insns) FROM threads').pluck().get() as number;
+  const count = db.prepare(countSql).pluck().get() as number;
   db.close();
   return count;
 }
 
 const start = performance.now();
-const events = mode === 'naive' ? naive() : mode === 'insns' ? insns() : ours();
+const events = mode === 'naive' ? naive() : ours(mode === 'insns' ? 'SELECT sum(insns) FROM threads' : 'SELECT sum(count) FROM event_chunks');
 const seconds = (performance.now() - start) / 1000;
 process.stdout.write(JSON.stringify({
   events, seconds, bytes: statSync(dbPath).size, maxRssBytes: process.resourceUsage().maxRSS * 1024,
