@@ -3,6 +3,8 @@ import type { ArchName } from '../schema/layout.generated.js';
 import { registerSet, type RegisterSet } from '../model/registers.js';
 import { RegisterState } from '../model/register-state.js';
 import type { TraceDb } from '../store/database.js';
+import { readInsnLayout } from '../capture/insn-records.js';
+import { InsnWhat } from '../schema/layout.generated.js';
 
 /** One instruction of a run's layout, as insn_layout_insns names it. */
 export interface LayoutInsn {
@@ -40,22 +42,26 @@ export interface InsnStep {
 export class InsnWalk {
   readonly registers: RegisterSet;
   private readonly layouts = new Map<number, LayoutInsn[]>();
+  /** Per layout, the registers its instructions write, in id order: where its runs' writes are. */
+  private readonly written = new Map<number, number[]>();
   private readonly states = new Map<number, { state: RegisterState; at: number }>();
   private readonly runs: Statement;
   private readonly writes: Statement;
   private readonly mems: Statement;
   private readonly syncs: Statement;
   private readonly insnsOf: Statement;
+  private readonly layoutOf: Statement;
 
   constructor(db: TraceDb, readonly arch: ArchName) {
     this.registers = registerSet(arch);
     this.runs = db.prepare('SELECT seq, layout_id FROM insn_runs WHERE thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq');
-    this.writes = db.prepare('SELECT seq, reg, value FROM insn_reg_writes WHERE seq >= ? AND seq < ? ORDER BY seq').safeIntegers();
+    this.writes = db.prepare('SELECT seq, reg, value FROM insn_reg_writes WHERE reg = ? AND seq >= ? AND seq < ?').safeIntegers();
     this.mems = db.prepare('SELECT seq, access, address, size, value, syscall_id FROM mem_accesses WHERE seq >= ? AND seq < ? ORDER BY seq, rowid').safeIntegers();
     this.syncs = db.prepare(`SELECT seq, reg, value FROM insn_sync_values WHERE thread_id = @tid
       AND seq = (SELECT max(seq) FROM insn_syncs_at WHERE thread_id = @tid AND seq <= @seq)`).safeIntegers();
     this.insnsOf = db.prepare(`SELECT i.address, i.size, l.offset, m.name AS module FROM insn_layout_insns i JOIN locations l ON l.id = i.location_id
       LEFT JOIN modules m ON m.id = l.module_id WHERE i.layout_id = ? ORDER BY i.insn`);
+    this.layoutOf = db.prepare('SELECT address, layout FROM insn_layouts WHERE id = ?');
   }
 
   /** Whether the trace holds instruction records at all. */
@@ -75,6 +81,21 @@ export class InsnWalk {
     return insns;
   }
 
+  /** The register writes of a run of layout `layoutId` with seq in [from, to), in seq order (then register id). */
+  private writesOf(layoutId: number, from: number, to: number): RegRow[] {
+    let regs = this.written.get(layoutId);
+    if (!regs) {
+      const stored = this.layoutOf.get(layoutId) as { address: number; layout: Buffer } | undefined;
+      const entries = stored ? readInsnLayout(new DataView(stored.layout.buffer, stored.layout.byteOffset, stored.layout.byteLength), 0,
+        stored.layout.byteLength, layoutId, stored.address, this.registers).entries : [];
+      regs = [...new Set(entries.filter((e) => e.what === InsnWhat.reg).map((e) => e.reg))].sort((a, b) => a - b);
+      this.written.set(layoutId, regs);
+    }
+    const rows: RegRow[] = [];
+    for (const reg of regs) for (const w of this.writes.all(reg, from, to) as RegRow[]) rows.push(w);
+    return rows.sort((a, b) => Number(a.seq - b.seq) || Number(a.reg - b.reg));
+  }
+
   /** A thread's register state just before instruction `seq`: from its last sync, then the writes after it. */
   stateAt(tid: number, seq: number): RegisterState {
     const known = this.states.get(tid);
@@ -92,7 +113,7 @@ export class InsnWalk {
   /** Applies a thread's writes between two seqs, reading nothing else. */
   private advance(tid: number, state: RegisterState, from: number, to: number): RegisterState {
     for (const run of this.runs.all(tid, from, to) as { seq: number; layout_id: number }[]) {
-      for (const w of this.writes.all(run.seq, Math.min(to, run.seq + this.layout(run.layout_id).length)) as RegRow[]) state.write(Number(w.reg), w.value);
+      for (const w of this.writesOf(run.layout_id, run.seq, Math.min(to, run.seq + this.layout(run.layout_id).length))) state.write(Number(w.reg), w.value);
     }
     this.states.set(tid, { state, at: to });
     return state;
@@ -107,7 +128,7 @@ export class InsnWalk {
     for (const run of this.runs.all(tid, from, end) as { seq: number; layout_id: number }[]) {
       const insns = this.layout(run.layout_id);
       const last = run.seq + insns.length;
-      const writes = this.writes.all(run.seq, last) as RegRow[];
+      const writes = this.writesOf(run.layout_id, run.seq, last);
       const mems = this.mems.all(run.seq, last) as MemRow[];
       const sync = this.syncs.all({ tid, seq: run.seq }) as RegRow[];
       if (sync.length > 0 && Number(sync[0].seq) === run.seq) this.sync(state, sync);

@@ -108,7 +108,8 @@ export function registerValue(v: DataView, at: number, bytes: number): number | 
 
 /** A memory entry's bytes at `at` (just past its address), as they were in memory. */
 export function memoryValue(v: DataView, at: number, bytes: number): Buffer {
-  return Buffer.from(v.buffer.slice(v.byteOffset + at, v.byteOffset + at + bytes));
+  // One copy: the capture's buffer is not kept once its frame is stored.
+  return Buffer.from(new Uint8Array(v.buffer, v.byteOffset + at, bytes));
 }
 
 /** An entry as a test capture describes it: offsets and the values size are worked out by writeInsnLayout. */

@@ -235,6 +235,7 @@ export class Ingester {
   /** Writes what is gathered in memory, and how far the capture is stored. */
   private flush(): void {
     this.events.flush();
+    this.insns.flush();
     this.blocks.flush();
     this.threads.flush();
     this.trace.reached(this.position);

@@ -104,7 +104,7 @@ export class Insns {
         this.writer.regWrite(seq + e.insn, e.reg, e.unrecorded ? null : registerValue(v, at, e.bytes));
       } else {
         const value = e.unrecorded ? null : memoryValue(v, at + MEMORY_ADDRESS_BYTES, e.bytes);
-        this.writer.mem(seq + e.insn, e.what === InsnWhat.memRead ? 'r' : 'w', readU64(v, at), e.bytes, value, null);
+        this.writer.access(seq + e.insn, e.what === InsnWhat.memRead ? 'r' : 'w', readU64(v, at), e.bytes, value);
       }
     }
     const count = layout.lengths.length;
@@ -123,13 +123,18 @@ export class Insns {
     this.writer.sync(this.seq, t.tid, REASONS.get(r.target) ?? `reason ${r.target}`, values);
   }
 
+  /** Writes what is batched: before a commit. */
+  flush(): void {
+    this.writer.flush();
+  }
+
   /** A syscall returned: what its return captured of output buffers, the kernel wrote. */
   syscallReturned = (tid: number, id: number, args: bigint[], ret: bigint, reads: MemoryRead[]): void => {
     if (!this.recording.has(tid)) return;
     for (const m of reads) {
       if (m.unreadable || m.data.length === 0) continue;
       const address = addressOf(m.arg < 0 ? ret : args[m.arg] ?? 0n);
-      this.pending.of(tid).push(this.writer.mem(null, 'w', address, m.data.length, m.data, id));
+      this.pending.of(tid).push(this.writer.kernelWrite(null, address, m.data.length, m.data, id));
     }
   };
 }

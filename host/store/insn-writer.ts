@@ -17,16 +17,55 @@ export interface PendingKernelWrite {
 
 export type IntegerOrBytes = number | bigint | Buffer;
 
+/** Rows a batched INSERT carries: one statement execution per this many register writes or accesses. */
+const BATCH_ROWS = 128;
+
+/**
+ * Rows of one table gathered as flat parameters and inserted BATCH_ROWS at a time by one
+ * multi-row INSERT (statement executions, not rows, are what ingest pays for most); the rest by
+ * the single-row form when flushed.
+ */
+class BatchedInsert {
+  private readonly many: Statement;
+  private readonly one: Statement;
+  private readonly params: unknown[] = [];
+  private readonly width: number;
+
+  constructor(db: TraceDb, head: string, width: number) {
+    const row = `(${Array(width).fill('?').join(', ')})`;
+    this.many = db.prepare(`${head} VALUES ${Array(BATCH_ROWS).fill(row).join(', ')}`);
+    this.one = db.prepare(`${head} VALUES ${row}`);
+    this.width = width;
+  }
+
+  add(...row: unknown[]): void {
+    const p = this.params;
+    for (const v of row) p.push(v);
+    if (p.length === BATCH_ROWS * this.width) {
+      this.many.run(p);
+      p.length = 0;
+    }
+  }
+
+  flush(): void {
+    const p = this.params;
+    for (let at = 0; at < p.length; at += this.width) this.one.run(p.slice(at, at + this.width));
+    p.length = 0;
+  }
+}
+
 /**
  * The instruction tables (schemas/sqlite/0005_insns.sql). Each statement is prepared once and run
- * per row inside the ingest's transaction, which commits as the ingest driver's policy says.
+ * inside the ingest's transaction, which commits as the ingest driver's policy says; runs,
+ * register writes and the instructions' own memory accesses are batched until flush().
  */
 export class InsnWriter {
   private readonly insertRegister: Statement;
   private readonly insertLayout: Statement;
   private readonly insertLayoutInsn: Statement;
-  private readonly insertRun: Statement;
-  private readonly insertRegWrite: Statement;
+  private readonly insertRun: BatchedInsert;
+  private readonly insertRegWrite: BatchedInsert;
+  private readonly insertAccess: BatchedInsert;
   private readonly insertMem: Statement;
   private readonly placeKernelWrite: Statement;
   private readonly insertSync: Statement;
@@ -36,9 +75,10 @@ export class InsnWriter {
     this.insertRegister = db.prepare('INSERT OR IGNORE INTO insn_registers (id, name, size) VALUES (?, ?, ?)');
     this.insertLayout = db.prepare('INSERT INTO insn_layouts (id, address, insn_count, layout) VALUES (?, ?, ?, ?)');
     this.insertLayoutInsn = db.prepare('INSERT INTO insn_layout_insns (layout_id, insn, address, size, location_id) VALUES (?, ?, ?, ?, ?)');
-    this.insertRun = db.prepare('INSERT INTO insn_runs (seq, thread_id, layout_id) VALUES (?, ?, ?)');
+    this.insertRun = new BatchedInsert(db, 'INSERT INTO insn_runs (seq, thread_id, layout_id)', 3);
     // OR REPLACE: an instruction that names one register twice keeps the value written last.
-    this.insertRegWrite = db.prepare('INSERT OR REPLACE INTO insn_reg_writes (seq, reg, value) VALUES (?, ?, ?)');
+    this.insertRegWrite = new BatchedInsert(db, 'INSERT OR REPLACE INTO insn_reg_writes (reg, seq, value)', 3);
+    this.insertAccess = new BatchedInsert(db, 'INSERT INTO mem_accesses (seq, access, address, size, value)', 5);
     this.insertMem = db.prepare('INSERT INTO mem_accesses (seq, access, address, size, value, syscall_id) VALUES (?, ?, ?, ?, ?, ?)');
     this.placeKernelWrite = db.prepare('UPDATE mem_accesses SET seq = ? WHERE rowid = ?');
     this.insertSync = db.prepare('INSERT OR REPLACE INTO insn_syncs_at (seq, thread_id, reason) VALUES (?, ?, ?)');
@@ -83,17 +123,29 @@ export class InsnWriter {
   }
 
   run(seq: number, threadId: number, layoutId: number): void {
-    this.insertRun.run(seq, threadId, layoutId);
+    this.insertRun.add(seq, threadId, layoutId);
   }
 
+  /** A JavaScript number binds as REAL; the column's INTEGER affinity stores it as the integer it is. */
   regWrite(seq: number, reg: number, value: IntegerOrBytes | null): void {
-    // A JavaScript number binds as REAL, and the column has no affinity to turn it back: bind integers as BigInt.
-    this.insertRegWrite.run(seq, reg, typeof value === 'number' ? BigInt(value) : value);
+    this.insertRegWrite.add(reg, seq, value);
   }
 
-  /** A memory access; seq null for a kernel write whose next instruction is not stored yet. Returns its rowid. */
-  mem(seq: number | null, access: 'r' | 'w', address: number | bigint, size: number, value: Buffer | null, syscallId: number | null): number {
-    return Number(this.insertMem.run(seq, access, address, size, value, syscallId).lastInsertRowid);
+  /** A memory access an instruction made. */
+  access(seq: number, access: 'r' | 'w', address: number | bigint, size: number, value: Buffer | null): void {
+    this.insertAccess.add(seq, access, address, size, value);
+  }
+
+  /** What the kernel wrote during a syscall; seq null until the thread's next instruction is stored. Returns its rowid. */
+  kernelWrite(seq: number | null, address: number | bigint, size: number, value: Buffer, syscallId: number): number {
+    return Number(this.insertMem.run(seq, 'w', address, size, value, syscallId).lastInsertRowid);
+  }
+
+  /** Inserts the rows still batched. */
+  flush(): void {
+    this.insertRun.flush();
+    this.insertRegWrite.flush();
+    this.insertAccess.flush();
   }
 
   kernelWritePlaced(rowid: number, seq: number): void {

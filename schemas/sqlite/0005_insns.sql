@@ -49,12 +49,14 @@ CREATE TABLE insn_runs (
 );
 
 -- A register an instruction wrote: its value after it (INTEGER up to 8 bytes, vector registers
--- as a BLOB in memory order), NULL where the record did not carry it.
+-- as a BLOB in memory order), NULL where the record did not carry it. Keyed by register first,
+-- the table is its own index of one register's history; an instruction's writes are found
+-- through its run's layout, which names the registers.
 CREATE TABLE insn_reg_writes (
-  seq INTEGER NOT NULL,
   reg INTEGER NOT NULL,              -- insn_registers.id
-  value,
-  PRIMARY KEY (seq, reg)
+  seq INTEGER NOT NULL,
+  value INTEGER,                     -- INTEGER affinity: whole numbers bound as JavaScript numbers are stored as integers
+  PRIMARY KEY (reg, seq)
 ) WITHOUT ROWID;
 
 -- Memory an instruction read ('r', the value before it) or wrote ('w', after it), in memory

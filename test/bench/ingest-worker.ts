@@ -1,4 +1,5 @@
 // One ingest run in its own process, so its peak RSS is its own: node ingest-worker.js MODE CAPTURE DB
+// (MODE: naive, ours, or insns, which reports instructions where the others report events)
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { CaptureReader } from '../../host/capture/reader.js';
@@ -36,16 +37,17 @@ function naive(): number {
   return events;
 }
 
-function ours(): number {
+/** Ingests as stalk-trace does, then counts what was stored with `countSql`. */
+function ours(countSql: string): number {
   ingestCapture(capture, dbPath, () => {});
   const db = new Database(dbPath, { readonly: true });
-  const events = db.prepare('SELECT sum(count) FROM event_chunks').pluck().get() as number;
+  const count = db.prepare(countSql).pluck().get() as number;
   db.close();
-  return events;
+  return count;
 }
 
 const start = performance.now();
-const events = mode === 'naive' ? naive() : ours();
+const events = mode === 'naive' ? naive() : ours(mode === 'insns' ? 'SELECT sum(insns) FROM threads' : 'SELECT sum(count) FROM event_chunks');
 const seconds = (performance.now() - start) / 1000;
 process.stdout.write(JSON.stringify({
   events, seconds, bytes: statSync(dbPath).size, maxRssBytes: process.resourceUsage().maxRSS * 1024,

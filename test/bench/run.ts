@@ -1,6 +1,7 @@
 // npm run bench: measured figures, each beside a baseline measured in the same run.
-// BENCH_EVENTS sets the capture size (default 10,000,000). BENCH_ONLY=live runs the live
-// sections alone (recording real processes), BENCH_ONLY=insn the instruction section alone.
+// BENCH_EVENTS sets the capture size (default 10,000,000), BENCH_INSNS the synthetic insn
+// capture's (default the same). BENCH_ONLY=live runs the live sections alone (recording real
+// processes), BENCH_ONLY=insn the live instruction section alone.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -119,4 +119,4 @@ export type InsnStep =
 export type Step =
   | { load: ModuleSpec }
   | { unload: string }
-  | { thread: number; name?: string; calls?: CallSpec[]; insns?: InsnStep[]; lost?: number; stallNs?: number; ends?: boolean };
+  | { thread: number; name?: string; calls?: CallSpec[]; insns?: Iterable<InsnStep>; lost?: number; stallNs?: number; ends?: boolean };
