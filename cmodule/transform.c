@@ -76,13 +76,14 @@ on_insn_sync (GumCpuContext * cpu, gpointer user_data)
     write_insn_sync (site->ring, cpu, site->location, ST_INSN_SYNC_START);
 }
 
-/* NULL when the gate page cannot be mapped: the agent then refuses to record. */
+/* --insn-flags: instruction records carry the flags register where an instruction writes it. */
 void
 st_set_insn_flags (gboolean flags)
 {
   st_globals.insn_flags = flags;
 }
 
+/* NULL when the gate page cannot be mapped: the agent then refuses to record. */
 StTracer *
 st_init (guint32 events, guint64 outbox_capacity)
 {
@@ -210,7 +211,10 @@ start_run (StInsnState * s, StInsnBoundary * b, const cs_insn * insn, guint64 ad
   if (s->syscall_pending)
   {
     for (i = 0; i != s->after_count; i++)
-      results |= (guint64) 1 << s->after[i].reg;
+    {
+      if (s->after[i].what == ST_INSN_VALUE_REG)
+        results |= (guint64) 1 << s->after[i].reg;
+    }
   }
   st_choose_run_registers (s->capstone, insn, results, &s->run);
   s->run_open = TRUE;
