@@ -81,6 +81,7 @@ typedef enum
 typedef struct _StInsnBoundary StInsnBoundary;
 struct _StInsnBoundary
 {
+  /* At most: open, after (a syscall's results), before, close; a run that ends before another starts is a boundary of its own. */
   StInsnStep steps[4];
   guint step_count;
   const StInsnValue * after;

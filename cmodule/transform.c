@@ -250,11 +250,18 @@ insn_before (GumStalkerOutput * output, StInsnState * s, const cs_insn * insn, S
     boundary_step (&b, ST_STEP_AFTER);
     b.after_held = s->run.held;
     if (kind == ST_INSN_SYSCALL || !st_run_fits (&s->run, values, count) || !st_run_accepts (s->capstone, insn, &s->run))
+    {
+      /* The run ends in code of its own: a boundary closes one run at most. */
       end_run (s, &b);
+      emit_boundary (output, s, &b);
+      memset (&b, 0, sizeof (b));
+      b.after = s->after;
+    }
   }
   if (kind == ST_INSN_SYSCALL)
   {
-    emit_boundary (output, s, &b);
+    if (b.step_count != 0)
+      emit_boundary (output, s, &b);
     memcpy (s->after, values, count * sizeof (StInsnValue));
     s->after_count = count;
     s->syscall_pending = TRUE;

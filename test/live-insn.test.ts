@@ -5,6 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { build, count, query, recordTrace, scratch, skip } from './live-harness.js';
+import { runCli } from './helpers.js';
 
 before(() => {
   if (!skip) build('insns');
@@ -70,4 +71,30 @@ test('bytes read(2) put in a buffer are written by that syscall, and the loop ov
       AND w.address + w.size > r.address AND w.seq <= r.seq ORDER BY w.seq DESC LIMIT 1) AS origin
     FROM mem_accesses r WHERE r.access = 'r' AND r.size = 1 AND r.address BETWEEN ${at} AND ${at + 5} ORDER BY r.seq`);
   assert.deepEqual(origins, [0, 1, 2, 3, 4, 5].map((i) => ({ address: at + i, origin: kernel.syscall_id })));
+});
+
+test('the C library\'s own code, in a distribution program: sort runs to its usual end, its qsort recorded instruction by instruction', { skip }, () => {
+  const words = scratch('insn-words.txt');
+  writeFileSync(words, 'pear\napple\npear\nfig\n');
+  const db = scratch('sort-insn.db');
+  const r = runCli(['record', '-o', db, '--events', 'insn', '--insn-flags', '--func', 'libc.so.6!qsort', '-f', '/usr/bin/sort', '-u', words]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(count(db, "SELECT count(*) FROM trace WHERE end_detail = 'exit status 0'"), 1);
+  // qsort and the comparisons it calls ran inside the recording.
+  assert.ok(count(db, "SELECT count(*) FROM insns WHERE location LIKE 'libc.so.6!%'") > 100);
+  // Each activation starts from a full register set, at qsort's entry.
+  assert.ok(count(db, "SELECT count(DISTINCT seq) FROM insn_syncs WHERE reason = 'funcEnter'") >= 1);
+  assert.equal(count(db, "SELECT count(DISTINCT value) FROM insn_syncs WHERE reason = 'funcEnter' AND reg = 'rip'"), 1);
+  // --insn-flags: the comparisons' flags are there, and nothing the records could hold was lost.
+  assert.ok(count(db, "SELECT count(*) FROM reg_writes WHERE reg = 'rflags' AND value IS NOT NULL") > 0);
+  assert.equal(count(db, 'SELECT sum(lost) + sum(missing) FROM threads'), 0);
+});
+
+test('python3 under --events insn inside malloc runs to its usual end, its long unrolled blocks split into runs', { skip }, () => {
+  const db = scratch('python-insn.db');
+  const r = runCli(['record', '-o', db, '--events', 'insn', '--func', 'libc.so.6!malloc', '-f', '/usr/bin/python3', '-c', 'print(sum(range(10)))']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(count(db, "SELECT count(*) FROM trace WHERE end_detail = 'exit status 0'"), 1);
+  assert.ok(count(db, "SELECT count(*) FROM insns WHERE location LIKE 'libc.so.6!malloc%'") > 100);
+  assert.equal(count(db, 'SELECT sum(lost) + sum(missing) FROM threads'), 0);
 });
