@@ -111,7 +111,7 @@ export function formatInfo(info: TraceInfo): string {
     `time      ${info.startedAt ?? '?'} .. ${info.endedAt ?? '?'} (${duration(info)})`,
     `ended     ${ended}`,
     `events    ${n(info.events)}${kinds ? `: ${kinds}` : ''}`,
-    `lost      ${n(info.lost)} dropped in the target${info.missing ? `, ${n(info.missing)} missing between chunks` : ''}`,
+    `lost      ${n(info.lost)} dropped in the target${info.missing ? `, ${n(info.missing)} missing (between chunks, or instruction runs without their layout or not finished)` : ''}`,
     `addresses ${n(info.locations)} distinct, ${n(info.blocks)} blocks, ${n(info.syscalls)} syscalls`,
     `modules   ${n(info.modules.length)} (${n(info.symbols)} symbols)`,
   ];
