@@ -10,6 +10,7 @@ import { generateCapture } from './scenario/generate.js';
 import { x64Insns } from './insn-scenarios.js';
 import type { Scenario } from './scenario/scenario.js';
 import { readInsnLayout, writeInsnLayout } from '../host/capture/insn-records.js';
+import { registersRead } from '../host/analysis/insn-lines.js';
 import { registerSet } from '../host/model/registers.js';
 import { CaptureHeader, InsnLayoutEntry, InsnLayoutHeader, InsnWhat } from '../host/schema/layout.generated.js';
 
@@ -186,4 +187,13 @@ test('a capture of format version 3 (before instruction records) still ingests',
   const r = runCli(['ingest', v3, '-o', join(dir, 'v3.db')]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(runCli(['query', join(dir, 'v3.db'), 'SELECT count(*) AS n FROM insn_runs', '--json']).stdout.trim(), '{"n":0}');
+});
+
+test('the registers an instruction reads are named from its operands, its written-only destination left out', () => {
+  const x64 = registerSet('x64');
+  const names = (mnemonic: string, operands: string) => registersRead('x64', x64, mnemonic, operands).map((id) => x64.names[id]);
+  assert.deepEqual(names('imul', 'r8d, ecx, 0x1000193'), ['rcx']);
+  assert.deepEqual(names('imul', 'eax, ecx'), ['rax', 'rcx']);
+  assert.deepEqual(names('mov', 'qword ptr [rsp + 8], rdi'), ['rsp', 'rdi']);
+  assert.deepEqual(names('movzx', 'ecx, byte ptr [rdi + rax]'), ['rdi', 'rax']);
 });

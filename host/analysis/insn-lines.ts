@@ -44,7 +44,9 @@ export function registersRead(arch: ArchName, registers: RegisterSet, mnemonic: 
   const operands = opStr.split(/,(?![^[]*\])/).map((o) => o.trim());
   let skip = 0;
   const bare = (o: string | undefined) => o !== undefined && canonical(arch, o) !== undefined;
-  if (arch === 'x64' ? X64_WRITE_ONLY.test(mnemonic) && bare(operands[0]) : !ARM64_READS_FIRST.test(mnemonic) && bare(operands[0])) skip = 1;
+  // imul with three operands writes its first: the product of the other two.
+  const x64WriteOnly = X64_WRITE_ONLY.test(mnemonic) || (mnemonic === 'imul' && operands.length === 3);
+  if (arch === 'x64' ? x64WriteOnly && bare(operands[0]) : !ARM64_READS_FIRST.test(mnemonic) && bare(operands[0])) skip = 1;
   if (arch === 'arm64' && /^ld[a-z]*p$/.test(mnemonic) && bare(operands[1])) skip = 2;
   const out: number[] = [];
   for (const o of operands.slice(skip)) {
