@@ -590,7 +590,7 @@ store_before (GumX86Writer * cw, StRunRegisters held, const cs_insn * insn, cons
       case ST_ACCESS_PUSH: put_lea (cw, t, GUM_X86_RSP, GUM_X86_NONE, 1, -8); break;
       case ST_ACCESS_POP: gum_x86_writer_put_mov_reg_reg (cw, t, GUM_X86_RSP); break;
       case ST_ACCESS_LEAVE: gum_x86_writer_put_mov_reg_reg (cw, t, GUM_X86_RBP); break;
-      case ST_ACCESS_UNKNOWN: gum_x86_writer_put_mov_reg_u32 (cw, t, 0); break;
+      case ST_ACCESS_UNKNOWN: gum_x86_writer_put_mov_reg_u64 (cw, t, 0); break;
       default: operand_address (cw, insn, &insn->detail->x86.operands[v->operand], t); break;
     }
     gum_x86_writer_put_mov_reg_offset_ptr_reg (cw, base, v->offset, t);
