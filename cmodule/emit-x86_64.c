@@ -78,6 +78,41 @@ load_original (GumX86Writer * cw, GumX86Reg dst, x86_reg reg)
   }
 }
 
+/* The register's number in instruction encodings. */
+static guint
+hw (GumX86Reg reg)
+{
+  return reg - GUM_X86_RAX;
+}
+
+/* lea dst, [base + index * scale + disp32]; base or index GUM_X86_NONE when absent. Gum's lea takes no r8-r15. */
+static void
+put_lea (GumX86Writer * cw, GumX86Reg dst, GumX86Reg base, GumX86Reg index, guint scale, gint32 disp)
+{
+  guint8 code[8];
+  guint ss = scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0;
+  guint i = index == GUM_X86_NONE ? 4 : hw (index);
+
+  code[0] = (guint8) (0x48 | ((hw (dst) >> 3) << 2) | ((i >> 3) << 1) | (base == GUM_X86_NONE ? 0 : hw (base) >> 3));
+  code[1] = 0x8d;
+  code[2] = (guint8) ((base == GUM_X86_NONE ? 0x00 : 0x80) | ((hw (dst) & 7) << 3) | 4);
+  code[3] = (guint8) ((ss << 6) | ((i & 7) << 3) | (base == GUM_X86_NONE ? 5 : hw (base) & 7));
+  memcpy (code + 4, &disp, 4);
+  gum_x86_writer_put_bytes (cw, code, sizeof (code));
+}
+
+/* dst = fs's base: glibc and bionic keep the thread pointer there, at fs:[0]. */
+static void
+put_fs_base (GumX86Writer * cw, GumX86Reg dst)
+{
+  /* mov dst, fs:[0] */
+  guint8 code[9] = { 0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0 };
+
+  code[1] |= (guint8) ((hw (dst) >> 3) << 2);
+  code[3] |= (guint8) ((hw (dst) & 7) << 3);
+  gum_x86_writer_put_bytes (cw, code, sizeof (code));
+}
+
 /*
  * rax = the address memory operand `op` names, from the registers as they were at the
  * instruction; uses rcx. FALSE: a form not handled (gs-relative, a register of no address).
@@ -85,14 +120,6 @@ load_original (GumX86Writer * cw, GumX86Reg dst, x86_reg reg)
 static gboolean
 load_operand_address (GumX86Writer * cw, const cs_insn * insn, const cs_x86_op * op)
 {
-  /* lea rax, [rcx + rax * scale + disp32] */
-  guint8 lea[8] = { 0x48, 0x8d, 0x84, 0x01, 0, 0, 0, 0 };
-  /* mov rcx, fs:[0]: glibc and bionic keep the thread pointer (fs's base) there. */
-  const guint8 fs_base[9] = { 0x64, 0x48, 0x8b, 0x0c, 0x25, 0, 0, 0, 0 };
-  /* lea rax, [rax + rcx] */
-  const guint8 add_rcx[4] = { 0x48, 0x8d, 0x04, 0x08 };
-  guint scale_bits = op->mem.scale == 8 ? 3 : op->mem.scale == 4 ? 2 : op->mem.scale == 2 ? 1 : 0;
-
   if (op->mem.segment != X86_REG_INVALID && op->mem.segment != X86_REG_FS && op->mem.segment != X86_REG_ES &&
       op->mem.segment != X86_REG_DS && op->mem.segment != X86_REG_SS && op->mem.segment != X86_REG_CS)
     return FALSE;
@@ -109,13 +136,11 @@ load_operand_address (GumX86Writer * cw, const cs_insn * insn, const cs_x86_op *
     gum_x86_writer_put_mov_reg_u32 (cw, GUM_X86_EAX, 0);
   else if (!load_original (cw, GUM_X86_RAX, op->mem.index))
     return FALSE;
-  lea[3] = (guint8) ((scale_bits << 6) | 0x01);
-  *(gint32 *) (lea + 4) = (gint32) op->mem.disp;
-  gum_x86_writer_put_bytes (cw, lea, sizeof (lea));
+  put_lea (cw, GUM_X86_RAX, GUM_X86_RCX, GUM_X86_RAX, op->mem.scale, (gint32) op->mem.disp);
   if (op->mem.segment == X86_REG_FS)
   {
-    gum_x86_writer_put_bytes (cw, fs_base, sizeof (fs_base));
-    gum_x86_writer_put_bytes (cw, add_rcx, sizeof (add_rcx));
+    put_fs_base (cw, GUM_X86_RCX);
+    put_lea (cw, GUM_X86_RAX, GUM_X86_RAX, GUM_X86_RCX, 1, 0);
   }
   return TRUE;
 }
@@ -334,13 +359,6 @@ gum_reg_of (guint8 id)
   return regs[id];
 }
 
-/* The register's number in instruction encodings. */
-static guint
-hw (GumX86Reg reg)
-{
-  return reg - GUM_X86_RAX;
-}
-
 static gboolean
 ends_run (csh capstone, const cs_insn * insn)
 {
@@ -425,22 +443,6 @@ static const guint8 op_movzx_word[] = { 0x0f, 0xb7 };
 static const guint8 op_mov_load[] = { 0x8b };
 static const guint8 op_mov_store_byte[] = { 0x88 };
 static const guint8 op_mov_store_imm[] = { 0xc7 };
-
-/* lea dst, [base + index * scale + disp32]; base or index GUM_X86_NONE when absent. Gum's lea takes no r8-r15. */
-static void
-put_lea (GumX86Writer * cw, GumX86Reg dst, GumX86Reg base, GumX86Reg index, guint scale, gint32 disp)
-{
-  guint8 code[8];
-  guint ss = scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0;
-  guint i = index == GUM_X86_NONE ? 4 : hw (index);
-
-  code[0] = (guint8) (0x48 | ((hw (dst) >> 3) << 2) | ((i >> 3) << 1) | (base == GUM_X86_NONE ? 0 : hw (base) >> 3));
-  code[1] = 0x8d;
-  code[2] = (guint8) ((base == GUM_X86_NONE ? 0x00 : 0x80) | ((hw (dst) & 7) << 3) | 4);
-  code[3] = (guint8) ((ss << 6) | ((i & 7) << 3) | (base == GUM_X86_NONE ? 5 : hw (base) & 7));
-  memcpy (code + 4, &disp, 4);
-  gum_x86_writer_put_bytes (cw, code, sizeof (code));
-}
 
 /* t = `bytes` (1, 2, 4 or 8) bytes read from [t], zero-extended; t is one of the pool. */
 static void
@@ -542,8 +544,6 @@ operand_address (GumX86Writer * cw, const cs_insn * insn, const cs_x86_op * op, 
 {
   GumX86Reg base = op->mem.base == X86_REG_INVALID ? GUM_X86_NONE : gum_reg (op->mem.base);
   GumX86Reg index = op->mem.index == X86_REG_INVALID ? GUM_X86_NONE : gum_reg (op->mem.index);
-  /* mov t, fs:[0]: glibc and bionic keep the thread pointer (fs's base) there. */
-  guint8 fs_base[9] = { 0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0 };
 
   if (op->mem.base == X86_REG_RIP)
   {
@@ -555,9 +555,7 @@ operand_address (GumX86Writer * cw, const cs_insn * insn, const cs_x86_op * op, 
     put_lea (cw, t, base, index, op->mem.scale, (gint32) op->mem.disp);
     return;
   }
-  fs_base[1] |= (guint8) ((hw (t) >> 3) << 2);
-  fs_base[3] |= (guint8) ((hw (t) & 7) << 3);
-  gum_x86_writer_put_bytes (cw, fs_base, sizeof (fs_base));
+  put_fs_base (cw, t);
   if (base != GUM_X86_NONE)
     put_lea (cw, t, t, base, 1, 0);
   put_lea (cw, t, t, index, op->mem.scale, (gint32) op->mem.disp);
