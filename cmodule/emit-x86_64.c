@@ -362,8 +362,7 @@ gum_reg_of (guint8 id)
 static gboolean
 ends_run (csh capstone, const cs_insn * insn)
 {
-  return insn->id == X86_INS_SYSCALL || cs_insn_group (capstone, insn, CS_GRP_JUMP) ||
-      cs_insn_group (capstone, insn, CS_GRP_CALL) || cs_insn_group (capstone, insn, CS_GRP_RET);
+  return insn->id == X86_INS_SYSCALL || st_insn_is_branch (capstone, insn);
 }
 
 void

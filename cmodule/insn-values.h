@@ -60,6 +60,14 @@ unsigned st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnVa
 /* Bit per insnRegisters id (below 64) of every register the instruction reads or writes, addresses included; all bits when Capstone cannot say. */
 uint64_t st_insn_registers_used (csh capstone, const cs_insn * insn);
 
+/* A jump, call or return: it ends its block, and nothing placed after it runs there. */
+static inline int
+st_insn_is_branch (csh capstone, const cs_insn * insn)
+{
+  return cs_insn_group (capstone, insn, CS_GRP_JUMP) || cs_insn_group (capstone, insn, CS_GRP_CALL) ||
+      cs_insn_group (capstone, insn, CS_GRP_RET);
+}
+
 /* Bytes the value takes in an insn record: 8-byte multiples; a memory access's address first. */
 static inline unsigned
 st_insn_value_size (const StInsnValue * v)

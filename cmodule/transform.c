@@ -240,8 +240,7 @@ insn_before (GumStalkerOutput * output, StInsnState * s, const cs_insn * insn, S
   StInsnValue values[ST_INSN_MAX_VALUES];
   guint count = st_insn_values (s->capstone, insn, st_globals.insn_flags, values);
   StInsnBoundary b = { 0, };
-  gboolean branch = cs_insn_group (s->capstone, insn, CS_GRP_JUMP) || cs_insn_group (s->capstone, insn, CS_GRP_CALL) ||
-      cs_insn_group (s->capstone, insn, CS_GRP_RET);
+  gboolean branch = st_insn_is_branch (s->capstone, insn);
 
   b.after = s->after;
   b.after_count = s->after_count;
