@@ -278,13 +278,6 @@ access_bytes (const cs_insn * insn, int kind, int address)
   return total;
 }
 
-static int
-is_branch (csh capstone, const cs_insn * insn)
-{
-  return cs_insn_group (capstone, insn, CS_GRP_JUMP) || cs_insn_group (capstone, insn, CS_GRP_CALL) ||
-      cs_insn_group (capstone, insn, CS_GRP_RET);
-}
-
 static void
 add_memory (StInsnValue * values, unsigned * n, uint8_t what, uint16_t bytes, int16_t operand)
 {
@@ -347,7 +340,7 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
   const cs_arm64 * arm64 = &insn->detail->arm64;
   int kind = access_kind (insn->mnemonic);
   int address = address_operand (arm64, kind);
-  int branch = is_branch (capstone, insn);
+  int branch = st_insn_is_branch (capstone, insn);
   int compare = insn->id == ARM64_INS_CMP || insn->id == ARM64_INS_CMN || insn->id == ARM64_INS_TST;
   uint64_t seen[2] = { 0, 0 };
   cs_regs read, written;
