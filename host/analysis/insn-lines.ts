@@ -5,6 +5,7 @@ import type { RegisterValue } from '../model/register-state.js';
 import type { TraceDb } from '../store/database.js';
 import type { Decode } from './disassembler.js';
 import { InsnWalk } from './insn-walk.js';
+import { hexU64 } from './values.js';
 
 /** One instruction of a layout, ready to print: its place, bytes, text and the registers it reads. */
 interface InsnText {
@@ -59,8 +60,7 @@ export function registersRead(arch: ArchName, registers: RegisterSet, mnemonic: 
   return out;
 }
 
-const hex = (v: bigint | number) => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
-const valueText = (v: RegisterValue | undefined) => v === undefined ? '?' : Buffer.isBuffer(v) ? v.toString('hex') : hex(v);
+const valueText = (v: RegisterValue | undefined) => v === undefined ? '?' : Buffer.isBuffer(v) ? v.toString('hex') : hexU64(v);
 
 /**
  * replay --regs: a thread's instructions as unidbg users read them, one line each
@@ -114,7 +114,7 @@ export class InsnLines {
       const after = step.writes.map((w) => `${names[Number(w.reg)]}=${valueText(w.value ?? undefined)}`);
       out.push(`${t.head}${reads.length ? ` ; reads: ${reads.join(', ')}` : after.length ? ' ;' : ''}${after.length ? ` => ${after.join(', ')}` : ''}`);
       for (const m of step.mems) {
-        out.push(`    m${m.access} ${hex(m.address)} [${m.size}] = ${m.value?.toString('hex') ?? '?'}${m.syscall_id !== null ? ` (written by the kernel in syscall ${m.syscall_id})` : ''}`);
+        out.push(`    m${m.access} ${hexU64(m.address)} [${m.size}] = ${m.value?.toString('hex') ?? '?'}${m.syscall_id !== null ? ` (written by the kernel in syscall ${m.syscall_id})` : ''}`);
       }
     }
     return out;

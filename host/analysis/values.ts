@@ -13,6 +13,9 @@ export interface MemoryRow {
 
 export const hex = (n: bigint | number) => (n < 0 ? `-0x${(-BigInt(n)).toString(16)}` : `0x${n.toString(16)}`);
 
+/** A 64-bit register or address as the machine holds it: negative numbers as their two's complement. */
+export const hexU64 = (n: bigint | number) => hex(BigInt.asUintN(64, BigInt(n)));
+
 const ESCAPES: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\v': '\\v', '\f': '\\f', '"': '\\"', '\\': '\\\\' };
 
 /** A C string literal for text: printable characters as they are, the rest escaped. */

@@ -4,6 +4,7 @@ import type { ArchName } from '../../schema/layout.generated.js';
 import { RegisterState } from '../../model/register-state.js';
 import type { TraceDb } from '../../store/database.js';
 import { InsnWalk, type MemRow } from '../insn-walk.js';
+import { hexU64 } from '../values.js';
 
 /**
  * Tenet's text trace (gaasedelen/tenet, tracers/README.md; what plugins/tenet/trace/file.py
@@ -35,7 +36,6 @@ const TENET_REGISTERS: Record<ArchName, { names: [tenet: string, ours: string][]
   },
 };
 
-const hex = (v: bigint | number) => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
 
 /**
  * The threads a Tenet export writes: those with instruction records (only `thread`, if given).
@@ -56,7 +56,7 @@ function memoryEntries(mems: MemRow[]): string[] {
     const same = (o: MemRow) => o.address === m.address && o.size === m.size;
     if (m.access === 'w' && recorded.some((o) => o.access === 'r' && same(o))) continue;
     const written = m.access === 'r' ? recorded.find((o) => o.access === 'w' && same(o)) : undefined;
-    out.push(written ? `mrw=${hex(m.address)}:${written.value!.toString('hex')}` : `m${m.access}=${hex(m.address)}:${m.value!.toString('hex')}`);
+    out.push(written ? `mrw=${hexU64(m.address)}:${written.value!.toString('hex')}` : `m${m.access}=${hexU64(m.address)}:${m.value!.toString('hex')}`);
   }
   return out;
 }
@@ -77,9 +77,9 @@ export async function writeTenet(db: TraceDb, arch: ArchName, tid: number, out: 
       const v = state.get(id);
       if (typeof v !== 'bigint' || shown.get(id) === v) continue;
       shown.set(id, v);
-      parts.push(`${name}=${hex(v)}`);
+      parts.push(`${name}=${hexU64(v)}`);
     }
-    parts.push(`${tenet.pc}=${hex(step.insn.address)}`, ...memoryEntries(previous));
+    parts.push(`${tenet.pc}=${hexU64(step.insn.address)}`, ...memoryEntries(previous));
     await out.line(parts.join(','));
     previous = step.mems;
     lines++;
