@@ -49,6 +49,7 @@ export class InsnWalk {
   private readonly writes: Statement;
   private readonly mems: Statement;
   private readonly syncs: Statement;
+  private readonly syncAt: Statement;
   private readonly insnsOf: Statement;
   private readonly layoutOf: Statement;
 
@@ -59,6 +60,7 @@ export class InsnWalk {
     this.mems = db.prepare('SELECT seq, access, address, size, value, syscall_id FROM mem_accesses WHERE seq >= ? AND seq < ? ORDER BY seq, rowid').safeIntegers();
     this.syncs = db.prepare(`SELECT seq, reg, value FROM insn_sync_values WHERE thread_id = @tid
       AND seq = (SELECT max(seq) FROM insn_syncs_at WHERE thread_id = @tid AND seq <= @seq)`).safeIntegers();
+    this.syncAt = db.prepare('SELECT seq, reg, value FROM insn_sync_values WHERE thread_id = ? AND seq = ?').safeIntegers();
     this.insnsOf = db.prepare(`SELECT i.address, i.size, l.offset, m.name AS module FROM insn_layout_insns i JOIN locations l ON l.id = i.location_id
       LEFT JOIN modules m ON m.id = l.module_id WHERE i.layout_id = ? ORDER BY i.insn`);
     this.layoutOf = db.prepare('SELECT address, layout FROM insn_layouts WHERE id = ?');
@@ -130,8 +132,9 @@ export class InsnWalk {
       const last = run.seq + insns.length;
       const writes = this.writesOf(run.layout_id, run.seq, last);
       const mems = this.mems.all(run.seq, last) as MemRow[];
-      const sync = this.syncs.all({ tid, seq: run.seq }) as RegRow[];
-      if (sync.length > 0 && Number(sync[0].seq) === run.seq) this.sync(state, sync);
+      // A sync at the run's first instruction only: the state carries everything before it.
+      const sync = this.syncAt.all(tid, run.seq) as RegRow[];
+      if (sync.length > 0) this.sync(state, sync);
       for (const [index, insn] of insns.entries()) {
         const seq = run.seq + index;
         const written = writes.filter((w) => Number(w.seq) === seq);
