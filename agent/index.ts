@@ -75,9 +75,18 @@ rpc.exports = {
     };
   },
 
-  start(): StartInfo {
+  /** On the local device: a pipe for the event chunks; returns the fd number of its reading end (-1: none). */
+  openPipe(): number {
+    if (recording === null) throw new Error('init first');
+    return recording.tracer.openPipe();
+  },
+
+  /** `pipe`: the host opened the pipe's reading end, and chunks go through it rather than in messages. */
+  start(pipe: boolean): StartInfo {
     const r = recording;
     if (r === null) throw new Error('init first');
+    // First: what anything below flushes goes the way the host reads.
+    r.outbox.start(r.options.drainIntervalMs, pipe);
     r.forks.watch();
     watchFaultsAndExit(r.outbox, r.forks);
     new SignalHandlers(r.threads).watch();
@@ -90,7 +99,6 @@ rpc.exports = {
     if (r.func !== null && !r.func.tryResolve()) r.func.deadline(r.options.funcTimeoutMs);
     const selected = selection(r.options);
     r.threads.watch((tid) => selected(tid) && !(mainAtStart && tid === Process.id) && !r.forks.inChild);
-    r.outbox.start(r.options.drainIntervalMs);
     return { mainFollowedFrom: !spawnedMainSelected ? 'attach' : mainAtStart ? 'start' : 'resume' };
   },
 

@@ -1,15 +1,21 @@
 // Sends what the drain thread gathered: on a timer, and at once when order matters
-// (a module map change, a fault, exit, stop).
-import { post } from './messages.js';
+// (a module map change, a fault, exit, stop). With the local device's pipe the drain thread
+// writes chunks into it itself, and sending at once means waiting for its next pass.
+import { post, throughPipe } from './messages.js';
 import type { Tracer } from './tracer.js';
 
 export class Outbox {
   private timer: ReturnType<typeof setInterval> | null = null;
+  private pipe = false;
 
   constructor(private readonly tracer: Tracer) {}
 
-  start(intervalMs: number): void {
-    this.timer = setInterval(() => this.send(), intervalMs);
+  /** `pipe`: the host opened the pipe's reading end. */
+  start(intervalMs: number, pipe: boolean): void {
+    this.tracer.usePipe(pipe);
+    this.pipe = pipe;
+    if (pipe) throughPipe(() => this.tracer.pipeWritten);
+    else this.timer = setInterval(() => this.send(), intervalMs);
   }
 
   stop(): void {
@@ -24,6 +30,10 @@ export class Outbox {
 
   /** Drains every ring on this thread and sends it all, so what follows comes after it. */
   flush(): void {
+    if (this.pipe) {
+      this.tracer.sync();
+      return;
+    }
     for (;;) {
       this.tracer.drain();
       const data = this.tracer.take();

@@ -14,6 +14,8 @@ export class Tracer {
   private readonly tracerStop: NativeFunction<void, [NativePointerValue]>;
   private readonly tracerDisarm: NativeFunction<void, [NativePointerValue]>;
   private readonly isOrphaned: NativeFunction<number, [NativePointerValue]>;
+  private readonly tracerSync: NativeFunction<UInt64, [NativePointerValue]>;
+  private readonly tracerWritten: NativeFunction<UInt64, [NativePointerValue]>;
 
   private readonly taken = Memory.alloc(Process.pointerSize);
   /** StGlobals (cmodule/globals.h), which fits in ST_GLOBALS_SPACE: the CModule's own image is read-only. */
@@ -37,6 +39,8 @@ export class Tracer {
     this.tracerStop = new NativeFunction(this.cm.st_tracer_stop, 'void', ['pointer']);
     this.tracerDisarm = new NativeFunction(this.cm.st_disarm, 'void', ['pointer']);
     this.isOrphaned = new NativeFunction(this.cm.st_tracer_is_orphaned, 'int', ['pointer']);
+    this.tracerSync = new NativeFunction(this.cm.st_tracer_sync, 'uint64', ['pointer']);
+    this.tracerWritten = new NativeFunction(this.cm.st_tracer_written, 'uint64', ['pointer']);
     this.drainThreadId = new NativeFunction(this.cm.st_tracer_drain_thread_id, 'uint32', ['pointer'])(this.handle);
 
   }
@@ -106,6 +110,26 @@ export class Tracer {
   /** Drains every ring now, on this thread, instead of waiting for the drain thread. */
   drain(): void {
     this.tracerDrain(this.handle);
+  }
+
+  /** The local device's transport: a pipe for the drain thread; returns the fd number of its reading end (-1: none). */
+  openPipe(): number {
+    return new NativeFunction(this.cm.st_tracer_pipe_open, 'int', ['pointer'])(this.handle);
+  }
+
+  /** Whether the drain thread writes into the pipe (the host opened it) or the pipe is closed. */
+  usePipe(use: boolean): void {
+    new NativeFunction(this.cm.st_tracer_pipe_use, 'void', ['pointer', 'int'])(this.handle, use ? 1 : 0);
+  }
+
+  /** With the pipe: waits until the drain thread has drained every ring into it. */
+  sync(): void {
+    this.tracerSync(this.handle);
+  }
+
+  /** With the pipe: the bytes written into it so far. */
+  get pipeWritten(): number {
+    return this.tracerWritten(this.handle).toNumber();
   }
 
   /** What was drained since the last call, or null. */

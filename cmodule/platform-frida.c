@@ -139,6 +139,69 @@ st_thread_alive (uint32_t tid)
   return syscall (ST_SYS_TGKILL, syscall (ST_SYS_GETPID), (long) tid, 0L) == 0;
 }
 
+/* The same on every Linux architecture recorded (x86_64, arm64). */
+#define ST_O_CLOEXEC 02000000
+#define ST_F_SETPIPE_SZ 1031
+#define ST_POLLOUT 4
+#define ST_POLLERR 8
+#define ST_SIG_BLOCK 0
+#define ST_SIGPIPE 13
+/* Linux's default ceiling for an unprivileged pipe (fs.pipe-max-size): fewer, larger reads for the host. */
+#define ST_PIPE_BYTES (1 << 20)
+
+typedef struct _StPollFd StPollFd;
+struct _StPollFd
+{
+  int fd;
+  short events;
+  short revents;
+};
+
+int
+st_pipe_open (int fds[2])
+{
+  if (syscall (ST_SYS_PIPE2, fds, ST_O_CLOEXEC) != 0)
+    return -1;
+  /* Refused beyond the system's ceiling: the default size then serves. */
+  syscall (ST_SYS_FCNTL, (long) fds[1], (long) ST_F_SETPIPE_SZ, (long) ST_PIPE_BYTES);
+  return 0;
+}
+
+int
+st_pipe_write (int fd, const void * data, uint64_t size)
+{
+  const guint8 * p = data;
+  while (size != 0)
+  {
+    long n = syscall (ST_SYS_WRITE, (long) fd, p, (gsize) size);
+    StPollFd pending = { fd, ST_POLLOUT, 0 };
+    long no_wait[2] = { 0, 0 };
+    if (n > 0)
+    {
+      p += n;
+      size -= n;
+      continue;
+    }
+    /* A signal interrupted it, or nothing reads any more: only then does poll report an error. */
+    if (syscall (ST_SYS_PPOLL, &pending, 1L, no_wait, NULL, 0L) == 1 && (pending.revents & ST_POLLERR) != 0)
+      return 0;
+  }
+  return 1;
+}
+
+void
+st_fd_close (int fd)
+{
+  syscall (ST_SYS_CLOSE, (long) fd);
+}
+
+void
+st_block_sigpipe (void)
+{
+  guint64 set = (guint64) 1 << (ST_SIGPIPE - 1);
+  syscall (ST_SYS_RT_SIGPROCMASK, (long) ST_SIG_BLOCK, &set, NULL, (long) sizeof (set));
+}
+
 struct _StThread
 {
   GThread * thread;

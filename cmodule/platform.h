@@ -42,6 +42,17 @@ typedef struct _StThread StThread;
 StThread * st_thread_start (const char * name, void (* func) (void * data), void * data);
 void st_thread_join (StThread * thread);
 
+/*
+ * The pipe the drain thread writes chunks into on the local device (ring.h). Opens one, close on
+ * exec, as large as the system lets it be; 0 on success.
+ */
+int st_pipe_open (int fds[2]);
+/* Writes all of it, blocking while the pipe is full; 0 when nothing reads the pipe any more. */
+int st_pipe_write (int fd, const void * data, uint64_t size);
+void st_fd_close (int fd);
+/* On the calling thread: a write to a pipe nobody reads then fails instead of killing the process. */
+void st_block_sigpipe (void);
+
 typedef struct _StLock StLock;
 StLock * st_lock_new (void);
 void st_lock_free (StLock * lock);

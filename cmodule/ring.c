@@ -1,3 +1,4 @@
+#include <string.h>
 #include "ring.h"
 
 static uint8_t *
@@ -41,6 +42,9 @@ st_tracer_new (uint64_t outbox_capacity)
   t->outbox.buffers[0] = st_alloc (outbox_capacity);
   t->outbox.buffers[1] = st_alloc (outbox_capacity);
   t->outbox.capacity = outbox_capacity;
+  t->pipe_fds[0] = -1;
+  t->pipe_fds[1] = -1;
+  t->out_fd = -1;
   t->started_ns = st_now_ns ();
   return t;
 }
@@ -274,17 +278,38 @@ put_u64 (uint8_t * p, uint64_t v)
   put_u32 (p + 4, (uint32_t) (v >> 32));
 }
 
+/* The pipe transport: what the outbox holds goes into the pipe (outbox locked by the caller). */
+static void
+spill (StTracer * t)
+{
+  StOutbox * ob = &t->outbox;
+  uint64_t n = ob->used[ob->active];
+
+  if (n == 0)
+    return;
+  /* Once nothing reads the pipe the host is gone, and with it anyone to tell of what follows. */
+  if (!t->out_broken && st_pipe_write (t->out_fd, ob->buffers[ob->active], n))
+    t->out_written += n;
+  else
+    t->out_broken = 1;
+  ob->used[ob->active] = 0;
+}
+
 /* One chunk into the outbox (locked by the caller); 0 when it does not fit. */
 static int
 emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread_exited)
 {
   StOutbox * ob = &t->outbox;
-  uint8_t * out = ob->buffers[ob->active] + ob->used[ob->active];
+  uint8_t * out;
   uint32_t records;
-  uint32_t i;
 
   if (ob->used[ob->active] + ST_CHUNK_HEADER_SIZE + bytes > ob->capacity)
-    return 0;
+  {
+    if (t->out_fd < 0 || ob->used[ob->active] == 0)
+      return 0;
+    spill (t);
+  }
+  out = ob->buffers[ob->active] + ob->used[ob->active];
   records = count_records (from, from + bytes);
   put_u32 (out + ST_CHUNK_MAGIC_OFFSET, ST_CHUNK_MAGIC);
   put_u32 (out + ST_CHUNK_THREAD_ID_OFFSET, r->thread_id);
@@ -296,9 +321,7 @@ emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread
   put_u64 (out + ST_CHUNK_TIMESTAMP_NS_OFFSET, st_now_ns () - t->started_ns);
   put_u32 (out + ST_CHUNK_FLAGS_OFFSET, thread_exited ? ST_CHUNK_THREAD_ENDED : 0);
   put_u32 (out + ST_CHUNK_RESERVED_OFFSET, 0);
-  /* Slots and the outbox are 16-byte aligned: copy by words. */
-  for (i = 0; i != bytes / 8; i++)
-    ((uint64_t *) (out + ST_CHUNK_HEADER_SIZE))[i] = ((const uint64_t *) from)[i];
+  memcpy (out + ST_CHUNK_HEADER_SIZE, from, bytes);
   ob->used[ob->active] += ST_CHUNK_HEADER_SIZE + bytes;
   r->records_drained += records;
   return 1;
@@ -424,19 +447,95 @@ st_outbox_take (StTracer * t, uint8_t ** data)
   return n;
 }
 
+/* One drain of every ring; with the pipe transport, into the pipe, answering the syncs asked for before it. */
+static void
+drain_pass (StTracer * t)
+{
+  uint32_t request;
+
+  st_lock (t->outbox.lock);
+  request = t->sync_request;
+  st_unlock (t->outbox.lock);
+  st_tracer_drain (t);
+  if (t->out_fd < 0)
+    return;
+  st_lock (t->outbox.lock);
+  spill (t);
+  st_unlock (t->outbox.lock);
+  st_release_fence ();
+  t->sync_done = request;
+  st_futex_wake (&t->sync_done);
+}
+
 static void
 drain_loop (void * data)
 {
   StTracer * t = data;
 
+  st_block_sigpipe ();
   t->drain_thread_id = st_gettid ();
   while (!t->stopping)
   {
     uint32_t signal = t->drain_signal;
     st_acquire_fence ();
-    st_tracer_drain (t);
+    drain_pass (t);
     st_futex_wait (&t->drain_signal, signal, 5);
   }
+  /* The last pass: with the pipe transport this thread is the pipe's only writer. */
+  if (t->out_fd >= 0)
+  {
+    drain_pass (t);
+    st_fd_close (t->out_fd);
+  }
+  st_release_fence ();
+  t->drain_stopped = 1;
+  st_futex_wake (&t->sync_done);
+}
+
+int
+st_tracer_pipe_open (StTracer * t)
+{
+  return st_pipe_open (t->pipe_fds) == 0 ? t->pipe_fds[0] : -1;
+}
+
+void
+st_tracer_pipe_use (StTracer * t, int use)
+{
+  st_lock (t->outbox.lock);
+  /* Ours would keep writes from failing once the host, the one reader, is gone. */
+  st_fd_close (t->pipe_fds[0]);
+  if (use)
+    t->out_fd = t->pipe_fds[1];
+  else
+    st_fd_close (t->pipe_fds[1]);
+  st_unlock (t->outbox.lock);
+}
+
+uint64_t
+st_tracer_written (StTracer * t)
+{
+  return t->out_written;
+}
+
+uint64_t
+st_tracer_sync (StTracer * t)
+{
+  uint32_t request;
+
+  st_lock (t->outbox.lock);
+  request = ++t->sync_request;
+  st_unlock (t->outbox.lock);
+  t->drain_signal++;
+  st_futex_wake (&t->drain_signal);
+  for (;;)
+  {
+    uint32_t done = t->sync_done;
+    st_acquire_fence ();
+    if ((int32_t) (done - request) >= 0 || t->drain_stopped || t->orphaned)
+      break;
+    st_futex_wait (&t->sync_done, done, 5);
+  }
+  return t->out_written;
 }
 
 void
@@ -485,5 +584,6 @@ st_tracer_stop (StTracer * t)
   t->drain_signal++;
   st_futex_wake (&t->drain_signal);
   st_thread_join (t->drain_thread);
-  st_tracer_drain (t);
+  if (t->out_fd < 0)
+    st_tracer_drain (t);
 }

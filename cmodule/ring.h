@@ -147,6 +147,18 @@ struct _StTracer
   volatile uint32_t orphaned;
   StThread * drain_thread;
   volatile uint32_t drain_thread_id;
+  /*
+   * The local device's transport: the drain thread writes chunks into a pipe whose reading end
+   * the host opened (out_fd; -1: the agent takes the outbox and sends it in messages), and
+   * counts what went in. Other threads wait for a drain pass through sync_request/sync_done.
+   */
+  int pipe_fds[2];
+  int out_fd;
+  int out_broken;
+  volatile uint64_t out_written;
+  uint32_t sync_request;
+  volatile uint32_t sync_done;
+  volatile uint32_t drain_stopped;
 };
 
 StTracer * st_tracer_new (uint64_t outbox_capacity);
@@ -188,6 +200,17 @@ void st_ring_write (StRing * ring, unsigned kind, uint64_t location, uint64_t ta
     const void * payload, uint32_t payload_size);
 /* Producer side: a one-slot record written as the inline writers write it, for the native tests. */
 void st_ring_write_slot (StRing * ring, uint64_t word0, uint64_t word1);
+
+/* The pipe for the local device's transport; returns its reading end for the host (-1: none). */
+int st_tracer_pipe_open (StTracer * tracer);
+/*
+ * `use`: the host opened the reading end, and the drain thread writes into the pipe from now
+ * on; otherwise the pipe is closed and messages carry the chunks.
+ */
+void st_tracer_pipe_use (StTracer * tracer, int use);
+/* Waits until the drain thread has drained every ring into the pipe; returns the bytes written into it so far. */
+uint64_t st_tracer_sync (StTracer * tracer);
+uint64_t st_tracer_written (StTracer * tracer);
 
 /* Consumer side: drains every ring into the outbox; returns the bytes added. */
 uint64_t st_tracer_drain (StTracer * tracer);

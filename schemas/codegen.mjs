@@ -234,13 +234,14 @@ function protocol() {
   iface('AgentOptions', agent.options);
   iface('AgentInfo', agent.info);
   iface('StartInfo', agent.startInfo);
+  iface('AgentEnvelope', agent.envelope);
   const names = [];
   for (const [type, m] of Object.entries(agent.messages)) {
     const name = type.split('-').map((p) => p[0].toUpperCase() + p.slice(1)).join('') + 'AgentMessage';
     names.push(name);
     iface(name, m, [`  type: ${JSON.stringify(type)};`]);
   }
-  out.push(`export type AgentMessage = ${names.join(' | ')};`, '');
+  out.push(`export type AgentMessage = (${names.join(' | ')}) & AgentEnvelope;`, '');
   out.push(`export const CMODULE_GLOBALS_BYTES = ${agent.cmoduleGlobals.bytes};`, '');
   return out.join('\n');
 }
@@ -249,7 +250,7 @@ function protocol() {
 const ARCH_MACROS = { arm64: '__aarch64__', x64: '__x86_64__' };
 if (Object.keys(ARCH_MACROS).sort().join() !== [...agentArches].sort().join()) throw new Error('ARCH_MACROS must name each arch the agent records');
 /** What platform-frida.c calls by number. */
-const PLATFORM_SYSCALLS = ['futex', 'getpid', 'gettid', 'mmap', 'munmap', 'process_vm_readv', 'tgkill'];
+const PLATFORM_SYSCALLS = ['close', 'fcntl', 'futex', 'getpid', 'gettid', 'mmap', 'munmap', 'pipe2', 'ppoll', 'process_vm_readv', 'rt_sigprocmask', 'tgkill', 'write'];
 
 /*
  * Per architecture: the numbers of the syscalls platform-frida.c makes, and what the syscall

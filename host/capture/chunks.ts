@@ -47,6 +47,19 @@ export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
   }
 }
 
+/** How many leading bytes of a stream of chunks make whole chunks (the rest is still to come). */
+export function wholeChunksLength(stream: Uint8Array): number {
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  let at = 0;
+  while (stream.byteLength - at >= ChunkHeader.size) {
+    if (view.getUint32(at + ChunkHeader.magic, true) !== CHUNK_MAGIC) throw new ChunkError('bad chunk magic', at);
+    const end = at + ChunkHeader.size + view.getUint32(at + ChunkHeader.slotCount, true) * SLOT_SIZE;
+    if (end > stream.byteLength) break;
+    at = end;
+  }
+  return at;
+}
+
 /** The header chunksOf reads, for chunks written without a target (tests). */
 export function writeChunkHeader(chunk: Omit<Chunk, 'records'>): Buffer {
   const b = Buffer.alloc(ChunkHeader.size);

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync, writeSync, writevSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { ArchName, MetaMessage } from '../schema/layout.generated.js';
 import { encodeCaptureHeader, encodeFrameHeader, type FrameTypeName } from './version.js';
@@ -12,6 +12,9 @@ const SYNC_INTERVAL_MS = 1000;
 export class CaptureWriter {
   private lastSync = Date.now();
   private closed = false;
+  /** An fsync under way off this thread: the descriptor is closed once it is done. */
+  private syncing = false;
+  private syncError: Error | null = null;
 
   private constructor(private readonly fd: number, public bytesWritten: number, readonly captureId: string) {}
 
@@ -41,18 +44,25 @@ export class CaptureWriter {
       written += writeSync(this.fd, rest, 0, rest.length, this.bytesWritten + written);
     }
     this.bytesWritten += total;
-    if (Date.now() - this.lastSync >= SYNC_INTERVAL_MS) this.sync();
+    if (Date.now() - this.lastSync >= SYNC_INTERVAL_MS && !this.syncing) this.syncInBackground();
   }
 
-  sync(): void {
-    fsyncSync(this.fd);
+  /** Writing back hundreds of megabytes takes a while: appends go on meanwhile. */
+  private syncInBackground(): void {
+    this.syncing = true;
     this.lastSync = Date.now();
+    fsync(this.fd, (e) => {
+      this.syncing = false;
+      this.syncError ??= e;
+      if (this.closed) closeSync(this.fd);
+    });
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.sync();
-    closeSync(this.fd);
+    fsyncSync(this.fd);
+    if (!this.syncing) closeSync(this.fd);
+    if (this.syncError !== null) throw this.syncError;
   }
 }

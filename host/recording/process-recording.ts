@@ -8,6 +8,7 @@ import { LiveIngest } from '../ingest/live-ingest.js';
 import { packagePath } from '../base/paths.js';
 import { prototypeEntry, type Prototype } from '../symbols/prototypes.js';
 import { describeDevice } from './device.js';
+import { EventPipe } from './event-pipe.js';
 import { RecordingStats } from './progress.js';
 
 export type Ending = { reason: EndMessage['reason']; detail?: string };
@@ -19,6 +20,8 @@ export interface RecordingSetup {
   /** --apis: the prototypes arguments are decoded with, kept in the trace. */
   prototypes: Prototype[] | null;
   keepCapture: boolean;
+  /** How event chunks travel: `pipe` where the device is this machine and its process's descriptors can be opened, else in messages. */
+  transport: 'pipe' | 'messages';
   log: NodeJS.WriteStream;
 }
 
@@ -71,6 +74,9 @@ export class ProcessRecording {
   private ingest: LiveIngest | null = null;
   private lastFault: string | null = null;
   private exitStatus: number | null = null;
+  private pipe: EventPipe | null = null;
+  /** Messages that refer to pipe bytes not read yet: they are acted on in order, once those are. */
+  private readonly waiting: { message: Message; data: Buffer | null }[] = [];
 
   constructor(private readonly setup: RecordingSetup, private readonly target: AttachedProcess, private readonly output: string) {
     this.ending = new Promise((resolve) => (this.settle = resolve));
@@ -97,6 +103,30 @@ export class ProcessRecording {
   }
 
   private onMessage(message: Message, data: Buffer | null): void {
+    this.waiting.push({ message, data });
+    this.actOnWaiting(false);
+  }
+
+  /** `all`: the pipe is read to its end, and what a message still refers to will not come. */
+  private actOnWaiting(all: boolean): void {
+    while (this.waiting.length > 0) {
+      const { message, data } = this.waiting[0];
+      const through = message.type === 'send' ? (message.payload as AgentMessage).through : null;
+      if (!all && through !== null && this.pipe !== null && this.pipe.consumed < through) return;
+      this.waiting.shift();
+      this.act(message, data);
+    }
+  }
+
+  private onChunks(chunks: Buffer): void {
+    if (this.capture === null) return;
+    this.capture.appendEvents(chunks);
+    this.stats.add(chunks);
+    this.ingest?.grown(this.capture.bytesWritten);
+    this.actOnWaiting(false);
+  }
+
+  private act(message: Message, data: Buffer | null): void {
     if (message.type === 'error') {
       this.fatal = `the agent failed: ${message.description}`;
       this.end({ reason: 'detached', detail: this.fatal });
@@ -156,7 +186,14 @@ export class ProcessRecording {
     if (prototypes !== null) this.capture.appendMeta({ type: 'apis', prototypes: prototypes.map(prototypeEntry) });
     this.ingest = new LiveIngest(capturePath, this.output, (w) => log.write(`warning: ${w}\n`));
     this.ingest.finished.catch(() => {});
-    const started = await this.script.exports.start() as StartInfo;
+    if (this.setup.transport === 'pipe') {
+      const fd = await this.script.exports.openPipe() as number;
+      this.pipe = fd < 0 ? null : EventPipe.open(pid, fd, (chunks) => this.onChunks(chunks), (e) => {
+        this.fatal = `the event pipe from ${name} failed: ${e.message}`;
+        this.end({ reason: 'detached', detail: this.fatal });
+      });
+    }
+    const started = await this.script.exports.start(this.pipe !== null) as StartInfo;
     if (!spawned) return;
     await device.resume(pid);
     if (started.mainFollowedFrom === 'resume') {
@@ -185,6 +222,11 @@ export class ProcessRecording {
           log.write(`note: some threads of ${this.target.name} are still inside Stalker's code; they run on unrecorded, and Frida's agent stays loaded in the process until they leave it\n`);
         }
       }
+      if (this.pipe !== null) {
+        const cut = this.pipe.finish();
+        if (cut !== 0) log.write(`note: ${this.target.name} ended while its last ${cut} bytes of events were being written; they are not in the trace\n`);
+      }
+      this.actOnWaiting(true);
       capture.appendMeta({ type: 'end', reason: ending.reason, ...(ending.detail ? { detail: ending.detail } : {}), endedAt: new Date().toISOString() });
     } finally {
       capture.close();

@@ -16,6 +16,8 @@ export interface RecordOptions {
   output: string;
   durationMs?: number;
   keepCapture: boolean;
+  /** How events leave the target where it runs on this machine; elsewhere they always come in messages. */
+  transport: 'pipe' | 'messages';
   /** Where progress and notes go; progress is shown only when this is a terminal. */
   log: NodeJS.WriteStream;
 }
@@ -41,7 +43,8 @@ export async function record(o: RecordOptions): Promise<RecordOutcome> {
   const frida = await loadFrida();
   const device = await resolveDevice(frida, o.device);
   const target = await openTarget(device, o.target);
-  const recording = new ProcessRecording({ device, agent: o.agent, prototypes: o.prototypes, keepCapture: o.keepCapture, log: o.log }, target, o.output);
+  const transport = device.type === 'local' ? o.transport : 'messages';
+  const recording = new ProcessRecording({ device, agent: o.agent, prototypes: o.prototypes, keepCapture: o.keepCapture, transport, log: o.log }, target, o.output);
 
   const started = Date.now();
   // The first Ctrl+C (or SIGTERM) ends the recording cleanly; a second one leaves at once,

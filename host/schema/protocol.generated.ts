@@ -52,7 +52,7 @@ export interface AgentOptions {
   funcTimeoutMs: number;
   /** globs of module names not to follow into */
   excludeModules: string[];
-  /** how often the agent sends what the drain thread gathered */
+  /** how often the agent sends what the drain thread gathered (no pipe) */
   drainIntervalMs: number;
   /** size of each of the two outbox buffers */
   outboxBytes: number;
@@ -78,6 +78,12 @@ export interface AgentInfo {
 export interface StartInfo {
   /** where the main thread's recording begins: at the program's own first code (its init functions, else main, found by name or from the ELF entry point), when the host resumes the spawned process (no main of its own: Android apps, static runtimes), or at attach */
   mainFollowedFrom: "start" | "resume" | "attach";
+}
+
+/** Fields every message carries. */
+export interface AgentEnvelope {
+  /** with the pipe: the bytes written into it before this message, which the host reads before it acts on the message (null: no pipe) */
+  through: number | null;
 }
 
 /** a capture meta frame: module-load, module-unload, thread */
@@ -122,6 +128,6 @@ export interface ExitingAgentMessage {
   status: number;
 }
 
-export type AgentMessage = MetaAgentMessage | EventsAgentMessage | FuncHookedAgentMessage | FatalAgentMessage | CrashAgentMessage | ExitingAgentMessage;
+export type AgentMessage = (MetaAgentMessage | EventsAgentMessage | FuncHookedAgentMessage | FatalAgentMessage | CrashAgentMessage | ExitingAgentMessage) & AgentEnvelope;
 
 export const CMODULE_GLOBALS_BYTES = 512;

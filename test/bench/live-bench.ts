@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI } from '../helpers.js';
 import { rate, report } from './report.js';
@@ -24,13 +24,15 @@ export async function liveBench(dir: string): Promise<void> {
     const db = join(dir, `${name}.db`);
     const t0 = performance.now();
     const r = spawnSync(process.execPath, [CLI, 'record', '--events', 'call,ret', '-o', db, '--keep-capture', ...extra, '-f', program, n, timeFile(name)], { encoding: 'utf8' });
+    const wall = (performance.now() - t0) / 1000;
     if (r.status !== 0) throw new Error(`record failed: ${r.stderr}`);
     const info = JSON.parse(spawnSync(process.execPath, [CLI, 'info', db, '--json'], { encoding: 'utf8' }).stdout);
     const stallNs = info.threads.reduce((a: number, t: { stallNs: number }) => a + t.stallNs, 0);
     const kept = (info.eventsByKind.call ?? 0) + (info.eventsByKind.ret ?? 0);
-    return { db, info, kept, stallNs, wall: (performance.now() - t0) / 1000, ns: targetOutput(timeFile(name)).ns };
+    return { db, info, kept, stallNs, wall, ns: targetOutput(timeFile(name)).ns };
   };
   const lossless = record('lossless', []);
+  const messages = record('messages', ['--transport', 'messages']);
   const lossy = record('lossy', ['--lossy']);
   const { info, db, wall } = lossless;
   const ours = lossless.ns;
@@ -43,6 +45,7 @@ export async function liveBench(dir: string): Promise<void> {
       ['Stalker following, no events', ms(stalker.ns), x(stalker.ns), '-', '-'],
       ["Stalker's own call/ret sink", ms(sink.ns), x(sink.ns), sink.delivered.toLocaleString('en-US'), `${((100 * sink.delivered) / expected).toFixed(1)}%`],
       ['stalk-trace call,ret (lossless)', ms(ours), x(ours), lossless.kept.toLocaleString('en-US'), `${((100 * lossless.kept) / expected).toFixed(1)}%`],
+      ['  the same, --transport messages', ms(messages.ns), x(messages.ns), messages.kept.toLocaleString('en-US'), `${((100 * messages.kept) / expected).toFixed(1)}%`],
       ['stalk-trace call,ret --lossy', ms(lossy.ns), x(lossy.ns), lossy.kept.toLocaleString('en-US'), `${((100 * lossy.kept) / expected).toFixed(1)}%`],
     ]);
   // The target's own time, less what it spent waiting for the drain (it measures and records that), over Stalker alone.
@@ -55,7 +58,37 @@ export async function liveBench(dir: string): Promise<void> {
   console.log(`end to end: ${rate(lossless.kept / (ours / 1e9))} events from the rings into the capture while the target ran ` +
     `(target: >= 5,000,000/s); capture ${(statSync(db.replace(/\.db$/, '.stcap')).size / 1048576).toFixed(0)} MiB; ` +
     `whole command ${wall.toFixed(1)} s including the database; database ${(statSync(db).size / lossless.kept).toFixed(1)} bytes per event`);
+  uftraceRace(dir, n, [['stalk-trace record (pipe)', lossless], ['stalk-trace record --transport messages', messages]]);
   apiBench(dir);
+}
+
+interface Run { db: string; kept: number; wall: number; ns: number }
+
+/** The same program and calls under `uftrace record` of its -pg build: from the command's start until the data is on disk. */
+function uftraceRace(dir: string, n: string, ours: [string, Run][]): void {
+  const title = `live: end to end against uftrace, ${CALLS.toLocaleString('en-US')} calls to a tiny function`;
+  const header = ['run', 'wall time, start to data on disk', "target's own time", 'on disk', 'bytes per event'];
+  const row = (name: string, wall: number, ns: number, bytes: number, events: number) =>
+    [name, `${wall.toFixed(2)} s`, `${(ns / 1e9).toFixed(2)} s`, `${(bytes / 1048576).toFixed(0)} MiB`, (bytes / events).toFixed(1)];
+  const rows = ours.map(([name, r]) => row(name, r.wall, r.ns, statSync(r.db).size, r.kept));
+  if (spawnSync('uftrace', ['--version']).status !== 0) {
+    report(`${title}: uftrace is not installed (Debian package uftrace), ours alone`, header, rows);
+    return;
+  }
+  const program = buildTarget(dir, 'calls-loop', ['-O2', '-pg'], 'pg');
+  const data = join(dir, 'uftrace.data');
+  const time = join(dir, 'uftrace.ns');
+  const t0 = performance.now();
+  const r = spawnSync('uftrace', ['record', '-d', data, program, n, time], { encoding: 'utf8' });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`uftrace record failed: ${r.stderr}`);
+  const bytes = readdirSync(data).reduce((sum, f) => sum + statSync(join(data, f)).size, 0);
+  const theirs = targetOutput(time).ns;
+  // uftrace records an entry and an exit per call, as call and ret are two events here.
+  report(title, header, [row('uftrace record (-pg build)', wall, theirs, bytes, 2 * CALLS), ...rows]);
+  const [, best] = ours[0];
+  console.log(`end to end: stalk-trace ${(best.wall / wall).toFixed(2)}x uftrace's wall time (goal: below 1); ` +
+    `target's own time ${(best.ns / theirs).toFixed(2)}x uftrace's (goal: at most 0.33)`);
 }
 
 const API_CALLS = Number(process.env.BENCH_API_CALLS ?? 200_000);

@@ -17,9 +17,9 @@ export async function loadFrida(what: string): Promise<Frida | null> {
   }
 }
 
-/** Compiles test/bench/NAME.c into `dir`; returns the program's path. */
-export function buildTarget(dir: string, name: string, flags: string[]): string {
-  const program = join(dir, name);
+/** Compiles test/bench/NAME.c into `dir` (as NAME, or NAME-VARIANT); returns the program's path. */
+export function buildTarget(dir: string, name: string, flags: string[], variant?: string): string {
+  const program = join(dir, variant === undefined ? name : `${name}-${variant}`);
   const cc = spawnSync('gcc', [...flags, '-o', program, packagePath('test', 'bench', `${name}.c`)], { encoding: 'utf8' });
   if (cc.status !== 0) throw new Error(cc.stderr);
   return program;

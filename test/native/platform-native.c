@@ -1,6 +1,9 @@
 /* platform.h for the native ring tests: libc and pthreads in place of Frida's GLib. */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -56,6 +59,46 @@ void * st_map_pages (uint64_t size, int prot)
 void st_unmap_pages (void * p, uint64_t size) { munmap (p, size); }
 uint32_t st_gettid (void) { return (uint32_t) syscall (SYS_gettid); }
 int st_thread_alive (uint32_t tid) { return syscall (SYS_tgkill, getpid (), tid, 0) == 0; }
+
+int
+st_pipe_open (int fds[2])
+{
+  if (pipe2 (fds, O_CLOEXEC) != 0)
+    return -1;
+  fcntl (fds[1], F_SETPIPE_SZ, 1 << 20);
+  return 0;
+}
+
+int
+st_pipe_write (int fd, const void * data, uint64_t size)
+{
+  const uint8_t * p = data;
+  while (size != 0)
+  {
+    ssize_t n = write (fd, p, size);
+    struct pollfd pending = { fd, POLLOUT, 0 };
+    if (n > 0)
+    {
+      p += n;
+      size -= n;
+      continue;
+    }
+    if (poll (&pending, 1, 0) == 1 && (pending.revents & POLLERR) != 0)
+      return 0;
+  }
+  return 1;
+}
+
+void st_fd_close (int fd) { close (fd); }
+
+void
+st_block_sigpipe (void)
+{
+  sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &set, NULL);
+}
 
 struct _StThread { pthread_t thread; void (* func) (void *); void * data; };
 

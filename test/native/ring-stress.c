@@ -2,10 +2,13 @@
  * Producers write numbered records into their rings while the drain thread empties them into
  * the outbox and this program takes the outbox, as the agent does, and checks what arrives.
  *
- * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD]
+ * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD [TRANSPORT]]
  * HOLD 1: the first take waits until no producer can go on without one (lossless: every ring
  * is full; lossy: every producer has finished), so stalls or drops are certain, not a matter
  * of how the threads were scheduled.
+ * TRANSPORT 0: the outbox is taken, as the agent takes it to send messages; 1: the drain thread
+ * writes into a pipe, which a thread here reads, as the host does; 2: that reader closes the
+ * pipe after its first read, as a host that died would (nothing may hang or die then).
  * Every 97th record is a syscall record with a six-argument payload and every 7th a call with its
  * stack-pointer payload (written by st_ring_write); the others are one-slot return records
  * (st_ring_write_slot, as the inline writer writes them). Every record's target is its number.
@@ -183,6 +186,63 @@ wait_until_blocked (Producer * producers, uint32_t threads, int lossy)
   }
 }
 
+typedef struct
+{
+  int fd;
+  int leave_early;
+  int lossy;
+  uint64_t bytes;
+} PipeReader;
+
+static void *
+read_pipe (void * data)
+{
+  PipeReader * p = data;
+  uint64_t capacity = 1 << 20, held = 0;
+  uint8_t * buffer = malloc (capacity);
+  ssize_t n;
+
+  while ((n = read (p->fd, buffer + held, capacity - held)) > 0)
+  {
+    uint64_t whole = 0;
+    p->bytes += n;
+    held += n;
+    if (p->leave_early)
+      break;
+    /* Whole chunks are checked; a chunk cut by the read waits for the rest. */
+    while (held - whole >= ST_CHUNK_HEADER_SIZE)
+    {
+      StChunkHeader h;
+      uint64_t size;
+      memcpy (&h, buffer + whole, sizeof (h));
+      size = ST_CHUNK_HEADER_SIZE + (uint64_t) h.slot_count * ST_SLOT_SIZE;
+      if (whole + size > held)
+        break;
+      whole += size;
+    }
+    check_chunks (buffer, whole, p->lossy);
+    memmove (buffer, buffer + whole, held - whole);
+    held -= whole;
+    if (held == capacity)
+      buffer = realloc (buffer, capacity *= 2);
+  }
+  if (held != 0 && !p->leave_early)
+    fail ("the pipe ended inside a chunk", 0);
+  close (p->fd);
+  free (buffer);
+  return NULL;
+}
+
+static int
+rings_left (StTracer * tracer)
+{
+  int left;
+  st_lock (tracer->lock);
+  left = tracer->ring_count;
+  st_unlock (tracer->lock);
+  return left;
+}
+
 int
 main (int argc, char ** argv)
 {
@@ -191,6 +251,9 @@ main (int argc, char ** argv)
   int lossy = atoi (argv[3]);
   int take_every_us = atoi (argv[4]);
   int hold = argc > 6 && atoi (argv[6]) != 0;
+  int transport = argc > 7 ? atoi (argv[7]) : 0;
+  PipeReader reader = { -1, transport == 2, lossy, 0 };
+  pthread_t reader_thread;
   StTracer * tracer = st_tracer_new (strtoull (argv[5], NULL, 10));
   pthread_t tids[MAX_THREADS];
   Producer producers[MAX_THREADS];
@@ -198,6 +261,12 @@ main (int argc, char ** argv)
   uint32_t i, exited = 0;
 
   st_tracer_start (tracer);
+  if (transport != 0)
+  {
+    /* The host opens the reading end through /proc; a duplicate stands for that here. */
+    reader.fd = dup (st_tracer_pipe_open (tracer));
+    st_tracer_pipe_use (tracer, 1);
+  }
   /* Registered before any producer runs, so an empty registry means every ring is done. */
   for (i = 0; i != threads; i++)
     producers[i] = (Producer) { st_ring_new (tracer, i, lossy, 1), records };
@@ -205,7 +274,20 @@ main (int argc, char ** argv)
     pthread_create (&tids[i], NULL, produce, &producers[i]);
   if (hold)
     wait_until_blocked (producers, threads, lossy);
-  for (;;)
+  if (transport != 0)
+  {
+    pthread_create (&reader_thread, NULL, read_pipe, &reader);
+    for (i = 0; i != threads; i++)
+      pthread_join (tids[i], NULL);
+    while (rings_left (tracer) != 0)
+      usleep (take_every_us);
+    /* The drain thread's last pass, after which it closes the pipe: the reader sees its end. */
+    st_tracer_stop (tracer);
+    pthread_join (reader_thread, NULL);
+    if (!reader.leave_early && reader.bytes != st_tracer_written (tracer))
+      fail ("the bytes read are not the bytes written", 0);
+  }
+  while (transport == 0)
   {
     uint8_t * data;
     uint64_t n = st_outbox_take (tracer, &data);
@@ -218,9 +300,12 @@ main (int argc, char ** argv)
       break;
     usleep (take_every_us);
   }
-  for (i = 0; i != threads; i++)
-    pthread_join (tids[i], NULL);
-  st_tracer_stop (tracer);
+  if (transport == 0)
+  {
+    for (i = 0; i != threads; i++)
+      pthread_join (tids[i], NULL);
+    st_tracer_stop (tracer);
+  }
   for (i = 0; i != threads; i++)
   {
     received += seen[i].received;

@@ -27,6 +27,7 @@ interface Args {
   lossy?: boolean;
   insnFlags?: boolean;
   drainInterval: number;
+  transport: 'pipe' | 'messages';
   keepCapture?: boolean;
   apis?: boolean;
   config?: string[];
@@ -109,7 +110,11 @@ export const recordCommand = (program: string[]): CommandModule<object, Args> =>
     .option('output', { alias: 'o', type: 'string', describe: 'trace database (default: TARGET-TIME.db)' })
     .option('duration', { type: 'number', describe: 'stop after this many seconds' })
     .option('lossy', { type: 'boolean', describe: 'drop (and count) events when the agent falls behind, instead of waiting' })
-    .option('drain-interval', { type: 'number', default: 10, describe: 'ms between the agent\'s sends' })
+    .option('drain-interval', { type: 'number', default: 10, describe: 'ms between the agent\'s sends (messages)' })
+    .option('transport', {
+      choices: ['pipe', 'messages'] as const, default: 'pipe' as const,
+      describe: 'how events leave a local target: a pipe stalk-trace reads, or Frida\'s messages (always, for USB and remote devices)',
+    })
     .option('keep-capture', { type: 'boolean', describe: 'keep the capture file (.stcap) beside the trace' })
     .option('apis', { type: 'boolean', describe: 'record calls to library functions with their arguments (drltrace style); the options below imply it' })
     .option('config', { type: 'string', array: true, describe: 'prototype file (RET|Name|ARG…) adding to or overriding the shipped ones (repeatable)' })
@@ -157,6 +162,7 @@ export const recordCommand = (program: string[]): CommandModule<object, Args> =>
       output,
       durationMs: args.duration === undefined ? undefined : args.duration * 1000,
       keepCapture: args.keepCapture ?? false,
+      transport: args.transport,
       log: process.stderr,
     });
     const db = openTraceReadOnly(outcome.output);
