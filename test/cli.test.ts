@@ -62,6 +62,13 @@ test('a missing argument or a non-number is a usage error, not a run with undefi
   refused(runCli(['report', 'hotspots', trace, '--top', 'many']), /^stalk-trace: --top takes a number\n/);
 });
 
+test('usage errors and help are in English whatever the locale, so the sentences above hold', () => {
+  const german = { LC_ALL: 'de_DE.UTF-8', LANG: 'de_DE.UTF-8' };
+  refused(runCli(['info'], { env: german }), /^stalk-trace: info needs <trace>, the trace database to read\n/);
+  refused(runCli(['query', trace, 'select 1', '--csv', '--json'], { env: german }), /^stalk-trace: Arguments csv and json are mutually exclusive\n/);
+  assert.match(runCli(['--help'], { env: german }).stdout, /^Commands:$/m);
+});
+
 test('file system failures are said in words: a missing directory, a directory', () => {
   refused(runCli(['export', trace, '-F', 'folded', '-o', join(dir, 'no', 'such', 'dir.txt')]),
     new RegExp(`^stalk-trace: cannot write ${join(dir, 'no', 'such', 'dir.txt')}: the directory ${join(dir, 'no', 'such')} does not exist\\n$`));

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Bundles the compiled command line (dist/host/) into dist/bundle/ with esbuild: every command
+// pays Node's module loader, which over yargs' and our own sixty-odd small files costs more than
+// the command's start-up itself. Code splitting keeps each command's work in a chunk of its own,
+// loaded when the command runs; packages with native or WebAssembly parts stay in node_modules.
+//
+// Everything lands in one folder, so a worker started as `new URL('./NAME.js', import.meta.url)`
+// from any chunk is found: each host/**/NAME-worker.ts is an entry point of that name.
+import { readdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+const compiled = join(root, 'dist', 'host');
+const out = join(root, 'dist', 'bundle');
+
+const workers = readdirSync(compiled, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('-worker.js'));
+const entryPoints = { 'stalk-trace': join(compiled, 'cli', 'main.js') };
+for (const file of workers) {
+  const name = basename(file, '.js');
+  if (name in entryPoints) throw new Error(`two workers are named ${name}: dist/bundle/ is one folder`);
+  entryPoints[name] = join(compiled, file);
+}
+
+// yargs (and what it imports) is plain JavaScript and is bundled; the rest load from node_modules.
+const { dependencies = {}, optionalDependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const external = Object.keys({ ...dependencies, ...optionalDependencies }).filter((name) => name !== 'yargs');
+
+/**
+ * string-width and wrap-ansi build an Intl.Segmenter and Unicode-property regular expressions
+ * when they load, which is a third of yargs' start-up, yet only help and usage text measure or
+ * wrap anything. Each is replaced by a function that loads the package on its first call.
+ */
+const LAZY = ['string-width', 'wrap-ansi'];
+const lazyDefaults = {
+  name: 'lazy-defaults',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${LAZY.join('|')})$`) }, async ({ path, resolveDir, kind, pluginData }) => {
+      if (pluginData === 'real') return undefined;
+      const real = await b.resolve(path, { resolveDir, kind, pluginData: 'real' });
+      return { path: relative(root, real.path), namespace: 'lazy', pluginData: real.path, errors: real.errors };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, ({ pluginData: real }) => ({
+      contents: `let real;\nexport default (...args) => (real ??= require(${JSON.stringify(real)}).default)(...args);\n`,
+      loader: 'js',
+      resolveDir: dirname(real),
+    }));
+  },
+};
+
+rmSync(out, { recursive: true, force: true });
+await build({
+  entryPoints,
+  outdir: out,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external,
+  entryNames: '[name]',
+  chunkNames: '[name]-[hash]',
+  sourcemap: true,
+  plugins: [lazyDefaults],
+  logLevel: 'warning',
+});
+
+// A worker URL esbuild left alone (it does not follow them) must name a file it wrote.
+for (const file of readdirSync(out).filter((f) => f.endsWith('.js'))) {
+  for (const [, target] of readFileSync(join(out, file), 'utf8').matchAll(/new URL\("(\.\/[^"]+)", import\.meta\.url\)/g)) {
+    if (!existsSync(join(out, target))) throw new Error(`dist/bundle/${file} starts ${target}, which the bundle does not have`);
+  }
+}
