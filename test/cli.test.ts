@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../host/base/paths.js';
@@ -25,6 +26,16 @@ test('every listed command has its own --help', () => {
     const r = runCli([command, '--help']);
     assert.equal(r.code, 0, `${command} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`stalk-trace ${command}`));
+  }
+});
+
+test('the bundle prints the help its modules print unbundled, word for word and column for column', () => {
+  const unbundled = (args: string[]) => spawnSync(process.execPath, [packagePath('dist', 'host', 'cli', 'main.js'), ...args], { encoding: 'utf8' }).stdout;
+  const help = runCli(['--help']).stdout;
+  for (const args of [[], ...commands(help).map((c) => [c]), ['report', 'hotspots']].map((a) => [...a, '--help'])) {
+    const r = runCli(args);
+    assert.equal(r.code, 0, args.join(' '));
+    assert.equal(r.stdout, unbundled(args), args.join(' '));
   }
 });
 

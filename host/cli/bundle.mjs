@@ -28,21 +28,26 @@ const { dependencies = {}, optionalDependencies = {} } = JSON.parse(readFileSync
 const external = Object.keys({ ...dependencies, ...optionalDependencies }).filter((name) => name !== 'yargs');
 
 /**
- * string-width and wrap-ansi build an Intl.Segmenter and Unicode-property regular expressions
- * when they load, which is a third of yargs' start-up, yet only help and usage text measure or
- * wrap anything. Each is replaced by a function that loads the package on its first call.
+ * yargs renders a command's help text whenever the command runs (to have it at hand should the
+ * command fail), and string-width, which measures that text, builds an Intl.Segmenter and
+ * Unicode-property regular expressions as it loads: that alone was a third of a command's
+ * start-up. So string-width and wrap-ansi load on their first call, and string-width is not
+ * needed for printable ASCII, one column a character, which nearly all our help text is.
  */
-const LAZY = ['string-width', 'wrap-ansi'];
-const lazyDefaults = {
-  name: 'lazy-defaults',
+const DEFERRED = {
+  'string-width': (load) => `(text, options) => typeof text === 'string' && /^[\\x20-\\x7e]*$/.test(text) ? text.length : ${load}(text, options)`,
+  'wrap-ansi': (load) => `(...args) => ${load}(...args)`,
+};
+const deferred = {
+  name: 'deferred',
   setup(b) {
-    b.onResolve({ filter: new RegExp(`^(${LAZY.join('|')})$`) }, async ({ path, resolveDir, kind, pluginData }) => {
+    b.onResolve({ filter: new RegExp(`^(${Object.keys(DEFERRED).join('|')})$`) }, async ({ path, resolveDir, kind, pluginData }) => {
       if (pluginData === 'real') return undefined;
       const real = await b.resolve(path, { resolveDir, kind, pluginData: 'real' });
-      return { path: relative(root, real.path), namespace: 'lazy', pluginData: real.path, errors: real.errors };
+      return { path: relative(root, real.path), namespace: 'deferred', pluginData: { name: path, real: real.path }, errors: real.errors };
     });
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, ({ pluginData: real }) => ({
-      contents: `let real;\nexport default (...args) => (real ??= require(${JSON.stringify(real)}).default)(...args);\n`,
+    b.onLoad({ filter: /.*/, namespace: 'deferred' }, ({ pluginData: { name, real } }) => ({
+      contents: `let real;\nexport default ${DEFERRED[name](`(real ??= require(${JSON.stringify(real)}).default)`)};\n`,
       loader: 'js',
       resolveDir: dirname(real),
     }));
@@ -62,7 +67,7 @@ await build({
   entryNames: '[name]',
   chunkNames: '[name]-[hash]',
   sourcemap: true,
-  plugins: [lazyDefaults],
+  plugins: [deferred],
   logLevel: 'warning',
 });
 
