@@ -2,7 +2,7 @@
 // Bundles the compiled command line (dist/host/) into dist/bundle/ with esbuild: every command
 // pays Node's module loader, which over yargs' and our own sixty-odd small files costs more than
 // the command's start-up itself. Code splitting keeps each command's work in a chunk of its own,
-// loaded when the command runs; packages with native or WebAssembly parts stay in node_modules.
+// loaded when the command runs.
 //
 // Everything lands in one folder, so a worker started as `new URL('./NAME.js', import.meta.url)`
 // from any chunk is found: each host/**/NAME-worker.ts is an entry point of that name.
@@ -15,17 +15,18 @@ const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const compiled = join(root, 'dist', 'host');
 const out = join(root, 'dist', 'bundle');
 
-const workers = readdirSync(compiled, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('-worker.js'));
+const workers = readdirSync(join(root, 'host'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('-worker.ts'));
 const entryPoints = { 'stalk-trace': join(compiled, 'cli', 'main.js') };
 for (const file of workers) {
-  const name = basename(file, '.js');
+  const name = basename(file, '.ts');
   if (name in entryPoints) throw new Error(`two workers are named ${name}: dist/bundle/ is one folder`);
-  entryPoints[name] = join(compiled, file);
+  entryPoints[name] = join(compiled, file.replace(/\.ts$/, '.js'));
 }
 
-// yargs (and what it imports) is plain JavaScript and is bundled; the rest load from node_modules.
+// The runtime dependencies (each with native or WebAssembly parts) load from node_modules; what
+// the command line imports from the devDependencies (yargs) is bundled, so it is not installed.
 const { dependencies = {}, optionalDependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const external = Object.keys({ ...dependencies, ...optionalDependencies }).filter((name) => name !== 'yargs');
+const external = Object.keys({ ...dependencies, ...optionalDependencies });
 
 /**
  * yargs renders a command's help text whenever the command runs (to have it at hand should the
@@ -71,9 +72,14 @@ await build({
   logLevel: 'warning',
 });
 
-// A worker URL esbuild left alone (it does not follow them) must name a file it wrote.
+// esbuild leaves worker URLs alone: each must name a file it wrote, and each worker be started.
+const started = new Set();
 for (const file of readdirSync(out).filter((f) => f.endsWith('.js'))) {
-  for (const [, target] of readFileSync(join(out, file), 'utf8').matchAll(/new URL\("(\.\/[^"]+)", import\.meta\.url\)/g)) {
+  for (const [, target] of readFileSync(join(out, file), 'utf8').matchAll(/new URL\("\.\/([^"]+)", import\.meta\.url\)/g)) {
     if (!existsSync(join(out, target))) throw new Error(`dist/bundle/${file} starts ${target}, which the bundle does not have`);
+    started.add(target);
   }
+}
+for (const file of workers) {
+  if (!started.has(`${basename(file, '.ts')}.js`)) throw new Error(`nothing in dist/bundle/ starts ${file} as new URL('./NAME.js', import.meta.url)`);
 }
