@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../host/base/paths.js';
@@ -25,6 +26,16 @@ test('every listed command has its own --help', () => {
     const r = runCli([command, '--help']);
     assert.equal(r.code, 0, `${command} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`stalk-trace ${command}`));
+  }
+});
+
+test('the bundle prints the help its modules print unbundled, word for word and column for column', () => {
+  const unbundled = (args: string[]) => spawnSync(process.execPath, [packagePath('dist', 'host', 'cli', 'main.js'), ...args], { encoding: 'utf8' }).stdout;
+  const help = runCli(['--help']).stdout;
+  for (const args of [[], ...commands(help).map((c) => [c]), ['report', 'hotspots']].map((a) => [...a, '--help'])) {
+    const r = runCli(args);
+    assert.equal(r.code, 0, args.join(' '));
+    assert.equal(r.stdout, unbundled(args), args.join(' '));
   }
 });
 
@@ -60,6 +71,13 @@ test('a missing argument or a non-number is a usage error, not a run with undefi
   refused(runCli(['report', 'bogus', trace]), /^stalk-trace: unknown report bogus; name one of hotspots, calltree, apis or syscalls\n/);
   refused(runCli(['replay', trace, '--from', 'abc']), /^stalk-trace: --from takes a number\n/);
   refused(runCli(['report', 'hotspots', trace, '--top', 'many']), /^stalk-trace: --top takes a number\n/);
+});
+
+test('usage errors and help are in English whatever the locale, so the sentences above hold', () => {
+  const german = { LC_ALL: 'de_DE.UTF-8', LANG: 'de_DE.UTF-8' };
+  refused(runCli(['info'], { env: german }), /^stalk-trace: info needs <trace>, the trace database to read\n/);
+  refused(runCli(['query', trace, 'select 1', '--csv', '--json'], { env: german }), /^stalk-trace: Arguments csv and json are mutually exclusive\n/);
+  assert.match(runCli(['--help'], { env: german }).stdout, /^Commands:$/m);
 });
 
 test('file system failures are said in words: a missing directory, a directory', () => {

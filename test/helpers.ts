@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { packagePath } from '../host/base/paths.js';
 
-export const CLI = packagePath('dist', 'host', 'cli', 'main.js');
+/** The command line as installed: the bundle package.json's bin names (host/cli/bundle.mjs). */
+export const CLI = packagePath('dist', 'bundle', 'stalk-trace.js');
 
 /**
  * The C compilers the native tests build with (tcc is the family Frida's CModule uses). With

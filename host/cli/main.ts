@@ -82,6 +82,9 @@ async function main(argv: string[]): Promise<number> {
     .demandCommand(1, 'name a command')
     .strict()
     .version(version)
+    // yargs' own words in English whatever LANG says, like ours: usageSentence() reads them, and
+    // the bundle (dist/bundle/) carries no yargs locale files.
+    .locale('en')
     .help()
     .alias('h', 'help')
     .exitProcess(false)

@@ -45,7 +45,7 @@ export const queryCommand: CommandModule<object, Args> = {
     .option('json', { type: 'boolean', describe: 'one JSON object per row' })
     .conflicts('csv', 'json'),
   handler: async (args) => {
-    const [{ namedQueries, runQuery }, { openAnalysis }] = await Promise.all([import('../../analysis/query.js'), import('../../analysis/analysis-db.js')]);
+    const { namedQueries, runQuery } = await import('../../analysis/query.js');
     const named = namedQueries();
     if (args.list) {
       for (const [name, q] of named) console.log(`${name.padEnd(18)} ${q.description}`);
@@ -54,6 +54,8 @@ export const queryCommand: CommandModule<object, Args> = {
     if (args.trace === undefined) throw new UserError('name a trace database');
     const sql = chooseSql(args, named);
     const format: QueryFormat = args.csv ? 'csv' : args.json ? 'json' : 'table';
+    // Listing reads files only: SQLite's native binding is loaded for a trace.
+    const { openAnalysis } = await import('../../analysis/analysis-db.js');
     const analysis = openAnalysis(args.trace);
     try {
       await runQuery(analysis.db, sql, format, new Output());
