@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build, count, program, query, recordTrace, scratch, skip } from './live-harness.js';
 import { CLI, runCli } from './helpers.js';
@@ -168,6 +168,28 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }
   });
 }
+
+test('stalk-trace killed mid-recording (SIGKILL) leaves the attached target running, still working', { skip }, async () => {
+  const progress = scratch('ticks-host-killed');
+  const pid = startTicker(4, progress);
+  try {
+    assert.ok(await until(() => ticks(progress) > 0), 'the ticker started');
+    const db = scratch('host-killed.db');
+    const host: ChildProcess = spawn(process.execPath, [CLI, 'record', '-o', db, '-p', String(pid)], { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => host.on('exit', () => resolve()));
+    // Recording is under way once events reach the capture beside the trace.
+    const capture = db.replace(/\.db$/, '.stcap');
+    assert.ok(await until(() => existsSync(capture) && statSync(capture).size > 1 << 16), 'events reach the capture');
+    host.kill('SIGKILL');
+    await exited;
+    await sleep(1000);
+    const before = ticks(progress);
+    assert.ok(alive(pid), 'the target died with stalk-trace');
+    assert.ok(await until(() => ticks(progress) > before), 'the target stopped working');
+  } finally {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+});
 
 test('a forking target, 100 times with two CPU-burning processes beside it: never a hang', { skip }, () => {
   const burners = [0, 1].map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
