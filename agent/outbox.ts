@@ -1,6 +1,6 @@
 // Sends what the drain thread gathered: on a timer, and at once when order matters
-// (a module map change, a fault, exit, stop). With the local device's pipe the drain thread
-// writes chunks into it itself, and sending at once means waiting for its next pass.
+// (a module map change, a fault, exit, stop). With the local device's pipe a writer thread of
+// the CModule's writes chunks into it, and sending at once means waiting for its next pass.
 import { post, throughPipe } from './messages.js';
 import type { Tracer } from './tracer.js';
 

@@ -32,7 +32,7 @@ export class Threads {
 
   /** Follows a thread; the current one starts being followed when the running callback returns. */
   follow(tid: number, name: string | null = null): void {
-    if (tid === this.tracer.drainThreadId) return;
+    if (this.tracer.isOwnThread(tid)) return;
     this.followInto(tid, this.ringOf(tid, name));
   }
 

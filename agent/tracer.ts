@@ -21,7 +21,7 @@ export class Tracer {
   /** StGlobals (cmodule/globals.h), which fits in ST_GLOBALS_SPACE: the CModule's own image is read-only. */
   private readonly globals = Memory.alloc(CMODULE_GLOBALS_BYTES);
 
-  readonly drainThreadId: number;
+  private readonly drainThreadId: number;
   private silent = NULL;
 
   /** `recordingFromStart`: false under --func, where records wait for the function's entry. */
@@ -117,12 +117,17 @@ export class Tracer {
     return new NativeFunction(this.cm.st_tracer_pipe_open, 'int', ['pointer'])(this.handle);
   }
 
-  /** Whether the drain thread writes into the pipe (the host opened it) or the pipe is closed. */
+  /** Whether a writer thread writes into the pipe (the host opened it) or the pipe is closed. */
   usePipe(use: boolean): void {
     new NativeFunction(this.cm.st_tracer_pipe_use, 'void', ['pointer', 'int'])(this.handle, use ? 1 : 0);
   }
 
-  /** With the pipe: waits until the drain thread has drained every ring into it. */
+  /** The drain thread and the pipe's writer: never followed. */
+  isOwnThread(tid: number): boolean {
+    return tid === this.drainThreadId || tid === new NativeFunction(this.cm.st_tracer_pipe_thread_id, 'uint32', ['pointer'])(this.handle);
+  }
+
+  /** With the pipe: waits until every ring is drained and written into it. */
   sync(): void {
     this.tracerSync(this.handle);
   }

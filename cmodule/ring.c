@@ -278,23 +278,6 @@ put_u64 (uint8_t * p, uint64_t v)
   put_u32 (p + 4, (uint32_t) (v >> 32));
 }
 
-/* The pipe transport: what the outbox holds goes into the pipe (outbox locked by the caller). */
-static void
-spill (StTracer * t)
-{
-  StOutbox * ob = &t->outbox;
-  uint64_t n = ob->used[ob->active];
-
-  if (n == 0)
-    return;
-  /* Once nothing reads the pipe the host is gone, and with it anyone to tell of what follows. */
-  if (!t->out_broken && st_pipe_write (t->out_fd, ob->buffers[ob->active], n))
-    t->out_written += n;
-  else
-    t->out_broken = 1;
-  ob->used[ob->active] = 0;
-}
-
 /* One chunk into the outbox (locked by the caller); 0 when it does not fit. */
 static int
 emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread_exited)
@@ -304,11 +287,7 @@ emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread
   uint32_t records;
 
   if (ob->used[ob->active] + ST_CHUNK_HEADER_SIZE + bytes > ob->capacity)
-  {
-    if (t->out_fd < 0 || ob->used[ob->active] == 0)
-      return 0;
-    spill (t);
-  }
+    return 0;
   out = ob->buffers[ob->active] + ob->used[ob->active];
   records = count_records (from, from + bytes);
   put_u32 (out + ST_CHUNK_MAGIC_OFFSET, ST_CHUNK_MAGIC);
@@ -447,48 +426,89 @@ st_outbox_take (StTracer * t, uint8_t ** data)
   return n;
 }
 
-/* One drain of every ring; with the pipe transport, into the pipe, answering the syncs asked for before it. */
 static void
-drain_pass (StTracer * t)
+drain_loop (void * data)
+{
+  StTracer * t = data;
+
+  t->drain_thread_id = st_gettid ();
+  while (!t->stopping)
+  {
+    uint32_t signal = t->drain_signal;
+    st_acquire_fence ();
+    if (st_tracer_drain (t) != 0 && t->out_fd >= 0)
+    {
+      t->pipe_signal++;
+      st_futex_wake (&t->pipe_signal);
+    }
+    st_futex_wait (&t->drain_signal, signal, 5);
+  }
+}
+
+/* What the outbox holds, into the pipe; returns whether there was any. */
+static int
+write_outbox (StTracer * t)
+{
+  uint8_t * data;
+  uint64_t n = st_outbox_take (t, &data);
+
+  if (n == 0)
+    return 0;
+  /* Once nothing reads the pipe the host is gone, and with it anyone to tell of what follows. */
+  if (!t->out_broken && st_pipe_write (t->out_fd, data, n))
+    t->out_written += n;
+  else
+    t->out_broken = 1;
+  /* The outbox has room again: a ring that found it full need not wait for the next pass. */
+  t->drain_signal++;
+  st_futex_wake (&t->drain_signal);
+  return 1;
+}
+
+/* One pass of the pipe's writer; `all`: every ring is drained here and written, as a sync asks. */
+static void
+pipe_pass (StTracer * t, int all)
 {
   uint32_t request;
 
   st_lock (t->outbox.lock);
   request = t->sync_request;
   st_unlock (t->outbox.lock);
-  st_tracer_drain (t);
-  if (t->out_fd < 0)
-    return;
-  st_lock (t->outbox.lock);
-  spill (t);
-  st_unlock (t->outbox.lock);
+  if (all || request != t->sync_done)
+  {
+    do
+      st_tracer_drain (t);
+    while (write_outbox (t));
+  }
+  else
+  {
+    while (write_outbox (t))
+      ;
+  }
   st_release_fence ();
   t->sync_done = request;
   st_futex_wake (&t->sync_done);
 }
 
+/* The pipe's only writer, so that a host that died shows as a failed write here (SIGPIPE blocked), never in a thread of the target. */
 static void
-drain_loop (void * data)
+pipe_loop (void * data)
 {
   StTracer * t = data;
 
   st_block_sigpipe ();
-  t->drain_thread_id = st_gettid ();
-  while (!t->stopping)
+  t->pipe_thread_id = st_gettid ();
+  while (!t->pipe_stopping)
   {
-    uint32_t signal = t->drain_signal;
+    uint32_t signal = t->pipe_signal;
     st_acquire_fence ();
-    drain_pass (t);
-    st_futex_wait (&t->drain_signal, signal, 5);
+    pipe_pass (t, 0);
+    st_futex_wait (&t->pipe_signal, signal, 5);
   }
-  /* The last pass: with the pipe transport this thread is the pipe's only writer. */
-  if (t->out_fd >= 0)
-  {
-    drain_pass (t);
-    st_fd_close (t->out_fd);
-  }
+  pipe_pass (t, 1);
+  st_fd_close (t->out_fd);
   st_release_fence ();
-  t->drain_stopped = 1;
+  t->pipe_stopped = 1;
   st_futex_wake (&t->sync_done);
 }
 
@@ -501,14 +521,23 @@ st_tracer_pipe_open (StTracer * t)
 void
 st_tracer_pipe_use (StTracer * t, int use)
 {
-  st_lock (t->outbox.lock);
   /* Ours would keep writes from failing once the host, the one reader, is gone. */
   st_fd_close (t->pipe_fds[0]);
-  if (use)
-    t->out_fd = t->pipe_fds[1];
-  else
+  if (!use)
+  {
     st_fd_close (t->pipe_fds[1]);
-  st_unlock (t->outbox.lock);
+    return;
+  }
+  t->out_fd = t->pipe_fds[1];
+  t->pipe_thread = st_thread_start ("stalk-trace-pipe", pipe_loop, t);
+  while (t->pipe_thread_id == 0)
+    st_futex_wait (&t->pipe_thread_id, 0, 1);
+}
+
+uint32_t
+st_tracer_pipe_thread_id (StTracer * t)
+{
+  return t->pipe_thread_id;
 }
 
 uint64_t
@@ -522,16 +551,18 @@ st_tracer_sync (StTracer * t)
 {
   uint32_t request;
 
+  if (t->out_fd < 0)
+    return 0;
   st_lock (t->outbox.lock);
   request = ++t->sync_request;
   st_unlock (t->outbox.lock);
-  t->drain_signal++;
-  st_futex_wake (&t->drain_signal);
+  t->pipe_signal++;
+  st_futex_wake (&t->pipe_signal);
   for (;;)
   {
     uint32_t done = t->sync_done;
     st_acquire_fence ();
-    if ((int32_t) (done - request) >= 0 || t->drain_stopped || t->orphaned)
+    if ((int32_t) (done - request) >= 0 || t->pipe_stopped || t->orphaned)
       break;
     st_futex_wait (&t->sync_done, done, 5);
   }
@@ -585,5 +616,12 @@ st_tracer_stop (StTracer * t)
   st_futex_wake (&t->drain_signal);
   st_thread_join (t->drain_thread);
   if (t->out_fd < 0)
+  {
     st_tracer_drain (t);
+    return;
+  }
+  t->pipe_stopping = 1;
+  t->pipe_signal++;
+  st_futex_wake (&t->pipe_signal);
+  st_thread_join (t->pipe_thread);
 }

@@ -148,17 +148,22 @@ struct _StTracer
   StThread * drain_thread;
   volatile uint32_t drain_thread_id;
   /*
-   * The local device's transport: the drain thread writes chunks into a pipe whose reading end
-   * the host opened (out_fd; -1: the agent takes the outbox and sends it in messages), and
-   * counts what went in. Other threads wait for a drain pass through sync_request/sync_done.
+   * The local device's transport: a writer thread takes the outbox, as the agent does to send
+   * messages, and writes it into a pipe whose reading end the host opened (out_fd; -1: no
+   * pipe), counting what went in. Other threads wait for its passes through sync_request and
+   * sync_done.
    */
   int pipe_fds[2];
   int out_fd;
   int out_broken;
   volatile uint64_t out_written;
+  StThread * pipe_thread;
+  volatile uint32_t pipe_thread_id;
+  volatile uint32_t pipe_signal;
+  volatile uint32_t pipe_stopping;
+  volatile uint32_t pipe_stopped;
   uint32_t sync_request;
   volatile uint32_t sync_done;
-  volatile uint32_t drain_stopped;
 };
 
 StTracer * st_tracer_new (uint64_t outbox_capacity);
@@ -167,7 +172,7 @@ void st_tracer_free (StTracer * tracer);
 /* Starts the drain thread; its id is in drain_thread_id once this returns. */
 void st_tracer_start (StTracer * tracer);
 uint32_t st_tracer_drain_thread_id (StTracer * tracer);
-/* Stops the drain thread after a last drain of every ring. */
+/* Stops the drain thread after a last drain of every ring, and the pipe's writer after it has written that. */
 void st_tracer_stop (StTracer * tracer);
 /* No ring records any more: the inline writers skip, whoever still runs them. No lock is taken. */
 void st_tracer_silence (StTracer * tracer);
@@ -204,11 +209,12 @@ void st_ring_write_slot (StRing * ring, uint64_t word0, uint64_t word1);
 /* The pipe for the local device's transport; returns its reading end for the host (-1: none). */
 int st_tracer_pipe_open (StTracer * tracer);
 /*
- * `use`: the host opened the reading end, and the drain thread writes into the pipe from now
- * on; otherwise the pipe is closed and messages carry the chunks.
+ * `use`: the host opened the reading end, and a writer thread writes the outbox into the pipe
+ * from now on; otherwise the pipe is closed, and messages carry the chunks.
  */
 void st_tracer_pipe_use (StTracer * tracer, int use);
-/* Waits until the drain thread has drained every ring into the pipe; returns the bytes written into it so far. */
+uint32_t st_tracer_pipe_thread_id (StTracer * tracer);
+/* Waits until every ring is drained and written into the pipe; returns the bytes written into it so far. */
 uint64_t st_tracer_sync (StTracer * tracer);
 uint64_t st_tracer_written (StTracer * tracer);
 

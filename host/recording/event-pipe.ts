@@ -5,7 +5,7 @@ import { wholeChunksLength } from '../capture/chunks.js';
 const READ_BYTES = 1 << 20;
 
 /**
- * The local device's transport: the agent's drain thread writes event chunks into a pipe, whose
+ * The local device's transport: a thread of the agent's writes event chunks into a pipe, whose
  * reading end this opens through /proc/PID/fd, so chunks pass through neither JavaScript in the
  * target nor Frida's message channel. Hands on whole chunks in order and counts their bytes,
  * which the agent's messages refer to (their `through`).
