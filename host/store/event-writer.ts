@@ -36,6 +36,7 @@ const PENDING_CALL_BYTES = 16 << 20;
 export class EventWriter {
   private readonly insertChunk: Statement;
   private readonly insertCallList: Statement;
+  private readonly insertKindCount: Statement;
   private nextChunkId: number;
   /** One scratch buffer for every chunk: SQLite copies a blob when it is bound. */
   private scratch = Buffer.allocUnsafeSlow(1 << 16);
@@ -46,6 +47,8 @@ export class EventWriter {
   /** Sequence number of the open stored chunk's first event, and the instruction seq then. */
   private firstSeq = 0;
   private insnSeq = 0;
+  /** Events of each kind value in the open stored chunk. */
+  private readonly kindCounts = new Uint32Array(256);
   private readonly callLists = new Map<number, CallList>();
   private pendingCallBytes = 0;
 
@@ -53,6 +56,7 @@ export class EventWriter {
     this.insertChunk = db.prepare(`INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, codec, data, insn_seq)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertCallList = db.prepare('INSERT INTO call_lists (callee_id, count, codec, data) VALUES (?, ?, ?, ?)');
+    this.insertKindCount = db.prepare('INSERT INTO event_chunk_kinds (chunk_id, kind, count) VALUES (?, ?, ?)');
     this.nextChunkId = nextId(db, 'event_chunks');
   }
 
@@ -91,6 +95,7 @@ export class EventWriter {
     o.setUint32(at + StoredEvent.locationId, locationId, true);
     writeU64(o, at + StoredEvent.value, value);
     this.at = at + StoredEvent.size;
+    this.kindCounts[kind]++;
   }
 
   endChunk(): void {
@@ -102,7 +107,12 @@ export class EventWriter {
     if (this.at === 0) return;
     const { threadId, timestampNs } = this.chunk!;
     const { codec, data } = encodeRecords(this.scratch.subarray(0, this.at));
-    this.insertChunk.run(this.nextChunkId++, threadId, this.firstSeq, this.at / StoredEvent.size, timestampNs, codec, data, this.insnSeq);
+    const id = this.nextChunkId++;
+    this.insertChunk.run(id, threadId, this.firstSeq, this.at / StoredEvent.size, timestampNs, codec, data, this.insnSeq);
+    for (let kind = 0; kind < this.kindCounts.length; kind++) {
+      if (this.kindCounts[kind] !== 0) this.insertKindCount.run(id, kind, this.kindCounts[kind]);
+    }
+    this.kindCounts.fill(0);
     this.at = 0;
   }
 
