@@ -330,8 +330,14 @@ calls_best_index (sqlite3_vtab * vtab, sqlite3_index_info * info)
       continue;
     if (k->iColumn == CE_CALLEE_ID || k->iColumn == CE_FOR_CALLEE)
     {
+      /*
+       * One callee's lists come through the call_lists_callee index: few rows, as SQLite guesses
+       * of an indexed `=` without statistics, so that a join finds the callee first. The average
+       * (calls / callees) would send `calls WHERE callee = ...` scanning every call in a trace
+       * of few functions.
+       */
       push (info, i, 'c', '=', codes, &count);
-      rows /= s->callees;
+      rows = fmin (rows / s->callees, 10);
     }
     else if (k->iColumn == CE_THREAD_ID)
     {

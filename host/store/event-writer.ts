@@ -16,6 +16,16 @@ export interface ChunkRow {
   timestampNs: number;
 }
 
+/** How event_chunk_kinds rows are written: storeKindCounts runs it. */
+export const prepareKindCounts = (db: TraceDb) => db.prepare('INSERT INTO event_chunk_kinds (chunk_id, kind, count) VALUES (?, ?, ?)');
+
+/** A chunk's events of each kind value, from `counts` indexed by kind. */
+export function storeKindCounts(insert: Statement, chunkId: number, counts: Uint32Array): void {
+  for (let kind = 0; kind < counts.length; kind++) {
+    if (counts[kind] !== 0) insert.run(chunkId, kind, counts[kind]);
+  }
+}
+
 /** A callee's calls not yet written to call_lists. */
 interface CallList {
   data: Buffer;
@@ -56,7 +66,7 @@ export class EventWriter {
     this.insertChunk = db.prepare(`INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, codec, data, insn_seq)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertCallList = db.prepare('INSERT INTO call_lists (callee_id, count, codec, data) VALUES (?, ?, ?, ?)');
-    this.insertKindCount = db.prepare('INSERT INTO event_chunk_kinds (chunk_id, kind, count) VALUES (?, ?, ?)');
+    this.insertKindCount = prepareKindCounts(db);
     this.nextChunkId = nextId(db, 'event_chunks');
   }
 
@@ -109,9 +119,7 @@ export class EventWriter {
     const { codec, data } = encodeRecords(this.scratch.subarray(0, this.at));
     const id = this.nextChunkId++;
     this.insertChunk.run(id, threadId, this.firstSeq, this.at / StoredEvent.size, timestampNs, codec, data, this.insnSeq);
-    for (let kind = 0; kind < this.kindCounts.length; kind++) {
-      if (this.kindCounts[kind] !== 0) this.insertKindCount.run(id, kind, this.kindCounts[kind]);
-    }
+    storeKindCounts(this.insertKindCount, id, this.kindCounts);
     this.kindCounts.fill(0);
     this.at = 0;
   }
