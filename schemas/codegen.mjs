@@ -322,11 +322,11 @@ function storedReaders(prefix, spec) {
 /** The host's C view of the store's records (host/store/event-tables.c). */
 function storedC() {
   const out = [`/* ${banner} */`, '', '#ifndef STALK_TRACE_STORED_LAYOUT_H', '#define STALK_TRACE_STORED_LAYOUT_H', '',
+    '/* The record kinds, ST_KIND_*, as the recorder writes them. */', '#include "../../cmodule/layout.generated.h"', '',
     '#include <stdint.h>', '#include <string.h>', '',
     '/* Stored records are little-endian: they are read as the host\'s own integers. */',
     '#if !defined (__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__', '# error "stalk-trace reads stored records on little-endian hosts only"', '#endif', ''];
-  for (const k of records.kinds) out.push(`#define ST_KIND_${k.name.toUpperCase()} ${k.value}`);
-  out.push('', 'static const char * const st_kind_names[256] = {', ...records.kinds.map((k) => `  [${k.value}] = "${k.name}",`), '};', '');
+  out.push('static const char * const st_kind_names[256] = {', ...records.kinds.map((k) => `  [${k.value}] = "${k.name}",`), '};', '');
   out.push(...storedReaders('stored_event', records.storedEvent), ...storedReaders('stored_call', records.storedCall));
   out.push('#endif', '');
   return out.join('\n');

@@ -74,6 +74,11 @@ const eventQueries = [
   'SELECT * FROM events WHERE kind = 1',
   'SELECT * FROM events WHERE location_id = 3',
   'SELECT * FROM events WHERE location_id = 3.5 OR location_id = \'3\'',
+  'SELECT * FROM events WHERE target_id = 6',
+  'SELECT * FROM events WHERE size = 16 OR syscall_id = 2 OR stall_ns = 0 OR api_call_id = 1',
+  'SELECT * FROM events WHERE target_id = 6 AND size = 16',
+  'SELECT * FROM events WHERE target_id = 6.0 AND location_id = 5 AND target_id = \'6\'',
+  'SELECT e.seq, t.name FROM locations t JOIN events e ON e.target_id = t.id WHERE t.name LIKE \'%checksum%\'',
   'SELECT * FROM events WHERE kind = \'syscall\' OR thread_id = 4243',
   'SELECT * FROM events WHERE seq > 2700 ORDER BY seq',
   'SELECT * FROM events WHERE thread_id = 4243 ORDER BY seq',
@@ -128,7 +133,8 @@ test('events reads only the chunks a constraint leaves, and sorts nothing a grou
   const session = openAnalysis(trace);
   const plan = (sql: string) => rowsOf(session, `EXPLAIN QUERY PLAN ${sql}`).map((r) => r[3]).join('; ');
   assert.match(plan('SELECT * FROM events WHERE thread_id = 4242 AND seq BETWEEN 5 AND 9'), /INDEX \d+:(?=(..)*t=)(?=(..)*sG)(?=(..)*sL)/);
-  assert.match(plan("SELECT * FROM events WHERE kind = 'call' AND location_id = 3"), /INDEX \d+:(?=(..)*k=)(?=(..)*l=)/);
+  assert.match(plan("SELECT * FROM events WHERE kind = 'call' AND location_id = 3 AND target_id = 6"), /INDEX \d+:(?=(..)*k=)(?=(..)*l=)(?=(..)*5=)/);
+  assert.match(plan("SELECT * FROM resolved_events WHERE target = 'demo!checksum'"), /SCAN e VIRTUAL TABLE INDEX \d+:5=/);
   assert.doesNotMatch(plan('SELECT kind, count(*), sum(depth) FROM events GROUP BY kind'), /B-TREE/);
   assert.doesNotMatch(plan('SELECT * FROM events ORDER BY thread_id, seq'), /B-TREE/);
   // Kinds are read one at a time, from the chunks that hold them.

@@ -5,7 +5,8 @@
  * blob is decompressed, once, by the stalk_events or stalk_calls SQL function the session
  * registers (host/store/event-tables.ts), so the codecs stay in stored-codec.ts.
  *
- * Constraints on thread, seq, kind and location_id are pushed down: only the chunks that can hold
+ * Constraints on thread, seq, kind, location_id and the value columns (target_id, size, ...) are
+ * pushed down: only the chunks that can hold
  * a matching event are read. They narrow to a superset only: SQLite checks every constraint again
  * on the rows, so a value of another type or collation simply narrows nothing. A query grouped or
  * ordered by kind reads one kind at a time (event_chunk_kinds says which chunks hold it), and
@@ -32,7 +33,10 @@ enum { CE_THREAD_ID, CE_SEQ, CE_DEPTH, CE_SITE_ID, CE_CALLEE_ID, CE_FOR_CALLEE }
 /* idxNum bits of an events plan. */
 enum { PLAN_COUNTS = 1, PLAN_KIND_ASC = 2, PLAN_KIND_DESC = 4 };
 
-/* Pushed constraints, two characters each in idxStr: what (thread, seq, kind, location, callee) and the operator. */
+/*
+ * Pushed constraints, two characters each in idxStr: what (t thread, s seq, k kind, l location,
+ * c callee, or a value column's number) and the operator.
+ */
 #define MAX_PUSHED 16
 
 /* A row id: the chunk's (or call list's) id above the record's index, so that it stays the same across scans. */
@@ -63,10 +67,13 @@ typedef struct
   sqlite3_stmt * chunks;
   sqlite3_stmt * decode;
   int eof;
-  /* Filters: -1 where none. */
-  int kind;
+  /* Filters, each where its has_ is set. */
   sqlite3_int64 location;
+  int has_location;
+  sqlite3_int64 value;
+  int value_column;
   sqlite3_int64 thread;
+  int has_thread;
   sqlite3_int64 seq_lo;
   sqlite3_int64 seq_hi;
   /* Passes, one kind each, for a plan by kind; otherwise one pass of kind (a filter or -1). */
@@ -77,6 +84,10 @@ typedef struct
   /* Counts only: rows left of the current chunk's kind. */
   int counts;
   sqlite3_int64 left;
+  /* The chunk (or list) whose records the decode statement holds, and how many: a join that looks
+   * up one event after another in the same chunk decodes it once. */
+  sqlite3_int64 decoded_id;
+  sqlite3_int64 decoded_records;
   /* The current chunk's events: rows [at, end) not yet visited. */
   sqlite3_int64 chunk_id;
   sqlite3_int64 chunk_thread;
@@ -253,10 +264,15 @@ events_best_index (sqlite3_vtab * vtab, sqlite3_index_info * info)
         fixed[EV_KIND] = 1;
         break;
       case EV_LOCATION_ID:
+      case EV_TARGET_ID:
+      case EV_SIZE:
+      case EV_SYSCALL_ID:
+      case EV_STALL_NS:
+      case EV_API_CALL_ID:
         if (op != '=')
           break;
-        push (info, i, 'l', op, codes, &count);
-        fixed[EV_LOCATION_ID] = 1;
+        push (info, i, k->iColumn == EV_LOCATION_ID ? 'l' : '0' + k->iColumn, op, codes, &count);
+        fixed[k->iColumn] = 1;
         break;
     }
   }
@@ -304,8 +320,11 @@ events_best_index (sqlite3_vtab * vtab, sqlite3_index_info * info)
   rows = scanned;
   if (fixed[EV_KIND])
     rows /= 8;
-  if (fixed[EV_LOCATION_ID])
-    rows /= 100;
+  for (int column = EV_LOCATION_ID; column <= EV_API_CALL_ID; column++)
+  {
+    if (fixed[column])
+      rows /= 100;
+  }
   if (fixed[EV_THREAD_ID] && fixed[EV_SEQ])
   {
     rows = 1;
@@ -398,18 +417,22 @@ narrow (sqlite3_value * v, char op, sqlite3_int64 * lo, sqlite3_int64 * hi)
     *hi = (sqlite3_int64) h;
 }
 
-/* The one integer a `=` constraint allows, into *value; -2 where none can match, -1 where it narrows nothing. */
+/*
+ * Narrows an `=` filter on an integer column (*has: one is set) by `= v`; returns 1 where no row
+ * can match. Only numbers narrow, as in narrow().
+ */
 static int
-equal_to (sqlite3_value * v, sqlite3_int64 * value)
+equal_filter (sqlite3_value * v, sqlite3_int64 * filter, int * has)
 {
   sqlite3_int64 lo = INT64_MIN, hi = INT64_MAX;
   int type = sqlite3_value_type (v);
   if (type != SQLITE_INTEGER && type != SQLITE_FLOAT)
-    return -1;
+    return 0;
   narrow (v, '=', &lo, &hi);
-  if (lo != hi)
-    return -2;
-  *value = lo;
+  if (lo != hi || (*has && *filter != lo))
+    return 1;
+  *filter = lo;
+  *has = 1;
   return 0;
 }
 
@@ -451,6 +474,52 @@ plan_kind_passes (Cursor * c, sqlite3 * db, int desc)
   if (rc != SQLITE_DONE)
     return fail_db (c->base.pVtab, db, rc);
   qsort (c->kinds, c->pass_count, sizeof (int), desc ? compare_names_desc : compare_names_asc);
+  return SQLITE_OK;
+}
+
+/* The column a kind's value is in: call/ret their target, block/compile their size, and so on. */
+static int
+column_of_value (int kind)
+{
+  switch (kind)
+  {
+    case ST_KIND_CALL:
+    case ST_KIND_RET:
+      return EV_TARGET_ID;
+    case ST_KIND_BLOCK:
+    case ST_KIND_COMPILE:
+      return EV_SIZE;
+    case ST_KIND_SYSCALL:
+    case ST_KIND_SYSRET:
+      return EV_SYSCALL_ID;
+    case ST_KIND_STALL:
+      return EV_STALL_NS;
+    case ST_KIND_APICALL:
+    case ST_KIND_APIRET:
+      return EV_API_CALL_ID;
+    default:
+      return -1;
+  }
+}
+
+/* Decodes the current chunk (or call list) into c->data: its records of `size` bytes, *records of them. */
+static int
+decode (Cursor * c, int size, sqlite3_int64 * records)
+{
+  Table * t = (Table *) c->base.pVtab;
+  if (c->decoded_id != c->chunk_id)
+  {
+    c->decoded_id = 0;
+    sqlite3_reset (c->decode);
+    sqlite3_bind_int64 (c->decode, 1, c->chunk_id);
+    int rc = sqlite3_step (c->decode);
+    if (rc != SQLITE_ROW)
+      return fail_db (&t->base, t->db, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
+    c->decoded_id = c->chunk_id;
+    c->decoded_records = sqlite3_column_bytes (c->decode, 0) / size;
+  }
+  c->data = sqlite3_column_blob (c->decode, 0);
+  *records = c->decoded_records;
   return SQLITE_OK;
 }
 
@@ -510,13 +579,10 @@ events_next_chunk (Cursor * c)
       continue;
     sqlite3_int64 from = c->seq_lo > c->first_seq ? c->seq_lo - c->first_seq : 0;
     sqlite3_int64 to = c->seq_hi - c->first_seq;
-    sqlite3_reset (c->decode);
-    sqlite3_bind_int64 (c->decode, 1, c->chunk_id);
-    rc = sqlite3_step (c->decode);
-    if (rc != SQLITE_ROW)
-      return fail_db (&t->base, t->db, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
-    c->data = sqlite3_column_blob (c->decode, 0);
-    sqlite3_int64 records = sqlite3_column_bytes (c->decode, 0) / ST_STORED_EVENT_SIZE;
+    sqlite3_int64 records;
+    rc = decode (c, ST_STORED_EVENT_SIZE, &records);
+    if (rc != SQLITE_OK)
+      return rc;
     c->at = from;
     c->end = to < records ? to + 1 : records;
     if (c->at < c->end)
@@ -546,7 +612,8 @@ events_advance (Cursor * c)
         const uint8_t * r = c->data + c->at * ST_STORED_EVENT_SIZE;
         int kind = st_stored_event_kind (r);
         if ((c->kinds[c->pass] < 0 || kind == c->kinds[c->pass]) &&
-            (c->location < 0 || st_stored_event_location_id (r) == c->location))
+            (!c->has_location || st_stored_event_location_id (r) == c->location) &&
+            (c->value_column < 0 || (column_of_value (kind) == c->value_column && (sqlite3_int64) st_stored_event_value (r) == c->value)))
         {
           c->row = r;
           c->row_kind = kind;
@@ -571,14 +638,15 @@ events_filter (sqlite3_vtab_cursor * cursor, int idx_num, const char * codes, in
   int kind = -1;
   c->seq_lo = INT64_MIN;
   c->seq_hi = INT64_MAX;
-  c->location = -1;
+  c->has_location = 0;
+  c->value_column = -1;
   c->eof = 0;
+  int has_value = 0;
   c->counts = (idx_num & PLAN_COUNTS) != 0;
   int empty = 0;
   for (int i = 0; i < argc; i++)
   {
     char what = codes[2 * i], op = codes[2 * i + 1];
-    sqlite3_int64 value;
     switch (what)
     {
       case 't':
@@ -604,14 +672,16 @@ events_filter (sqlite3_vtab_cursor * cursor, int idx_num, const char * codes, in
         break;
       }
       case 'l':
-      {
-        int r = equal_to (argv[i], &value);
-        if (r == -2 || (r == 0 && (value < 0 || (c->location >= 0 && c->location != value))))
-          empty = 1;
-        else if (r == 0)
-          c->location = value;
+        empty |= equal_filter (argv[i], &c->location, &c->has_location);
         break;
-      }
+      default:
+        /* A row has one value column: `=` on two of them holds for none. */
+        if (c->value_column >= 0 && c->value_column != what - '0')
+          empty = 1;
+        c->value_column = what - '0';
+        empty |= equal_filter (argv[i], &c->value, &has_value);
+        if (!has_value)
+          c->value_column = -1;
     }
   }
   if (empty || thread_lo > thread_hi || c->seq_lo > c->seq_hi)
@@ -704,31 +774,6 @@ events_next (sqlite3_vtab_cursor * cursor)
   return events_advance ((Cursor *) cursor);
 }
 
-/* The column a kind's value is in: call/ret their target, block/compile their size, and so on. */
-static int
-value_column (int kind)
-{
-  switch (kind)
-  {
-    case ST_KIND_CALL:
-    case ST_KIND_RET:
-      return EV_TARGET_ID;
-    case ST_KIND_BLOCK:
-    case ST_KIND_COMPILE:
-      return EV_SIZE;
-    case ST_KIND_SYSCALL:
-    case ST_KIND_SYSRET:
-      return EV_SYSCALL_ID;
-    case ST_KIND_STALL:
-      return EV_STALL_NS;
-    case ST_KIND_APICALL:
-    case ST_KIND_APIRET:
-      return EV_API_CALL_ID;
-    default:
-      return -1;
-  }
-}
-
 static int
 events_column (sqlite3_vtab_cursor * cursor, sqlite3_context * context, int column)
 {
@@ -757,7 +802,7 @@ events_column (sqlite3_vtab_cursor * cursor, sqlite3_context * context, int colu
       sqlite3_result_int64 (context, st_stored_event_location_id (r));
       break;
     default:
-      if (column == value_column (c->row_kind))
+      if (column == column_of_value (c->row_kind))
         sqlite3_result_int64 (context, (sqlite3_int64) st_stored_event_value (r));
       else
         sqlite3_result_null (context);
@@ -774,7 +819,7 @@ calls_advance (Cursor * c)
     while (c->at < c->end)
     {
       const uint8_t * r = c->data + c->at * ST_STORED_CALL_SIZE;
-      if (c->thread < 0 || st_stored_call_thread_id (r) == c->thread)
+      if (!c->has_thread || st_stored_call_thread_id (r) == c->thread)
       {
         c->row = r;
         c->index = c->at++;
@@ -792,14 +837,10 @@ calls_advance (Cursor * c)
       return fail_db (&t->base, t->db, rc);
     c->chunk_id = sqlite3_column_int64 (c->chunks, 0);
     c->callee = sqlite3_column_int64 (c->chunks, 1);
-    sqlite3_reset (c->decode);
-    sqlite3_bind_int64 (c->decode, 1, c->chunk_id);
-    rc = sqlite3_step (c->decode);
-    if (rc != SQLITE_ROW)
-      return fail_db (&t->base, t->db, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
-    c->data = sqlite3_column_blob (c->decode, 0);
+    rc = decode (c, ST_STORED_CALL_SIZE, &c->end);
+    if (rc != SQLITE_OK)
+      return rc;
     c->at = 0;
-    c->end = sqlite3_column_bytes (c->decode, 0) / ST_STORED_CALL_SIZE;
   }
 }
 
@@ -808,31 +849,27 @@ calls_filter (sqlite3_vtab_cursor * cursor, int idx_num, const char * codes, int
 {
   Cursor * c = (Cursor *) cursor;
   Table * t = (Table *) cursor->pVtab;
-  sqlite3_int64 callee = -1, value;
-  c->thread = -1;
+  sqlite3_int64 callee = 0;
+  int has_callee = 0, empty = 0;
+  c->has_thread = 0;
   c->eof = 0;
   c->at = c->end = 0;
   for (int i = 0; i < argc; i++)
+    empty |= codes[2 * i] == 'c' ? equal_filter (argv[i], &callee, &has_callee) : equal_filter (argv[i], &c->thread, &c->has_thread);
+  if (empty)
   {
-    int r = equal_to (argv[i], &value);
-    sqlite3_int64 * filter = codes[2 * i] == 'c' ? &callee : &c->thread;
-    if (r == -2 || (r == 0 && (value < 0 || (*filter >= 0 && *filter != value))))
-    {
-      c->eof = 1;
-      return SQLITE_OK;
-    }
-    if (r == 0)
-      *filter = value;
+    c->eof = 1;
+    return SQLITE_OK;
   }
   sqlite3_finalize (c->chunks);
   c->chunks = NULL;
-  int rc = sqlite3_prepare_v2 (t->db, callee >= 0 ? "SELECT id, callee_id FROM main.call_lists WHERE callee_id = ?1 ORDER BY id"
+  int rc = sqlite3_prepare_v2 (t->db, has_callee ? "SELECT id, callee_id FROM main.call_lists WHERE callee_id = ?1 ORDER BY id"
       : "SELECT id, callee_id FROM main.call_lists ORDER BY id", -1, &c->chunks, NULL);
   if (rc == SQLITE_OK && c->decode == NULL)
     rc = sqlite3_prepare_v2 (t->db, "SELECT stalk_calls(codec, data, callee_id) FROM main.call_lists WHERE id = ?1", -1, &c->decode, NULL);
   if (rc != SQLITE_OK)
     return fail_db (&t->base, t->db, rc);
-  if (callee >= 0)
+  if (has_callee)
     sqlite3_bind_int64 (c->chunks, 1, callee);
   return calls_advance (c);
 }

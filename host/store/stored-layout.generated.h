@@ -3,6 +3,9 @@
 #ifndef STALK_TRACE_STORED_LAYOUT_H
 #define STALK_TRACE_STORED_LAYOUT_H
 
+/* The record kinds, ST_KIND_*, as the recorder writes them. */
+#include "../../cmodule/layout.generated.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -10,21 +13,6 @@
 #if !defined (__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 # error "stalk-trace reads stored records on little-endian hosts only"
 #endif
-
-#define ST_KIND_CALL 1
-#define ST_KIND_RET 2
-#define ST_KIND_EXEC 4
-#define ST_KIND_INSN 5
-#define ST_KIND_INSNOPEN 6
-#define ST_KIND_BLOCK 8
-#define ST_KIND_COMPILE 16
-#define ST_KIND_INSNLAYOUT 17
-#define ST_KIND_INSNSYNC 18
-#define ST_KIND_SYSCALL 32
-#define ST_KIND_SYSRET 33
-#define ST_KIND_APICALL 48
-#define ST_KIND_APIRET 49
-#define ST_KIND_STALL 64
 
 static const char * const st_kind_names[256] = {
   [1] = "call",
