@@ -1,11 +1,9 @@
 import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { UserError } from '../base/errors.js';
-import { StoredEvent } from '../schema/layout.generated.js';
 import { packagePath } from '../base/paths.js';
 import { describeReadError, openReadOnly } from './connection.js';
-import { prepareKindCounts, storeKindCounts } from './event-writer.js';
-import { decodeEventChunk } from './stored-events.js';
+import { countChunkKinds } from './chunk-kinds.js';
 import { identify, TRACE_APPLICATION_ID, type TraceIdentity } from './trace-identity.js';
 import { describeWriteError } from './write-errors.js';
 
@@ -122,20 +120,6 @@ export function openTraceForWriting(path: string, journal: JournalMode = 'wal'):
   } catch (e) {
     db.close();
     throw e;
-  }
-}
-
-/** Chunks stored before schema 6 get the kind counts later ones are written with. */
-function countChunkKinds(db: TraceDb): void {
-  const insert = prepareKindCounts(db);
-  const chunk = db.prepare('SELECT thread_id, codec, data FROM event_chunks WHERE id = ?');
-  const counts = new Uint32Array(256);
-  for (const id of db.prepare('SELECT id FROM event_chunks ORDER BY id').pluck().all() as number[]) {
-    const { thread_id, codec, data } = chunk.get(id) as { thread_id: number; codec: number; data: Buffer };
-    const records = decodeEventChunk(codec, data, thread_id);
-    counts.fill(0);
-    for (let at = StoredEvent.kind; at < records.length; at += StoredEvent.size) counts[records[at]]++;
-    storeKindCounts(insert, id, counts);
   }
 }
 

@@ -3,6 +3,7 @@ import { StoredCall, StoredCallType, StoredEvent, StoredEventType } from '../sch
 import { writeU48, writeU64 } from '../base/little-endian.js';
 import { nextId, type TraceDb } from './database.js';
 import { encodeRecords } from './stored-codec.js';
+import { prepareKindCounts, storeKindCounts } from './chunk-kinds.js';
 
 // The writes below are at these widths.
 StoredEventType satisfies { kind: 'u8'; flags: 'u8'; depth: 'i16'; locationId: 'u32'; value: 'u64' };
@@ -14,16 +15,6 @@ export interface ChunkRow {
   firstSeq: number;
   recordCount: number;
   timestampNs: number;
-}
-
-/** How event_chunk_kinds rows are written: storeKindCounts runs it. */
-export const prepareKindCounts = (db: TraceDb) => db.prepare('INSERT INTO event_chunk_kinds (chunk_id, kind, count) VALUES (?, ?, ?)');
-
-/** A chunk's events of each kind value, from `counts` indexed by kind. */
-export function storeKindCounts(insert: Statement, chunkId: number, counts: Uint32Array): void {
-  for (let kind = 0; kind < counts.length; kind++) {
-    if (counts[kind] !== 0) insert.run(chunkId, kind, counts[kind]);
-  }
 }
 
 /** A callee's calls not yet written to call_lists. */
