@@ -6,9 +6,9 @@
  * registers (host/store/event-tables.ts), so the codecs stay in stored-codec.ts.
  *
  * Constraints on thread, seq, kind, location_id and the value columns (target_id, size, ...) are
- * pushed down: only the chunks that can hold
- * a matching event are read. They narrow to a superset only: SQLite checks every constraint again
- * on the rows, so a value of another type or collation simply narrows nothing. A query grouped or
+ * pushed down: only the chunks that can hold a matching event are read, and only matching events
+ * become rows. They narrow to a superset only: SQLite checks every constraint again on the rows,
+ * so a value of another type or collation simply narrows nothing. A query grouped or
  * ordered by kind reads one kind at a time (event_chunk_kinds says which chunks hold it), and
  * SQLite need not sort; one that reads only thread_id and kind is answered from those counts
  * without decompressing anything.
@@ -788,8 +788,10 @@ events_column (sqlite3_vtab_cursor * cursor, sqlite3_context * context, int colu
       sqlite3_result_text (context, st_kind_names[c->row_kind], -1, SQLITE_STATIC);
       return SQLITE_OK;
   }
-  /* A plan that counts is only made where no other column is read. */
+  /* A plan that counts is only made where no other column is read: it has no record to read. */
   const uint8_t * r = c->row;
+  if (r == NULL)
+    return fail (cursor->pVtab, SQLITE_INTERNAL, "events: a plan that counts was asked for a column it cannot have");
   switch (column)
   {
     case EV_SEQ:
