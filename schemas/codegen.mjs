@@ -307,11 +307,38 @@ function syscalls() {
   return out.join('\n');
 }
 
+/** Readers of a stored record's fields, as the types the schema gives them. */
+function storedReaders(prefix, spec) {
+  const ctype = { u8: 'uint8_t', i16: 'int16_t', u32: 'uint32_t', u48: 'uint64_t', u64: 'uint64_t' };
+  const out = [`#define ST_${prefix.toUpperCase()}_SIZE ${spec.size}`];
+  for (const f of spec.fields) {
+    const t = ctype[f.type];
+    if (t === undefined) throw new Error(`records.json: no C reader for ${f.type}`);
+    const bytes = f.type === 'u48' ? 6 : 'sizeof v';
+    out.push(`static inline ${t} st_${prefix}_${camelToUpper(f.name).toLowerCase()} (const uint8_t * r) { ${t} v = 0; memcpy (&v, r + ${f.offset}, ${bytes}); return v; }`);
+  }
+  return [...out, ''];
+}
+
+/** The host's C view of the store's records (host/store/event-tables.c). */
+function storedC() {
+  const out = [`/* ${banner} */`, '', '#ifndef STALK_TRACE_STORED_LAYOUT_H', '#define STALK_TRACE_STORED_LAYOUT_H', '',
+    '/* The record kinds, ST_KIND_*, as the recorder writes them. */', '#include "../../cmodule/layout.generated.h"', '',
+    '#include <stdint.h>', '#include <string.h>', '',
+    '/* Stored records are little-endian: they are read as the host\'s own integers. */',
+    '#if !defined (__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__', '# error "stalk-trace reads stored records on little-endian hosts only"', '#endif', ''];
+  out.push('static const char * const st_kind_names[256] = {', ...records.kinds.map((k) => `  [${k.value}] = "${k.name}",`), '};', '');
+  out.push(...storedReaders('stored_event', records.storedEvent), ...storedReaders('stored_call', records.storedCall));
+  out.push('#endif', '');
+  return out.join('\n');
+}
+
 const targets = [
   [join(root, 'cmodule/syscalls.generated.h'), syscalls()],
   [join(root, 'host/schema/protocol.generated.ts'), protocol()],
   [join(root, 'host/schema/layout.generated.ts'), typescript()],
   [join(root, 'cmodule/layout.generated.h'), c()],
+  [join(root, 'host/store/stored-layout.generated.h'), storedC()],
 ];
 const check = process.argv.includes('--check');
 let stale = 0;

@@ -370,6 +370,8 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
   }
   for (const column of ['next_seq', 'insns', 'unrecorded_regs', 'unrecorded_mem']) db.exec(`ALTER TABLE threads DROP COLUMN ${column}`);
   db.exec('ALTER TABLE event_chunks DROP COLUMN insn_seq');
+  // Nor chunk kind counts (version 6).
+  db.exec('DROP TABLE event_chunk_kinds');
   db.pragma('user_version = 1');
   db.pragma('application_id = 0');
   db.close();
@@ -378,10 +380,14 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
     `upgrade it in place with: stalk-trace upgrade ${path}`);
   assert.ok(readFileSync(path).equals(before));
   const upgraded = runCli(['upgrade', path]);
-  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 5\n`);
+  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 6\n`);
   assert.equal(runCli(['info', path]).code, 0);
   assert.equal(runCli(['replay', path, '--json']).stdout, runCli(['replay', join(dir, 'new.db'), '--json']).stdout,
     'events stored before compression read as those stored after');
+  for (const sql of ['SELECT * FROM event_chunk_kinds', 'SELECT kind, count(*), sum(depth) FROM events GROUP BY kind', 'SELECT thread_id, kind, count(*) FROM events GROUP BY 1, 2']) {
+    assert.equal(runCli(['query', path, sql, '--csv']).stdout, runCli(['query', join(dir, 'new.db'), sql, '--csv']).stdout,
+      `the upgrade counts the kinds of the chunks stored before: ${sql}`);
+  }
   assert.deepEqual(listing(dir), ['c.stcap', 'new.db', 'old.db']);
 });
 

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { UserError } from '../base/errors.js';
 import { packagePath } from '../base/paths.js';
 import { describeReadError, openReadOnly } from './connection.js';
+import { countChunkKinds } from './chunk-kinds.js';
 import { identify, TRACE_APPLICATION_ID, type TraceIdentity } from './trace-identity.js';
 import { describeWriteError } from './write-errors.js';
 
@@ -108,7 +109,10 @@ export function openTraceForWriting(path: string, journal: JournalMode = 'wal'):
     if (pending.length > 0) {
       db.transaction(() => {
         if (current === 0) db.pragma(`application_id = ${TRACE_APPLICATION_ID}`);
-        for (const m of pending) db.exec(readFileSync(`${MIGRATIONS_DIR}/${m.file}`, 'utf8'));
+        for (const m of pending) {
+          db.exec(readFileSync(`${MIGRATIONS_DIR}/${m.file}`, 'utf8'));
+          FILLS[m.version]?.(db);
+        }
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })();
     }
@@ -118,6 +122,9 @@ export function openTraceForWriting(path: string, journal: JournalMode = 'wal'):
     throw e;
   }
 }
+
+/** What a migration's SQL cannot do, run after it: by version. */
+const FILLS: Record<number, (db: TraceDb) => void> = { 6: countChunkKinds };
 
 /** Brings an older trace up to this stalk-trace's schema in place; returns the version it had. */
 export function upgradeTrace(path: string): number {

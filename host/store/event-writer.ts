@@ -3,6 +3,7 @@ import { StoredCall, StoredCallType, StoredEvent, StoredEventType } from '../sch
 import { writeU48, writeU64 } from '../base/little-endian.js';
 import { nextId, type TraceDb } from './database.js';
 import { encodeRecords } from './stored-codec.js';
+import { prepareKindCounts, storeKindCounts } from './chunk-kinds.js';
 
 // The writes below are at these widths.
 StoredEventType satisfies { kind: 'u8'; flags: 'u8'; depth: 'i16'; locationId: 'u32'; value: 'u64' };
@@ -36,6 +37,7 @@ const PENDING_CALL_BYTES = 16 << 20;
 export class EventWriter {
   private readonly insertChunk: Statement;
   private readonly insertCallList: Statement;
+  private readonly insertKindCount: Statement;
   private nextChunkId: number;
   /** One scratch buffer for every chunk: SQLite copies a blob when it is bound. */
   private scratch = Buffer.allocUnsafeSlow(1 << 16);
@@ -46,6 +48,8 @@ export class EventWriter {
   /** Sequence number of the open stored chunk's first event, and the instruction seq then. */
   private firstSeq = 0;
   private insnSeq = 0;
+  /** Events of each kind value in the open stored chunk. */
+  private readonly kindCounts = new Uint32Array(256);
   private readonly callLists = new Map<number, CallList>();
   private pendingCallBytes = 0;
 
@@ -53,6 +57,7 @@ export class EventWriter {
     this.insertChunk = db.prepare(`INSERT INTO event_chunks (id, thread_id, first_seq, count, timestamp_ns, codec, data, insn_seq)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertCallList = db.prepare('INSERT INTO call_lists (callee_id, count, codec, data) VALUES (?, ?, ?, ?)');
+    this.insertKindCount = prepareKindCounts(db);
     this.nextChunkId = nextId(db, 'event_chunks');
   }
 
@@ -91,6 +96,7 @@ export class EventWriter {
     o.setUint32(at + StoredEvent.locationId, locationId, true);
     writeU64(o, at + StoredEvent.value, value);
     this.at = at + StoredEvent.size;
+    this.kindCounts[kind]++;
   }
 
   endChunk(): void {
@@ -102,7 +108,10 @@ export class EventWriter {
     if (this.at === 0) return;
     const { threadId, timestampNs } = this.chunk!;
     const { codec, data } = encodeRecords(this.scratch.subarray(0, this.at));
-    this.insertChunk.run(this.nextChunkId++, threadId, this.firstSeq, this.at / StoredEvent.size, timestampNs, codec, data, this.insnSeq);
+    const id = this.nextChunkId++;
+    this.insertChunk.run(id, threadId, this.firstSeq, this.at / StoredEvent.size, timestampNs, codec, data, this.insnSeq);
+    storeKindCounts(this.insertKindCount, id, this.kindCounts);
+    this.kindCounts.fill(0);
     this.at = 0;
   }
 

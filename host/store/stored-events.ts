@@ -30,7 +30,7 @@ export class EventCursor {
     while (this.view === null || this.at >= this.end) {
       const r = this.chunks.next();
       if (r.done) return false;
-      const data = decodeRecords(r.value.codec, r.value.data, `an event chunk of thread ${r.value.thread_id}`);
+      const data = decodeEventChunk(r.value.codec, r.value.data, r.value.thread_id);
       this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
       this.threadId = r.value.thread_id;
       this.firstSeq = r.value.first_seq;
@@ -42,7 +42,6 @@ export class EventCursor {
     const at = this.at;
     this.kindValue = v.getUint8(at + StoredEvent.kind);
     this.kind = KIND_NAMES[this.kindValue];
-    if (this.kind === undefined) throw new UserError(`the trace database is damaged: thread ${this.threadId} has an event of unknown kind ${this.kindValue}`);
     this.depth = v.getInt16(at + StoredEvent.depth, true);
     this.locationId = v.getUint32(at + StoredEvent.locationId, true);
     this.value = readU64(v, at + StoredEvent.value);
@@ -50,6 +49,22 @@ export class EventCursor {
     this.at = at + StoredEvent.size;
     return true;
   }
+}
+
+/** A chunk's records, every event's kind checked: one the schema names. */
+export function decodeEventChunk(codec: number, data: Buffer, threadId: number): Buffer {
+  const records = decodeRecords(codec, data, `an event chunk of thread ${threadId}`);
+  for (let at = StoredEvent.kind; at < records.length; at += StoredEvent.size) {
+    if (KIND_NAMES[records[at]] === undefined) {
+      throw new UserError(`the trace database is damaged: thread ${threadId} has an event of unknown kind ${records[at]}`);
+    }
+  }
+  return records;
+}
+
+/** A call list's storedCall records. */
+export function decodeCallList(codec: number, data: Buffer, calleeId: number): Buffer {
+  return decodeRecords(codec, data, `the call list of location ${calleeId}`);
 }
 
 export interface EventRange {
@@ -118,7 +133,7 @@ export function* callLists(db: TraceDb, calleeId?: number): Generator<{ callee_i
   let after = 0;
   for (;;) {
     const rows = page.all(after, ...(calleeId === undefined ? [] : [calleeId])) as { id: number; callee_id: number; codec: number; data: Buffer }[];
-    for (const r of rows) yield { callee_id: r.callee_id, data: decodeRecords(r.codec, r.data, `the call list of location ${r.callee_id}`) };
+    for (const r of rows) yield { callee_id: r.callee_id, data: decodeCallList(r.codec, r.data, r.callee_id) };
     if (rows.length < PAGE) return;
     after = rows[rows.length - 1].id;
   }

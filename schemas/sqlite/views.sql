@@ -1,7 +1,8 @@
 -- Views every query session has. They are TEMP (made per connection), so reading a trace writes
 -- nothing to it. events, call_events and syscall_names are provided by the session too:
 --   events(thread_id, seq, kind, depth, location_id, target_id, size, syscall_id, stall_ns, api_call_id)
---     every event, decoded from event_chunks; `WHERE thread = N` (or events(N)) reads one thread only
+--     every event, decoded from event_chunks (host/store/event-tables.c); filters on thread_id
+--     (or events(N)), seq, kind and location_id read only the chunks that can match
 --   call_events(thread_id, seq, depth, site_id, callee_id)
 --     every call, from call_lists; `WHERE for_callee = ID` reads one callee's calls only
 --   syscall_names(nr, name) for the trace's architecture
