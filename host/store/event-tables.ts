@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../base/errors.js';
+import { packagePath } from '../base/paths.js';
 import type { TraceDb } from './database.js';
 import { decodeCallList, decodeEventChunk } from './stored-events.js';
 
-/** event-tables.c, compiled beside this module by host/store/build-event-tables.mjs. */
-const EXTENSION = fileURLToPath(new URL('./event-tables.so', import.meta.url));
+/** event-tables.c, compiled by host/store/build-event-tables.mjs (found from the package, as the CLI also runs bundled). */
+const EXTENSION = packagePath('dist', 'host', 'store', 'event-tables.so');
 
 /**
  * Adds the events and call_events virtual tables (event-tables.c) to a connection, with the
