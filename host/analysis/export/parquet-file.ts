@@ -32,6 +32,9 @@ export abstract class Column {
   /** What a value of it is, for the sentence a value of another kind gets. */
   protected abstract readonly holds: string;
 
+  /** Values nearly all different (sequence numbers, ids): a dictionary of them would only cost. */
+  distinct = false;
+
   constructor(readonly name: string) {}
 
   putNull(row: number): void {
@@ -69,9 +72,10 @@ export class IntegerColumn extends Column {
   private readonly words = new Uint32Array(2 * BATCH_ROWS);
   private readonly int64 = new BigInt64Array(this.words.buffer);
 
-  constructor(name: string, unsigned = false) {
+  constructor(name: string, { unsigned = false, distinct = false } = {}) {
     super(name);
     this.type = unsigned ? new Uint64() : new Int64();
+    this.distinct = distinct;
   }
 
   /** A safe integer, without making a bigint: low and high 32 bits, two's complement. */
@@ -230,11 +234,9 @@ export async function writeParquet(path: string, columns: Column[], fill: Fill, 
       }
     },
   });
-  const properties = new WriterPropertiesBuilder()
-    .setCompression(Compression.ZSTD)
-    .setMaxRowGroupSize(ROW_GROUP_ROWS)
-    .setCreatedBy('stalk-trace')
-    .build();
+  let builder = new WriterPropertiesBuilder().setCompression(Compression.ZSTD).setMaxRowGroupSize(ROW_GROUP_ROWS).setCreatedBy('stalk-trace');
+  for (const column of columns) if (column.distinct) builder = builder.setColumnDictionaryEnabled(column.name, false);
+  const properties = builder.build();
   const file = await open(path, 'wx');
   try {
     for await (const bytes of await transformParquetStream(batches, properties) as AsyncIterable<Uint8Array>) {

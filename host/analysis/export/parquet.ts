@@ -20,7 +20,8 @@ export interface ParquetFile {
   bytes: number;
 }
 
-type ValueKind = 'int' | 'uint' | 'bool' | 'text' | 'bytes';
+/** distinct: an integer nearly every row has its own of (sequence numbers, ids). */
+type ValueKind = 'int' | 'distinct' | 'uint' | 'bool' | 'text' | 'bytes';
 
 /** A table's columns, and what fills them a batch at a time. */
 interface Source {
@@ -49,7 +50,7 @@ const QUERY_TABLES: QueryTable[] = [
   {
     name: 'blocks',
     sql: 'SELECT * FROM block_symbols ORDER BY id',
-    columns: { id: 'int', name: 'text', module: 'text', offset: 'int', start: 'uint', end: 'uint', size: 'int', executions: 'int', code: 'bytes' },
+    columns: { id: 'distinct', name: 'text', module: 'text', offset: 'int', start: 'uint', end: 'uint', size: 'int', executions: 'int', code: 'bytes' },
   },
   {
     // syscall_log's columns with the id events refer to, and when each was made.
@@ -58,7 +59,7 @@ const QUERY_TABLES: QueryTable[] = [
       s.arg4, s.arg5, s.ret, s.ret_seq, l.name AS location, l.address
       FROM syscalls s LEFT JOIN syscall_names n ON n.nr = s.nr JOIN locations l ON l.id = s.location_id ORDER BY s.id`,
     columns: {
-      id: 'int', thread_id: 'int', seq: 'int', time_ns: 'int', name: 'text', nr: 'int', arg0: 'uint', arg1: 'uint', arg2: 'uint', arg3: 'uint',
+      id: 'distinct', thread_id: 'int', seq: 'distinct', time_ns: 'distinct', name: 'text', nr: 'int', arg0: 'uint', arg1: 'uint', arg2: 'uint', arg3: 'uint',
       arg4: 'uint', arg5: 'uint', ret: 'int', ret_seq: 'int', location: 'text', address: 'uint',
     },
   },
@@ -73,7 +74,7 @@ const QUERY_TABLES: QueryTable[] = [
     name: 'api_calls',
     sql: 'SELECT * FROM api_log ORDER BY id',
     columns: {
-      id: 'int', thread_id: 'int', seq: 'int', function: 'text', module: 'text', name: 'text', returns_to: 'text', argc: 'int', ret: 'int',
+      id: 'distinct', thread_id: 'int', seq: 'distinct', function: 'text', module: 'text', name: 'text', returns_to: 'text', argc: 'int', ret: 'int',
       untracked: 'bool',
     },
   },
@@ -111,7 +112,7 @@ const INSN_TABLES: QueryTable[] = [
   {
     name: 'insns',
     sql: 'SELECT * FROM insns',
-    columns: { seq: 'int', thread_id: 'int', address: 'uint', location: 'text', size: 'int', run_seq: 'int' },
+    columns: { seq: 'distinct', thread_id: 'int', address: 'uint', location: 'text', size: 'int', run_seq: 'int' },
   },
   {
     // A register's value is an integer, or a vector register's bytes: one column each.
@@ -119,12 +120,12 @@ const INSN_TABLES: QueryTable[] = [
     sql: `SELECT w.seq, g.name AS reg, CASE WHEN typeof(w.value) = 'integer' THEN w.value END AS value,
       CASE WHEN typeof(w.value) = 'blob' THEN w.value END AS bytes
       FROM insn_registers g JOIN insn_reg_writes w ON w.reg = g.id`,
-    columns: { seq: 'int', reg: 'text', value: 'uint', bytes: 'bytes' },
+    columns: { seq: 'distinct', reg: 'text', value: 'uint', bytes: 'bytes' },
   },
   {
     name: 'mem_accesses',
     sql: 'SELECT seq, access, address, size, value, syscall_id FROM mem_accesses',
-    columns: { seq: 'int', access: 'text', address: 'uint', size: 'int', value: 'bytes', syscall_id: 'int' },
+    columns: { seq: 'distinct', access: 'text', address: 'uint', size: 'int', value: 'bytes', syscall_id: 'int' },
   },
   {
     name: 'insn_syncs',
@@ -136,8 +137,9 @@ const INSN_TABLES: QueryTable[] = [
 function columnOf(name: string, kind: ValueKind): Column {
   switch (kind) {
     case 'int':
+    case 'distinct':
     case 'uint':
-      return new IntegerColumn(name, kind === 'uint');
+      return new IntegerColumn(name, { unsigned: kind === 'uint', distinct: kind === 'distinct' });
     case 'bool':
       return new BooleanColumn(name);
     case 'text':
@@ -202,13 +204,13 @@ valueColumn[Kind.apicall] = valueColumn[Kind.apiret] = 3;
 /** The resolved_events view: every event, decoded from its chunk and named. */
 function eventsTable(db: TraceDb, locations: Locations): Source {
   const thread = new IntegerColumn('thread_id');
-  const seq = new IntegerColumn('seq');
+  const seq = new IntegerColumn('seq', { distinct: true });
   const kind = new TextColumn<number>('kind', (k) => KIND_NAMES[k]);
   const depth = new IntegerColumn('depth');
   const location = new TextColumn<number>('location', locations.nameOf);
-  const address = new IntegerColumn('address', true);
+  const address = new IntegerColumn('address', { unsigned: true });
   const target = new TextColumn<number>('target', locations.nameOf);
-  const targetAddress = new IntegerColumn('target_address', true);
+  const targetAddress = new IntegerColumn('target_address', { unsigned: true });
   const values = VALUE_COLUMNS.map((name) => new IntegerColumn(name));
   const cursor = eventCursor(db);
   const fill = () => {
@@ -244,12 +246,12 @@ function eventsTable(db: TraceDb, locations: Locations): Source {
  */
 function callsTable(db: TraceDb, locations: Locations): Source {
   const thread = new IntegerColumn('thread_id');
-  const seq = new IntegerColumn('seq');
+  const seq = new IntegerColumn('seq', { distinct: true });
   const depth = new IntegerColumn('depth');
   const caller = new TextColumn<number>('caller', locations.nameOf);
   const callee = new TextColumn<number>('callee', locations.nameOf);
-  const site = new IntegerColumn('call_site', true);
-  const calleeAddress = new IntegerColumn('callee_address', true);
+  const site = new IntegerColumn('call_site', { unsigned: true });
+  const calleeAddress = new IntegerColumn('callee_address', { unsigned: true });
   const callees = db.prepare('SELECT DISTINCT c.callee_id FROM call_lists c JOIN locations l ON l.id = c.callee_id ORDER BY l.name, l.id').pluck().all() as number[];
   function* calls(): Generator<[number, StoredCallRow]> {
     for (const id of callees) {
