@@ -8,7 +8,7 @@ import { openOutputDir, openOutputFile, openOutputFiles } from '../output-file.j
 
 const FORMATS = ['drcov', 'chrome', 'folded', 'jsonl', 'tenet', 'parquet'] as const;
 
-const TENET_HELP = `-F tenet: Tenet's text trace (IDA Pro's Tenet trace explorer) of a trace recorded with
+const EXPORT_HELP = `-F tenet: Tenet's text trace (IDA Pro's Tenet trace explorer) of a trace recorded with
 --events insn, one file per thread: -o OUT writes OUT.<tid> for each thread with instruction
 records; with -t, OUT itself (or standard output without -o). A line is the state at one
 instruction: the registers the previous one changed (every known one on the first line), the
@@ -41,7 +41,7 @@ export const exportCommand: CommandModule<object, Args> = {
     .option('format', { alias: 'F', choices: FORMATS, demandOption: true, describe: 'output format' })
     .option('output', { alias: 'o', type: 'string', describe: 'file to write; - or none: standard output (drcov needs -o, binary; tenet: OUT.<tid> per thread; parquet: a new directory)' })
     .option('thread', { alias: 't', type: 'number', describe: 'only this thread' })
-    .epilog(TENET_HELP),
+    .epilog(EXPORT_HELP),
   handler: async (args) => {
     if (args.format === 'drcov' && args.output === undefined) throw new UserError('drcov is binary: name a file with -o');
     if (args.format === 'tenet') return exportTenet(args);
@@ -136,9 +136,9 @@ async function exportParquet(args: Args): Promise<void> {
     try {
       const files = await writeParquetTables(analysis.db, dir.path, stop.signal);
       dir.commit();
-      const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
+      const size = (bytes: number) => (bytes < 1 << 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`);
       console.log(`${args.output}:`);
-      console.log(table(['file', 'rows', 'size'], files.map((f) => [f.file, f.rows.toLocaleString('en-US'), mib(f.bytes)]), [false, true, true])
+      console.log(table(['file', 'rows', 'size'], files.map((f) => [f.file, f.rows.toLocaleString('en-US'), size(f.bytes)]), [false, true, true])
         .map((line) => `  ${line}`).join('\n'));
     } catch (e) {
       dir.discard();
