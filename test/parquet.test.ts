@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import Database from 'better-sqlite3';
 import { openAnalysis } from '../host/analysis/analysis-db.js';
 import type { ModuleSpec, Scenario } from './scenario/scenario.js';
 import { expectedFor } from './scenario/expect.js';
@@ -184,6 +185,20 @@ test('an export that fails half way leaves nothing behind', () => {
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stderr, `stalk-trace: cannot write ${failing}: the file size limit was reached\n`);
   assert.equal(existsSync(failing), false);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('partial')), []);
+});
+
+test('a value SQLite kept in the wrong kind of column stops the export with a sentence, and nothing is left', () => {
+  const damaged = join(dir, 'damaged.db');
+  copyFileSync(trace, damaged);
+  const db = new Database(damaged);
+  db.prepare("UPDATE syscalls SET arg2 = 'oops' WHERE nr = 1").run();
+  db.close();
+  const target = join(dir, 'damaged.d');
+  const r = runCli(['export', damaged, '-F', 'parquet', '-o', target]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'stalk-trace: the trace database is damaged: syscalls.arg2 holds the text "oops" where an integer belongs\n');
+  assert.equal(existsSync(target), false);
   assert.deepEqual(readdirSync(dir).filter((f) => f.includes('partial')), []);
 });
 

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { UserError } from '../../base/errors.js';
 import { Kind, KIND_NAMES } from '../../schema/layout.generated.js';
 import type { TraceDb } from '../../store/database.js';
 import { callLists, eventCursor, storedCalls, type StoredCallRow } from '../../store/stored-events.js';
@@ -27,6 +28,8 @@ type ValueKind = 'int' | 'distinct' | 'uint' | 'bool' | 'text' | 'bytes';
 interface Source {
   columns: Column[];
   fill: Fill;
+  /** Ends a read left open, so the connection can be closed after a failure. */
+  close?: () => void;
 }
 
 /** A table written from a query of the analysis session, its columns in the query's order. */
@@ -165,7 +168,7 @@ function queryTable(db: TraceDb, table: QueryTable): Source {
     }
     return n;
   };
-  return { columns, fill };
+  return { columns, fill, close: () => rows?.return?.() };
 }
 
 /** Every location's name and address by id, so events and calls are named without a query per row. */
@@ -184,7 +187,11 @@ class Locations {
     }
   }
 
-  nameOf = (id: number): string => this.names[id];
+  nameOf = (id: number): string => {
+    const name = this.names[id];
+    if (name === undefined) throw new UserError(`the trace database is damaged: location ${id} is used but not in its locations table`);
+    return name;
+  };
 
   putAddress(column: IntegerColumn, row: number, id: number): void {
     column.putWords(row, this.words[2 * id], this.words[2 * id + 1]);
@@ -252,7 +259,7 @@ function callsTable(db: TraceDb, locations: Locations): Source {
   const callee = new TextColumn<number>('callee', locations.nameOf);
   const site = new IntegerColumn('call_site', { unsigned: true });
   const calleeAddress = new IntegerColumn('callee_address', { unsigned: true });
-  const callees = db.prepare('SELECT DISTINCT c.callee_id FROM call_lists c JOIN locations l ON l.id = c.callee_id ORDER BY l.name, l.id').pluck().all() as number[];
+  const callees = db.prepare('SELECT DISTINCT c.callee_id FROM call_lists c LEFT JOIN locations l ON l.id = c.callee_id ORDER BY l.name, c.callee_id').pluck().all() as number[];
   function* calls(): Generator<[number, StoredCallRow]> {
     for (const id of callees) {
       for (const list of callLists(db, id)) for (const call of storedCalls(list.data)) yield [id, call];
@@ -294,9 +301,12 @@ export async function writeParquetTables(db: TraceDb, dir: string, signal: Abort
   for (const [name, source] of tables) {
     const file = `${name}.parquet`;
     const path = join(dir, file);
-    const { columns, fill } = source();
-    const rows = await writeParquet(path, columns, fill, signal);
-    written.push({ file, rows, bytes: statSync(path).size });
+    const { columns, fill, close } = source();
+    try {
+      written.push({ file, rows: await writeParquet(path, columns, fill, signal), bytes: statSync(path).size });
+    } finally {
+      close?.();
+    }
   }
   return written;
 }
