@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import Database from 'better-sqlite3';
 import { openAnalysis } from '../host/analysis/analysis-db.js';
+import { IntegerColumn, writeParquet } from '../host/analysis/export/parquet-file.js';
 import type { ModuleSpec, Scenario } from './scenario/scenario.js';
 import { expectedFor } from './scenario/expect.js';
 import { CLI, runCli, tempDir } from './helpers.js';
@@ -140,6 +141,24 @@ test('DuckDB answers the questions SQLite does: events per kind, calls per funct
   assert.deepEqual(await duckRows(`SELECT name, text FROM ${file('syscall_strings')}`), [['write', 'hello']]);
   assert.deepEqual(await duckRows(`SELECT id, name, events FROM ${file('threads')} ORDER BY id`),
     [[11n, 'main', BigInt(expectedFor(scenario, 11).events)], [12n, null, BigInt(expectedFor(scenario, 12).events)]]);
+});
+
+test('integers keep every bit, negative and past 2^32, whether put as numbers or as bigints', async () => {
+  const path = join(dir, 'integers.parquet');
+  const numbers = [0, -1, -(2 ** 40) - 3, 2 ** 53 - 1, -(2 ** 53) + 1, 4294967296];
+  const signed = new IntegerColumn('signed');
+  const unsigned = new IntegerColumn('unsigned', { unsigned: true });
+  let done = false;
+  const rows = await writeParquet(path, [signed, unsigned], () => {
+    if (done) return 0;
+    done = true;
+    numbers.forEach((n, row) => signed.putNumber(row, n));
+    [0n, -1n, 2n ** 63n, 2n ** 64n - 2n, 1n, 5n].forEach((n, row) => unsigned.put(row, n));
+    return numbers.length;
+  }, new AbortController().signal);
+  assert.equal(rows, numbers.length);
+  assert.deepEqual(await duckRows(`SELECT signed, unsigned FROM '${path}'`),
+    numbers.map((n, row) => [BigInt(n), [0n, 2n ** 64n - 1n, 2n ** 63n, 2n ** 64n - 2n, 1n, 5n][row]]));
 });
 
 test('instructions, when recorded, are tables too: insns, reg_writes (integers and vector bytes), mem_accesses', async () => {

@@ -43,6 +43,9 @@ export async function parquetBench(dir: string, trace: string, small: string): P
   report('export -F parquet (every table)', ['trace', 'rows', 'time', 'rows/s', 'SQLite file', 'Parquet files', 'peak RSS'], results.map(([name, db, r]) => [
     name, r.rows.toLocaleString('en-US'), `${r.seconds.toFixed(2)} s`, rate(r.rows / r.seconds), mib(statSync(db).size), mib(r.bytes), mib(r.maxRssBytes),
   ]));
+  const [[, , tenth], [, , whole]] = results;
+  console.log(`memory: peak RSS ${mib(tenth.maxRssBytes)} exporting ${tenth.rows.toLocaleString('en-US')} rows, ${mib(whole.maxRssBytes)} for ` +
+    `${whole.rows.toLocaleString('en-US')} (target: the same, whatever the trace's size)`);
 
   const duck = await (await DuckDBInstance.create(':memory:')).connect();
   // Rows are streamed to the client as DuckDB's column chunks, as an engine hands them on.

@@ -4,17 +4,18 @@ import { UserError } from '../../base/errors.js';
 import { Kind, KIND_NAMES } from '../../schema/layout.generated.js';
 import type { TraceDb } from '../../store/database.js';
 import { callLists, eventCursor, storedCalls, type StoredCallRow } from '../../store/stored-events.js';
+import { locationNames } from '../trace-facts.js';
 import { BATCH_ROWS, BooleanColumn, BytesColumn, type Column, type Fill, IntegerColumn, TextColumn, writeParquet } from './parquet-file.js';
 
 /**
- * A trace as Parquet files, one per table, for engines built for more than one SQLite file
- * holds (DuckDB, Spark, ClickHouse). Addresses are named as the views name them
+ * A trace as Parquet files, one per table, for the engines built for data past what one SQLite
+ * file serves well (DuckDB, Spark, ClickHouse). Addresses are named as the views name them
  * (module!symbol+0xoff); integers are 64-bit, unsigned where they are addresses or raw register
  * and argument values; flags are booleans; times are as stored (ns since the trace started, or
  * ISO 8601 text).
  */
 
-/** A written file: its table and how many rows it has. */
+/** A written file: its name, rows and size in bytes. */
 export interface ParquetFile {
   file: string;
   rows: number;
@@ -173,16 +174,15 @@ function queryTable(db: TraceDb, table: QueryTable): Source {
 
 /** Every location's name and address by id, so events and calls are named without a query per row. */
 class Locations {
-  private readonly names: string[] = [];
-  /** Address by id, as low and high 32-bit words. */
+  private readonly names: string[];
+  /** Address by id, as low and high 32-bit words: every bit of it, above 2^53 too. */
   private readonly words: Uint32Array;
 
   constructor(db: TraceDb) {
-    const last = db.prepare('SELECT coalesce(max(id), 0) FROM locations').pluck().get() as number;
-    this.words = new Uint32Array(2 * (last + 1));
+    this.names = locationNames(db);
+    this.words = new Uint32Array(2 * this.names.length);
     const addresses = new BigInt64Array(this.words.buffer);
-    for (const [id, name, address] of db.prepare('SELECT id, name, address FROM locations').raw().safeIntegers(true).iterate() as Iterable<[bigint, string, bigint]>) {
-      this.names[Number(id)] = name;
+    for (const [id, address] of db.prepare('SELECT id, address FROM locations').raw().safeIntegers(true).iterate() as Iterable<[bigint, bigint]>) {
       addresses[Number(id)] = address;
     }
   }
