@@ -1,4 +1,4 @@
-import { accessSync, constants, createWriteStream, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, lstatSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsReason, UserError } from '../base/errors.js';
@@ -140,4 +140,43 @@ async function finished(stream: WriteStream, path: string): Promise<void> {
   } catch (e) {
     throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
   }
+}
+
+/** A directory a command fills with files: made aside, renamed to its name once complete. */
+export interface OutputDir {
+  /** Where to write the files. */
+  path: string;
+  /** Gives the directory its name. */
+  commit(): void;
+  /** Removes the directory made aside, and all that was written into it. */
+  discard(): void;
+}
+
+/**
+ * Makes a new directory for `path`, which must not exist: whatever is there is the user's, and
+ * a directory is never written into, nor replaced.
+ */
+export function openOutputDir(path: string): OutputDir {
+  const taken = () => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  if (taken()) throw new UserError(`cannot write ${path}: it already exists; name a new directory`);
+  checkOutputPath(path, '-o');
+  const aside = join(dirname(resolve(path)), `.${basename(resolve(path))}.${process.pid}.partial`);
+  try {
+    mkdirSync(aside);
+  } catch (e) {
+    throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+  }
+  return {
+    path: aside,
+    commit() {
+      // rename(2) would replace an empty directory made at the name meanwhile.
+      if (taken()) throw new UserError(`cannot write ${path}: it was made while the export ran; name a new directory`);
+      try {
+        renameSync(aside, path);
+      } catch (e) {
+        throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+      }
+    },
+    discard: () => rmSync(aside, { recursive: true, force: true }),
+  };
 }

@@ -73,8 +73,8 @@ function runWorker(mode: string, capture: string, db: string): WorkerResult {
   return JSON.parse(r.stdout);
 }
 
-/** Returns the trace database it built, for the analysis bench. */
-export function ingestBench(dir: string, events: number): string {
+/** Returns the trace databases it built, for the analysis and export benches: the full capture's and the 1/10 one's. */
+export function ingestBench(dir: string, events: number): { trace: string; small: string } {
   const steps = Math.round(events / 10);
   const capture = join(dir, `bench-${events}.stcap`);
   const t0 = performance.now();
@@ -85,7 +85,8 @@ export function ingestBench(dir: string, events: number): string {
   const ours = runWorker('ours', capture, join(dir, 'ours.db'));
   const small = join(dir, 'small.stcap');
   generateCapture(small, callTreeScenario(Math.round(steps / 10)));
-  const oursSmall = runWorker('ours', small, join(dir, 'ours-small.db'));
+  const smallDb = join(dir, 'ours-small.db');
+  const oursSmall = runWorker('ours', small, smallDb);
   const blocks = join(dir, 'blocks.stcap');
   generateCapture(blocks, blocksScenario(events / 2));
   const naiveBlocks = runWorker('naive', blocks, join(dir, 'naive-blocks.db'));
@@ -106,5 +107,5 @@ export function ingestBench(dir: string, events: number): string {
     '(target: >= 3x, >= 2,000,000 events/s)');
   console.log(`memory: peak RSS ${mib(oursSmall.maxRssBytes)} for ${oursSmall.events.toLocaleString('en-US')} events, ${mib(ours.maxRssBytes)} for ${ours.events.toLocaleString('en-US')}`);
   insnIngestBench(dir, Number(process.env.BENCH_INSNS ?? events));
-  return join(dir, 'ours.db');
+  return { trace: join(dir, 'ours.db'), small: smallDb };
 }

@@ -10,6 +10,7 @@ import { analysisBench } from './analysis-bench.js';
 import { ingestBench } from './ingest-bench.js';
 import { insnBench } from './insn-bench.js';
 import { liveBench } from './live-bench.js';
+import { parquetBench } from './parquet-bench.js';
 import { startupBench } from './startup-bench.js';
 
 const only = process.env.BENCH_ONLY;
@@ -18,7 +19,11 @@ const events = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'stalk-trace-bench-'));
 try {
   if (only === undefined || only === 'startup') startupBench();
-  if (only === undefined) analysisBench(ingestBench(dir, events));
+  if (only === undefined) {
+    const { trace, small } = ingestBench(dir, events);
+    analysisBench(trace);
+    await parquetBench(dir, trace, small);
+  }
   if (only === undefined || only === 'live') await liveBench(dir);
   if (only === undefined || only === 'live' || only === 'insn') await insnBench(dir);
 } finally {
