@@ -95,6 +95,7 @@ rpc.exports = {
     // After the last hook is placed (its trampoline is Frida's memory too), before any following.
     const frida = fridaRanges();
     r.tracer.silentRanges = frida;
+    for (const range of frida) if (range.executable) Stalker.exclude(range);
     r.modules.start();
     if (r.func !== null && !r.func.tryResolve()) r.func.deadline(r.options.funcTimeoutMs);
     const selected = selection(r.options);
