@@ -97,22 +97,25 @@ before(async () => {
   port = await closedPort();
 });
 
-test('arm64: main -> mid -> leaf 1000 times, every call and return, and the capture ingests again alike', { skip }, (t) => {
-  const db = record('calls', ['--events', 'call,ret', '--keep-capture']);
-  assert.deepEqual(query(db, 'SELECT arch, pointer_size FROM trace'), [{ arch: 'arm64', pointer_size: 8 }]);
-  const expected = { leafCalls: 1002, leafCallsFromMid: 1000, leafReturns: 1002, midCalls: 1000, ...COMPLETE };
-  const sql = {
-    leafCalls: "SELECT count(*) FROM calls WHERE callee = 'calls!leaf'",
-    leafCallsFromMid: "SELECT count(*) FROM calls WHERE callee = 'calls!leaf' AND caller LIKE 'calls!mid%'",
-    leafReturns: "SELECT count(*) FROM resolved_events WHERE kind = 'ret' AND location LIKE 'calls!leaf%'",
-    midCalls: "SELECT calls FROM functions WHERE function = 'calls!mid'",
-  };
-  assert.deepEqual(counts(t, db, sql), expected);
-  const again = db.replace(/\.db$/, '-again.db');
-  const r = runCli(['ingest', db.replace(/\.db$/, '.stcap'), '-o', again]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(counts(t, again, sql), expected);
-});
+// The local device's pipe, and Frida's messages, which carry the events from a USB or remote device.
+for (const transport of ['pipe', 'messages']) {
+  test(`arm64 (${transport}): main -> mid -> leaf 1000 times, every call and return, and the capture ingests again alike`, { skip }, (t) => {
+    const db = record('calls', ['--events', 'call,ret', '--keep-capture', '--transport', transport]);
+    assert.deepEqual(query(db, 'SELECT arch, pointer_size FROM trace'), [{ arch: 'arm64', pointer_size: 8 }]);
+    const expected = { leafCalls: 1002, leafCallsFromMid: 1000, leafReturns: 1002, midCalls: 1000, ...COMPLETE };
+    const sql = {
+      leafCalls: "SELECT count(*) FROM calls WHERE callee = 'calls!leaf'",
+      leafCallsFromMid: "SELECT count(*) FROM calls WHERE callee = 'calls!leaf' AND caller LIKE 'calls!mid%'",
+      leafReturns: "SELECT count(*) FROM resolved_events WHERE kind = 'ret' AND location LIKE 'calls!leaf%'",
+      midCalls: "SELECT calls FROM functions WHERE function = 'calls!mid'",
+    };
+    assert.deepEqual(counts(t, db, sql), expected);
+    const again = db.replace(/\.db$/, '-again.db');
+    const r = runCli(['ingest', db.replace(/\.db$/, '.stcap'), '-o', again]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(counts(t, again, sql), expected);
+  });
+}
 
 test('arm64: threads the program starts are followed from their start, each with its own count', { skip }, (t) => {
   const db = record('threads', ['--events', 'call,ret']);
