@@ -15,6 +15,7 @@
 #include "frida-gumjs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -194,13 +195,20 @@ read_commands (gpointer unused)
       break;
     text = g_malloc (header[1] + 1);
     if (!read_all (text, header[1]))
+    {
+      g_free (text);
       break;
+    }
     text[header[1]] = '\0';
     if (header[2] != NO_DATA)
     {
       gpointer bytes = g_malloc (header[2]);
       if (!read_all (bytes, header[2]))
+      {
+        g_free (bytes);
+        g_free (text);
         break;
+      }
       data = g_bytes_new_take (bytes, header[2]);
     }
     switch (header[0])
@@ -237,6 +245,11 @@ __attribute__ ((constructor)) static void
 harness_start (void)
 {
   GumModule * self;
+
+  /* The program's own children run without this library, and never see the host's pipes. */
+  unsetenv ("LD_PRELOAD");
+  fcntl (COMMAND_FD, F_SETFD, FD_CLOEXEC);
+  fcntl (MESSAGE_FD, F_SETFD, FD_CLOEXEC);
 
   gum_init_embedded ();
   /* Like Frida's agent library, this one is Frida's memory: cloaked, so the agent records nothing in it. */
