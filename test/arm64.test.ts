@@ -7,11 +7,10 @@ import { test, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packagePath } from '../host/base/paths.js';
-import { runCli, tempDir, type CliResult } from './helpers.js';
+import { closedPort, runCli, tempDir, type CliResult } from './helpers.js';
 import { count, query } from './live-harness.js';
 
 const CC = 'aarch64-linux-gnu-gcc';
@@ -36,15 +35,6 @@ function cc(args: string[]): void {
 /** Cross-compiles test/DIR/NAME.c for arm64. */
 function build(source: [string, string], flags: string[] = [], output = source[1]): void {
   cc(['-O1', ...flags, '-o', program(output), packagePath('test', source[0], `${source[1]}.c`)]);
-}
-
-/** A loopback port nothing listens on: one the kernel just gave out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** `stalk-trace record ARGS -f PROGRAM` where `frida` is the arm64 stand-in; `cpu`: qemu's -cpu. */
