@@ -4,12 +4,23 @@
 // every return closes it when the outermost activation returns (st_emit_func_exit_check,
 // cmodule/emit-*.c); no hook is placed in the target, so nothing of Frida runs followed.
 import type { FuncSpec } from '../host/schema/protocol.generated.js';
+import { isZygoteChild } from './main-thread.js';
 import { post } from './messages.js';
 import type { Tracer } from './tracer.js';
 
 function describe(spec: FuncSpec): string {
   const what = spec.symbol ?? `0x${(spec.offset ?? 0).toString(16)}`;
   return spec.module !== null ? `${spec.module}!${what}` : what;
+}
+
+/**
+ * Refuses a spec that cannot mean the user's function: an Android app's main module is
+ * app_process64, which zygote forked, so an offset with no module would be one in it.
+ */
+export function checkFuncSpec(spec: FuncSpec): void {
+  if (spec.module === null && spec.offset !== null && isZygoteChild()) {
+    throw new Error(`--func ${describe(spec)} would be an offset in ${Process.mainModule.name}, an Android app's main module, not in the app's code: name the app's library, as in --func libapp.so!${describe(spec)}`);
+  }
 }
 
 /** The function's address once its module is loaded; null while it is not. Throws when the module has no such function. */

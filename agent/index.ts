@@ -2,7 +2,7 @@
 // and sends the module map, thread names and event chunks to the host (schemas/agent.json).
 import { ApiTable } from './apis.js';
 import { ForkGuard } from './forks.js';
-import { FuncScope } from './func-scope.js';
+import { checkFuncSpec, FuncScope } from './func-scope.js';
 import { fridaRanges } from './frida-code.js';
 import { watchFaultsAndExit } from './lifecycle.js';
 import { post } from './messages.js';
@@ -53,6 +53,7 @@ rpc.exports = {
   init(options: AgentOptions): AgentInfo {
     const arch = targetArch();
     if (options.events.includes('insn') && arch !== 'x64') throw new Error(`--events insn records x86_64 processes so far; this one is ${arch}`);
+    if (options.func !== null) checkFuncSpec(options.func);
     const tracer = new Tracer(arch, options.events, options.outboxBytes, options.lossy, options.func === null);
     if (options.insnFlags) tracer.insnFlags = true;
     const outbox = new Outbox(tracer);
@@ -95,6 +96,9 @@ rpc.exports = {
     // After the last hook is placed (its trampoline is Frida's memory too), before any following.
     const frida = fridaRanges();
     r.tracer.silentRanges = frida;
+    // Only the library: Interceptor's trampolines are reached by branches and run under Stalker
+    // (excluding them stops the follow a hook starts, seen on x86_64).
+    for (const range of frida) if (range.library) Stalker.exclude(range);
     r.modules.start();
     if (r.func !== null && !r.func.tryResolve()) r.func.deadline(r.options.funcTimeoutMs);
     const selected = selection(r.options);

@@ -5,6 +5,7 @@
  * of the record it covers. Targets lose their top 16 bits (tags, pointer authentication).
  */
 #include "emit.h"
+#include "syscalls.generated.h"
 
 /* sp at the instruction, from inside the prologue: the frame below the 128-byte red zone. */
 #define FRAME 176
@@ -43,6 +44,58 @@ st_classify (const cs_insn * insn)
     default:
       return ST_INSN_OTHER;
   }
+}
+
+/*
+ * A syscall, run here rather than by Stalker. Stalker (Frida 17) puts the path a clone's child
+ * takes on a page of its own, padding with up to 8 KB of code for one svc where it keeps 2 KB of
+ * room, and overruns its code slab into the next (seen here as its slab list overwritten with
+ * code); it also leaves the child of a clone3 (glibc's pthread_create) in the parent's code. As
+ * Stalker does for clone, the child of either leaves for the original code after the svc,
+ * unfollowed (the agent follows new threads itself), with x17, a scratch register, clobbered.
+ */
+static void
+put_syscall (GumArm64Writer * cw, const cs_insn * insn)
+{
+  gconstpointer parent = cw->code + 1;
+  gconstpointer child = cw->code + 2;
+
+  gum_arm64_writer_put_bytes (cw, insn->bytes, insn->size);
+  gum_arm64_writer_put_cbnz_reg_label (cw, ARM64_REG_X0, parent);
+  /* x0 is 0: the child of a clone, or any syscall that returned 0. x0 tells which, and is 0 again after. */
+  gum_arm64_writer_put_sub_reg_reg_imm (cw, ARM64_REG_X0, ARM64_REG_X8, ST_SYS_CLONE);
+  gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X0, child);
+  gum_arm64_writer_put_sub_reg_reg_imm (cw, ARM64_REG_X0, ARM64_REG_X8, ST_SYS_CLONE3);
+  gum_arm64_writer_put_cbz_reg_label (cw, ARM64_REG_X0, child);
+  gum_arm64_writer_put_mov_reg_reg (cw, ARM64_REG_X0, ARM64_REG_XZR);
+  gum_arm64_writer_put_b_label (cw, parent);
+  gum_arm64_writer_put_label (cw, child);
+  gum_arm64_writer_put_mov_reg_reg (cw, ARM64_REG_X0, ARM64_REG_XZR);
+  gum_arm64_writer_put_ldr_reg_address (cw, ARM64_REG_X17, insn->address + insn->size);
+  gum_arm64_writer_put_br_reg_no_auth (cw, ARM64_REG_X17);
+  gum_arm64_writer_put_label (cw, parent);
+}
+
+/*
+ * Gum strips pointer authentication codes only on Apple's arm64e: on arm64 Linux and Android a
+ * retaa or retab first authenticates the link register as the return itself would (autiasp,
+ * autibsp), and Stalker returns to the plain address.
+ */
+void
+st_keep (GumStalkerIterator * iterator, GumStalkerOutput * output, const cs_insn * insn, StInsnKind kind)
+{
+  GumArm64Writer * cw = output->writer.arm64;
+
+  if (kind == ST_INSN_SYSCALL)
+  {
+    put_syscall (cw, insn);
+    return;
+  }
+  if (insn->id == ARM64_INS_RETAA)
+    gum_arm64_writer_put_instruction (cw, 0xd50323bf); /* autiasp */
+  else if (insn->id == ARM64_INS_RETAB)
+    gum_arm64_writer_put_instruction (cw, 0xd50323ff); /* autibsp */
+  gum_stalker_iterator_keep (iterator);
 }
 
 guint64

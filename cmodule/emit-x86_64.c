@@ -29,6 +29,12 @@ st_classify (const cs_insn * insn)
   }
 }
 
+void
+st_keep (GumStalkerIterator * iterator, GumStalkerOutput * output, const cs_insn * insn, StInsnKind kind)
+{
+  gum_stalker_iterator_keep (iterator);
+}
+
 guint64
 st_direct_call_target (const cs_insn * insn)
 {

@@ -29,6 +29,11 @@ typedef enum
 #define ST_TARGET_WORD_AT G_STRUCT_OFFSET (StRecord, word[ST_REC_TARGET_WORD])
 
 StInsnKind st_classify (const cs_insn * insn);
+/*
+ * Keeps the instruction, after whatever records it: Stalker runs it, except where Stalker cannot
+ * run it as it is on this architecture (emit-arm64.c: authenticated returns, syscalls).
+ */
+void st_keep (GumStalkerIterator * iterator, GumStalkerOutput * output, const cs_insn * insn, StInsnKind kind);
 /* A call whose target is in the instruction itself: that target; otherwise 0. */
 guint64 st_direct_call_target (const cs_insn * insn);
 

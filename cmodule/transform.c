@@ -44,6 +44,7 @@ st_set_func_entry (guint64 entry)
   st_globals.func_entry = entry;
 }
 
+#ifdef ST_INSN_RECORDS
 /* --events insn: every register, so that the values later records carry rebuild the whole state. */
 static void
 write_insn_sync (StRing * ring, GumCpuContext * cpu, guint64 location, guint reason)
@@ -54,6 +55,16 @@ write_insn_sync (StRing * ring, GumCpuContext * cpu, guint64 location, guint rea
   ring->insn_synced = 1;
 }
 
+/* --events insn without --func: at the first block the thread runs. */
+static void
+on_insn_sync (GumCpuContext * cpu, gpointer user_data)
+{
+  StSite * site = user_data;
+  if (site->ring->recording && !site->ring->insn_synced)
+    write_insn_sync (site->ring, cpu, site->location, ST_INSN_SYNC_START);
+}
+#endif
+
 /* --func: recording opens at the function's entry; the outermost activation is the one that counts. */
 static void
 on_func_enter (GumCpuContext * cpu, gpointer user_data)
@@ -63,17 +74,10 @@ on_func_enter (GumCpuContext * cpu, gpointer user_data)
     return;
   ring->func_sp_not = ~st_cpu_sp (cpu);
   ring->recording = 1;
+#ifdef ST_INSN_RECORDS
   if ((st_globals.events & ST_EVENT_INSN) != 0)
     write_insn_sync (ring, cpu, st_globals.func_entry, ST_INSN_SYNC_FUNC_ENTER);
-}
-
-/* --events insn without --func: at the first block the thread runs. */
-static void
-on_insn_sync (GumCpuContext * cpu, gpointer user_data)
-{
-  StSite * site = user_data;
-  if (site->ring->recording && !site->ring->insn_synced)
-    write_insn_sync (site->ring, cpu, site->location, ST_INSN_SYNC_START);
+#endif
 }
 
 /* --insn-flags: instruction records carry the flags register where an instruction writes it. */
@@ -89,7 +93,10 @@ st_init (guint32 events, guint64 outbox_capacity)
 {
   const gpointer callouts[ST_GATE_COUNT] = {
     [ST_GATE_FUNC_ENTER] = on_func_enter, [ST_GATE_API_ENTER] = st_on_api_enter, [ST_GATE_API_RETURN] = st_on_api_return,
-    [ST_GATE_SYSCALL] = st_on_syscall, [ST_GATE_SYSRET] = st_on_sysret, [ST_GATE_INSN_SYNC] = on_insn_sync,
+    [ST_GATE_SYSCALL] = st_on_syscall, [ST_GATE_SYSRET] = st_on_sysret,
+#ifdef ST_INSN_RECORDS
+    [ST_GATE_INSN_SYNC] = on_insn_sync,
+#endif
   };
   StTracer * tracer;
 
@@ -352,7 +359,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
       guint64 target = st_direct_call_target (insn);
       if (target != 0 && !is_silent (target) && (st_globals.events & ST_EVENT_CALL) != 0 && open)
         st_emit_call (output, ring, insn);
-      gum_stalker_iterator_keep (iterator);
+      st_keep (iterator, output, insn, kind);
       continue;
     }
 
@@ -431,7 +438,7 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
     else if (kind == ST_INSN_EXCLUSIVE_END)
       exclusive = FALSE;
 
-    gum_stalker_iterator_keep (iterator);
+    st_keep (iterator, output, insn, kind);
   }
 
   /* Code placed here runs when Stalker ends a block early (not at a branch), before it continues with the next. */

@@ -249,8 +249,8 @@ function protocol() {
 /** The compiler's name for each architecture linux.json numbers syscalls for (Frida's TinyCC defines them too). */
 const ARCH_MACROS = { arm64: '__aarch64__', x64: '__x86_64__' };
 if (Object.keys(ARCH_MACROS).sort().join() !== [...agentArches].sort().join()) throw new Error('ARCH_MACROS must name each arch the agent records');
-/** What platform-frida.c calls by number. */
-const PLATFORM_SYSCALLS = ['close', 'fcntl', 'futex', 'getpid', 'gettid', 'mmap', 'munmap', 'pipe2', 'ppoll', 'process_vm_readv', 'rt_sigprocmask', 'tgkill', 'write'];
+/** What platform-frida.c calls by number, and the thread-creating syscalls emit-arm64.c runs itself. */
+const PLATFORM_SYSCALLS = ['clone', 'clone3', 'close', 'fcntl', 'futex', 'getpid', 'gettid', 'mmap', 'munmap', 'pipe2', 'ppoll', 'process_vm_readv', 'rt_sigprocmask', 'tgkill', 'write'];
 
 /*
  * Per architecture: the numbers of the syscalls platform-frida.c makes, and what the syscall

@@ -3,23 +3,13 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { runCli } from './helpers.js';
+import { closedPort, runCli } from './helpers.js';
 import { build, count, query, recordTrace, scratch, skip } from './live-harness.js';
 
 const MESSAGE = 'stalk-trace was here\n';
 const O_WRONLY_CREAT_TRUNC = 0o1 | 0o100 | 0o1000;
 const path = scratch('known-path.txt');
 let port = 0;
-
-/** A loopback port nothing listens on: one the kernel just gave out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: p } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return p;
-}
 
 before(async () => {
   if (skip) return;

@@ -4,7 +4,7 @@ import type { FuncSpec } from '../schema/protocol.generated.js';
 const OFFSET = /^0x[0-9a-f]+$/i;
 const NAME = /^[^\s!]+$/;
 
-/** --func SPEC: 0x1234 (offset in the main module), lib.so!0x1234, lib.so!name, or name. */
+/** --func SPEC: 0x1234 (offset in the main module; the agent refuses it in an Android app), lib.so!0x1234, lib.so!name, or name. */
 export function parseFuncSpec(text: string): FuncSpec {
   const bad = () => new UserError(`bad --func spec "${text}": expected 0xOFFSET, MODULE!0xOFFSET, MODULE!NAME or NAME`);
   const parts = text.split('!');

@@ -91,7 +91,7 @@ const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '
 /** `program`: the words after `-f PROGRAM`, which belong to the program (see splitProgramArgs). */
 export const recordCommand = (program: string[]): CommandModule<object, Args> => ({
   command: ['record [words..]', '$0'],
-  describe: 'Record what a target executes (the default command): stalk-trace -U -f com.app --func 0x1234',
+  describe: 'Record what a target executes (the default command): stalk-trace -U -f com.app --func libapp.so!0x1234',
   builder: (y) => (y as Argv<Args>)
     .positional('words', { type: 'string', array: true, hidden: true })
     .option('file', { alias: 'f', type: 'string', describe: 'spawn PROGRAM (or an app identifier on a device); last: everything after it is the program\'s arguments' })
