@@ -82,9 +82,9 @@ export class RecordDecoder {
 
   // A call's payload is read when asked: a field that may hold null would box every number stored in it.
 
-  /** A call's stack pointer at the call instruction; null before capture format 3. */
-  callSp(): number | null {
-    return this.callPayloads ? readU64(this.view, this.payloadAt + Payload.call.sp) : null;
+  /** A call's stack pointer at the call instruction; NaN, unlike any stack pointer, before capture format 3. */
+  callSp(): number {
+    return this.callPayloads ? readU64(this.view, this.payloadAt + Payload.call.sp) : NaN;
   }
 
   /** Where a call returns to: the address after its call instruction. */

@@ -180,13 +180,12 @@ export class Ingester {
       let depth = stacks.depth;
       let value = 0;
       // A call first closes what it shows was unwound, so its own cost is not theirs.
-      const sp = kind === Kind.call ? r.callSp() : null;
-      if (sp !== null) stacks.unwind(sp, t.cost);
+      if (kind === Kind.call) stacks.unwind(r.callSp(), t.cost);
       if (kind === costKind) t.cost++;
       switch (kind) {
         case Kind.call:
           value = locations.calleeId(target);
-          depth = stacks.call(value, r.callReturnAddress(), sp, t.cost);
+          depth = stacks.call(value, r.callReturnAddress(), r.callSp(), t.cost);
           events.call(value, t.tid, locationId, seq, depth);
           break;
         case Kind.ret:

@@ -12,7 +12,8 @@ export interface EdgeAggregate {
   total: number;
 }
 
-export interface StackFrame {
+/** An open frame as it is stored between ingests. */
+export interface StackFrameState {
   functionId: number;
   callerId: number;
   /** Where the call returns to: a return to this address closes the frame. */
@@ -21,11 +22,7 @@ export interface StackFrame {
   sp: number | null;
   entryCost: number;
   childCost: number;
-  stats: FunctionAggregate;
-  edge: EdgeAggregate;
 }
-
-export type StackFrameState = Pick<StackFrame, 'functionId' | 'callerId' | 'returnAddress' | 'sp' | 'entryCost' | 'childCost'>;
 
 /**
  * A call from further up the stack than this is taken for a switch to another stack (a signal
@@ -44,17 +41,28 @@ const STACK_SWITCH_BYTES = 1 << 30;
  * the thread's running count is passed in.
  */
 export class CallStacks {
-  readonly frames: StackFrame[] = [];
   readonly functions = new Map<number, FunctionAggregate>();
   readonly edges = new Map<number, Map<number, EdgeAggregate>>();
+  // The open frames from the bottom, a field per array, so that a call allocates nothing. Slots
+  // above the top keep the frame that last stood there: a call like it takes its aggregates.
+  private size = 0;
+  private functionId = new Float64Array(64);
+  private callerId = new Float64Array(64);
+  private returnAddress = new Float64Array(64);
+  /** NaN where the capture does not say. */
+  private sp = new Float64Array(64);
+  private entryCost = new Float64Array(64);
+  private childCost = new Float64Array(64);
+  private readonly stats: FunctionAggregate[] = [];
+  private readonly edge: EdgeAggregate[] = [];
 
-  private stats(functionId: number): FunctionAggregate {
+  private statsOf(functionId: number): FunctionAggregate {
     let s = this.functions.get(functionId);
     if (!s) this.functions.set(functionId, (s = { calls: 0, self: 0, total: 0, active: 0 }));
     return s;
   }
 
-  private edge(callerId: number, calleeId: number): EdgeAggregate {
+  private edgeOf(callerId: number, calleeId: number): EdgeAggregate {
     let out = this.edges.get(callerId);
     if (!out) this.edges.set(callerId, (out = new Map()));
     let e = out.get(calleeId);
@@ -64,60 +72,93 @@ export class CallStacks {
 
   /** Restores a frame left open by an earlier ingest. */
   restore(state: StackFrameState): void {
-    const stats = this.stats(state.functionId);
-    stats.active++;
-    this.frames.push({ ...state, stats, edge: this.edge(state.callerId, state.functionId) });
+    this.push(state.functionId, state.callerId, state.returnAddress, state.sp ?? NaN, state.entryCost);
+    this.childCost[this.size - 1] = state.childCost;
+    this.stats[this.size - 1].active++;
+  }
+
+  /** The open frames from the bottom, as they are stored. */
+  open(): StackFrameState[] {
+    return Array.from({ length: this.size }, (_, i) => ({
+      functionId: this.functionId[i], callerId: this.callerId[i], returnAddress: this.returnAddress[i],
+      sp: Number.isNaN(this.sp[i]) ? null : this.sp[i], entryCost: this.entryCost[i], childCost: this.childCost[i],
+    }));
   }
 
   get depth(): number {
-    return this.frames.length;
+    return this.size;
   }
 
-  /** Before a call made with stack pointer `sp`: closes the frames it shows were unwound. */
+  /** Before a call made with stack pointer `sp` (NaN: unknown): closes the frames it shows were unwound. */
   unwind(sp: number, cost: number): void {
-    const frames = this.frames;
-    for (let top = frames[frames.length - 1]; top?.sp != null && sp >= top.sp && sp - top.sp < STACK_SWITCH_BYTES; top = frames[frames.length - 1]) {
-      this.close(cost);
-    }
+    // Comparisons with NaN, where either stack pointer is unknown, are false.
+    while (this.size > 0 && sp >= this.sp[this.size - 1] && sp - this.sp[this.size - 1] < STACK_SWITCH_BYTES) this.close(cost);
   }
 
-  /** Opens a frame for a call made with stack pointer `sp` (null: unknown); returns the call's depth. */
-  call(functionId: number, returnAddress: number, sp: number | null, cost: number): number {
-    const frames = this.frames;
-    const callerId = frames.length > 0 ? frames[frames.length - 1].functionId : 0;
-    const stats = this.stats(functionId);
-    const edge = this.edge(callerId, functionId);
+  /** Opens a frame for a call made with stack pointer `sp` (NaN: unknown); returns the call's depth. */
+  call(functionId: number, returnAddress: number, sp: number, cost: number): number {
+    const at = this.push(functionId, this.size > 0 ? this.functionId[this.size - 1] : 0, returnAddress, sp, cost);
+    const stats = this.stats[at];
     stats.calls++;
     stats.active++;
-    edge.calls++;
-    frames.push({ functionId, callerId, returnAddress, sp, entryCost: cost, childCost: 0, stats, edge });
-    return frames.length - 1;
+    this.edge[at].calls++;
+    return at;
+  }
+
+  private push(functionId: number, callerId: number, returnAddress: number, sp: number, cost: number): number {
+    const at = this.size++;
+    if (at === this.sp.length) this.grow();
+    if (at >= this.stats.length || this.functionId[at] !== functionId || this.callerId[at] !== callerId) {
+      this.functionId[at] = functionId;
+      this.callerId[at] = callerId;
+      this.stats[at] = this.statsOf(functionId);
+      this.edge[at] = this.edgeOf(callerId, functionId);
+    }
+    this.returnAddress[at] = returnAddress;
+    this.sp[at] = sp;
+    this.entryCost[at] = cost;
+    this.childCost[at] = 0;
+    return at;
+  }
+
+  private grow(): void {
+    const grown = (a: Float64Array) => {
+      const b = new Float64Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.functionId = grown(this.functionId);
+    this.callerId = grown(this.callerId);
+    this.returnAddress = grown(this.returnAddress);
+    this.sp = grown(this.sp);
+    this.entryCost = grown(this.entryCost);
+    this.childCost = grown(this.childCost);
   }
 
   /** Closes the frame returning to `target` and those above it; returns the return's depth. */
   ret(target: number, cost: number): number {
-    const frames = this.frames;
-    let i = frames.length - 1;
-    while (i >= 0 && frames[i].returnAddress !== target) i--;
-    if (i < 0) return frames.length; // a return from a frame entered before the recording began
-    while (frames.length > i) this.close(cost);
+    let i = this.size - 1;
+    while (i >= 0 && this.returnAddress[i] !== target) i--;
+    if (i < 0) return this.size; // a return from a frame entered before the recording began
+    while (this.size > i) this.close(cost);
     return i;
   }
 
   /** Closes every open frame: the thread ended, or the trace did. */
   closeAll(cost: number): void {
-    while (this.frames.length > 0) this.close(cost);
+    while (this.size > 0) this.close(cost);
   }
 
   private close(cost: number): void {
-    const frame = this.frames.pop()!;
-    const total = cost - frame.entryCost;
-    frame.stats.self += total - frame.childCost;
-    if (frame.stats.active === 1) {
-      frame.stats.total += total;
-      frame.edge.total += total;
+    const at = --this.size;
+    const total = cost - this.entryCost[at];
+    const stats = this.stats[at];
+    stats.self += total - this.childCost[at];
+    if (stats.active === 1) {
+      stats.total += total;
+      this.edge[at].total += total;
     }
-    frame.stats.active--;
-    if (this.frames.length > 0) this.frames[this.frames.length - 1].childCost += total;
+    stats.active--;
+    if (at > 0) this.childCost[at - 1] += total;
   }
 }
