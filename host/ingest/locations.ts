@@ -50,7 +50,10 @@ export class Locations {
   calleeId(address: number): number {
     this.follow();
     const known = this.callees.get(address);
-    if (known >= 0) return known;
+    return known >= 0 ? known : this.resolveCallee(address);
+  }
+
+  private resolveCallee(address: number): number {
     let callee = this.id(address);
     const module = this.map.find(address);
     const symbol = module?.symbols.lookup(address - module.base);

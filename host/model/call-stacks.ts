@@ -1,3 +1,6 @@
+import { Kind } from '../schema/layout.generated.js';
+import type { ChunkEvents } from './chunk-events.js';
+
 /** Counts since the last flush for one function of one thread; frames hold on to it. */
 export interface FunctionAggregate {
   calls: number;
@@ -24,6 +27,16 @@ export interface StackFrameState {
   childCost: number;
 }
 
+/** One chunk's records as the call stacks read them, a typed array per field (the capture's decoded columns). */
+export interface CallRecords {
+  /** A return's target: the address it returns to. */
+  readonly targets: Float64Array;
+  /** A call's stack pointer, NaN where the capture does not say. */
+  readonly sps: Float64Array;
+  /** Where a call returns to. */
+  readonly returnAddresses: Float64Array;
+}
+
 /**
  * A call from further up the stack than this is taken for a switch to another stack (a signal
  * handler on its alternate stack, a coroutine), not an unwind: it closes nothing. One thread's
@@ -37,8 +50,8 @@ const STACK_SWITCH_BYTES = 1 << 30;
  * that was not followed, whose returns were never seen). A call closes every open frame whose
  * own call was made from a stack pointer at or above its own: those frames cannot be live any
  * more (a longjmp, an exception or a signal handler's return unwound past them), so calls made
- * from one frame always get one depth. Depth is the number of frames open. Cost is whatever the trace counts (instructions, blocks or calls):
- * the thread's running count is passed in.
+ * from one frame always get one depth. Depth is the number of frames open. Cost is whatever the
+ * trace counts (instructions, blocks or calls): the thread's running count is passed in.
  */
 export class CallStacks {
   readonly functions = new Map<number, FunctionAggregate>();
@@ -72,9 +85,12 @@ export class CallStacks {
 
   /** Restores a frame left open by an earlier ingest. */
   restore(state: StackFrameState): void {
-    this.push(state.functionId, state.callerId, state.returnAddress, state.sp ?? NaN, state.entryCost);
-    this.childCost[this.size - 1] = state.childCost;
-    this.stats[this.size - 1].active++;
+    const at = this.push(state.functionId, state.returnAddress, state.sp ?? NaN, state.entryCost);
+    this.callerId[at] = state.callerId;
+    this.stats[at] = this.statsOf(state.functionId);
+    this.edge[at] = this.edgeOf(state.callerId, state.functionId);
+    this.childCost[at] = state.childCost;
+    this.stats[at].active++;
   }
 
   /** The open frames from the bottom, as they are stored. */
@@ -85,19 +101,42 @@ export class CallStacks {
     }));
   }
 
-  get depth(): number {
-    return this.size;
+  /**
+   * Pairs one chunk's calls and returns, in order, and gives each of its events its depth; a
+   * call's value is its callee. Records of the cost's kind count one each. Returns the cost
+   * after the chunk.
+   */
+  pair(events: ChunkEvents, records: CallRecords, costKind: number, cost: number): number {
+    const { kinds, values, depths } = events;
+    const { targets, sps, returnAddresses } = records;
+    for (let i = 0; i < events.count; i++) {
+      const kind = kinds[i];
+      if (kind === Kind.call) {
+        // A call first closes what it shows was unwound, so its own cost is not theirs. Where
+        // either stack pointer is unknown (NaN) the comparisons are false.
+        const sp = sps[i];
+        while (this.size > 0 && sp >= this.sp[this.size - 1] && sp - this.sp[this.size - 1] < STACK_SWITCH_BYTES) this.close(cost);
+        if (kind === costKind) cost++;
+        depths[i] = this.call(values[i], returnAddresses[i], sp, cost);
+        continue;
+      }
+      if (kind === costKind) cost++;
+      depths[i] = kind === Kind.ret ? this.ret(targets[i], cost) : this.size;
+    }
+    return cost;
   }
 
-  /** Before a call made with stack pointer `sp` (NaN: unknown): closes the frames it shows were unwound. */
-  unwind(sp: number, cost: number): void {
-    // Comparisons with NaN, where either stack pointer is unknown, are false.
-    while (this.size > 0 && sp >= this.sp[this.size - 1] && sp - this.sp[this.size - 1] < STACK_SWITCH_BYTES) this.close(cost);
-  }
-
-  /** Opens a frame for a call made with stack pointer `sp` (NaN: unknown); returns the call's depth. */
-  call(functionId: number, returnAddress: number, sp: number, cost: number): number {
-    const at = this.push(functionId, this.size > 0 ? this.functionId[this.size - 1] : 0, returnAddress, sp, cost);
+  /** Opens a frame; returns the call's depth. */
+  private call(functionId: number, returnAddress: number, sp: number, cost: number): number {
+    const at = this.size;
+    const callerId = at > 0 ? this.functionId[at - 1] : 0;
+    const known = at < this.stats.length && this.functionId[at] === functionId && this.callerId[at] === callerId;
+    this.push(functionId, returnAddress, sp, cost);
+    if (!known) {
+      this.callerId[at] = callerId;
+      this.stats[at] = this.statsOf(functionId);
+      this.edge[at] = this.edgeOf(callerId, functionId);
+    }
     const stats = this.stats[at];
     stats.calls++;
     stats.active++;
@@ -105,15 +144,11 @@ export class CallStacks {
     return at;
   }
 
-  private push(functionId: number, callerId: number, returnAddress: number, sp: number, cost: number): number {
+  /** Pushes a frame; its caller, aggregates and child cost are the caller's to set. */
+  private push(functionId: number, returnAddress: number, sp: number, cost: number): number {
     const at = this.size++;
     if (at === this.sp.length) this.grow();
-    if (at >= this.stats.length || this.functionId[at] !== functionId || this.callerId[at] !== callerId) {
-      this.functionId[at] = functionId;
-      this.callerId[at] = callerId;
-      this.stats[at] = this.statsOf(functionId);
-      this.edge[at] = this.edgeOf(callerId, functionId);
-    }
+    this.functionId[at] = functionId;
     this.returnAddress[at] = returnAddress;
     this.sp[at] = sp;
     this.entryCost[at] = cost;
@@ -136,7 +171,7 @@ export class CallStacks {
   }
 
   /** Closes the frame returning to `target` and those above it; returns the return's depth. */
-  ret(target: number, cost: number): number {
+  private ret(target: number, cost: number): number {
     let i = this.size - 1;
     while (i >= 0 && this.returnAddress[i] !== target) i--;
     if (i < 0) return this.size; // a return from a frame entered before the recording began
