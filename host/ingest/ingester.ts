@@ -161,6 +161,7 @@ export class Ingester {
     this.chunkEvents.reset(count);
     const insnSeq = this.insns.seq;
     this.resolve(t, chunk.firstSeq);
+    this.blocks.chunk(this.records, this.chunkEvents.locationIds);
     t.cost = t.stacks.pair(this.chunkEvents, this.records, this.costKind, t.cost);
     this.events.write(chunk, this.chunkEvents, insnSeq);
     t.events += count;
@@ -190,6 +191,7 @@ export class Ingester {
       if (kind === Kind.call) events.values[i] = locations.calleeId(targets[i]);
       else if (kind === Kind.ret) events.values[i] = locations.id(targets[i]);
       else if (kind === Kind.exec) events.values[i] = 0;
+      else if (kind === Kind.block || kind === Kind.compile) events.values[i] = targets[i] - addresses[i];
       else events.values[i] = this.value(t, i, firstSeq + i, locationId);
     }
   }
@@ -203,18 +205,12 @@ export class Ingester {
     else this.insns.sync(t, r);
   }
 
-  /** The value of record `i`, event `seq`, of a kind other than call, ret and exec. */
+  /** The value of record `i`, event `seq`, of a kind other than call, ret, exec, block and compile. */
   private value(t: ThreadState, i: number, seq: number, locationId: number): number {
     const r = this.records;
     r.select(i);
     const { kind, location: address, target } = r;
     switch (kind) {
-      case Kind.block:
-        this.blocks.executed(locationId, address, target);
-        return target - address;
-      case Kind.compile:
-        this.blocks.compiled(locationId, address, target, r.compiledCode());
-        return target - address;
       case Kind.syscall:
         return this.syscalls.call(t.tid, seq, locationId, target, r);
       case Kind.sysret:
