@@ -1,11 +1,11 @@
 // A Map keyed by a 48-bit address boxes the address (it is no small integer) and hashes it on
 // every lookup; the ingest looks one up for nearly every event. This table keeps the keys in a
-// Float64Array and probes it directly, allocating nothing.
+// Float64Array and probes it directly, allocating nothing. Any integer key in [0, 2^53) works.
 
 const TWO_32 = 4294967296;
 const EMPTY = -1;
 
-/** Address -> non-negative integer id (below 2^32), open addressing with linear probing. */
+/** Address (or other integer key) -> non-negative integer id below 2^32, open addressing with linear probing. */
 export class AddressTable {
   private keys = new Float64Array(0);
   private values = new Uint32Array(0);

@@ -43,35 +43,55 @@ export class RecordDecoder {
 
   /** Decodes the chunk's records into the columns; returns how many. */
   decode(chunk: Chunk): number {
-    const v = (this.view = chunk.records);
+    this.view = chunk.records;
     const count = chunk.recordCount;
     if (this.kinds.length < count) this.grow(Math.max(count, this.kinds.length * 2));
-    const { kinds, locations, targets, sps, returnAddresses, starts, callPayloads } = this;
     const end = chunk.slotCount * SLOT_SIZE;
+    const at = this.fill(count, end);
+    if (at < end) {
+      const next = this.recordEnd(at);
+      throw new ChunkError(next > end ? overruns(at) : 'chunk holds more records than its header says', 0);
+    }
+    this.starts[count] = end;
+    return (this.count = count);
+  }
+
+  /**
+   * Decodes the chunk's first `count` records, which must end by byte `end`; returns where they
+   * end. Nothing but the return follows the loop: V8 compiles a long loop while it first runs,
+   * before any code after it has run, and code after it that had not run would throw that
+   * compiled loop away at the end of every chunk.
+   */
+  private fill(count: number, end: number): number {
+    const { view: v, kinds, locations, targets, sps, returnAddresses, starts, callPayloads } = this;
     let at = 0;
-    let i = 0;
-    for (; at < end; i++) {
+    for (let i = 0; i < count; i++) {
+      if (at >= end) throw new ChunkError('chunk holds fewer records than its header says', 0);
+      const next = this.recordEnd(at);
+      if (next > end) throw new ChunkError(overruns(at), 0);
       const kind = v.getUint8(at + RingRecord.kind);
-      const aux = v.getUint8(at + RingRecord.aux);
-      // Before capture format 3 a call had no payload, and aux was its instruction's length.
-      const next = at + (kind === Kind.call && !callPayloads ? 1 : 1 + aux) * SLOT_SIZE;
-      if (next > end) throw new ChunkError(`record at slot ${at / SLOT_SIZE} overruns its chunk`, 0);
-      if (i === count) throw new ChunkError('chunk holds more records than its header says', 0);
       const location = readU48(v, at + RingRecord.location);
       kinds[i] = kind;
       locations[i] = location;
       targets[i] = readU48(v, at + RingRecord.target);
       starts[i] = at;
-      if (kind === Kind.call) {
-        const payload = at + SLOT_SIZE;
-        sps[i] = callPayloads ? readU64(v, payload + Payload.call.sp) : NaN;
-        returnAddresses[i] = location + (callPayloads ? v.getUint8(payload + Payload.call.length) : aux);
+      // Stored apart in each branch: a number chosen between a read and NaN would be boxed.
+      if (kind === Kind.call && callPayloads) {
+        sps[i] = readU64(v, at + SLOT_SIZE + Payload.call.sp);
+        returnAddresses[i] = location + v.getUint8(at + SLOT_SIZE + Payload.call.length);
+      } else if (kind === Kind.call) {
+        sps[i] = NaN;
+        returnAddresses[i] = location + v.getUint8(at + RingRecord.aux);
       }
       at = next;
     }
-    if (i !== count) throw new ChunkError('chunk holds fewer records than its header says', 0);
-    starts[count] = end;
-    return (this.count = count);
+    return at;
+  }
+
+  /** Where the record starting at byte `at` ends: before capture format 3 a call had no payload, and aux was its instruction's length. */
+  private recordEnd(at: number): number {
+    const slots = this.view.getUint8(at + RingRecord.kind) === Kind.call && !this.callPayloads ? 1 : 1 + this.view.getUint8(at + RingRecord.aux);
+    return at + slots * SLOT_SIZE;
   }
 
   private grow(size: number): void {
@@ -107,6 +127,8 @@ export class RecordDecoder {
     return Buffer.from(this.view.buffer, this.view.byteOffset + this.payloadAt, Math.min(this.target - this.location, MAX_PAYLOAD_BYTES));
   }
 }
+
+const overruns = (at: number) => `record at slot ${at / SLOT_SIZE} overruns its chunk`;
 
 /** Slots a record with a payload of `bytes` takes: its own, and the payload's padded to whole slots. */
 export function recordSlots(payloadBytes: number): number {
