@@ -172,30 +172,30 @@ export class Ingester {
   /** Gives each record of the chunk its event's kind, location and value, and stores what other tables keep of it. */
   private resolve(t: ThreadState, firstSeq: number): void {
     const { kinds, locations: addresses, targets } = this.records;
-    const events = this.chunkEvents;
+    const { count, kinds: eventKinds, locationIds, values, insnSeqs } = this.chunkEvents;
     const locations = this.locations;
     const counts = t.kinds;
-    for (let i = 0; i < events.count; i++) {
+    for (let i = 0; i < count; i++) {
       const kind = kinds[i];
       counts[kind]++;
       if (kind === Kind.insn || kind === Kind.insnopen || kind === Kind.insnlayout || kind === Kind.insnsync) {
-        // Instructions are stored in their own tables, not among the events.
         this.insn(t, i);
-        events.kinds[i] = NOT_AN_EVENT;
-        events.insnSeqs[i] = this.insns.seq;
+        eventKinds[i] = NOT_AN_EVENT;
+        insnSeqs[i] = this.insns.seq;
         continue;
       }
       const locationId = locations.id(addresses[i]);
-      events.kinds[i] = kind;
-      events.locationIds[i] = locationId;
-      if (kind === Kind.call) events.values[i] = locations.calleeId(targets[i]);
-      else if (kind === Kind.ret) events.values[i] = locations.id(targets[i]);
-      else if (kind === Kind.exec) events.values[i] = 0;
-      else if (kind === Kind.block || kind === Kind.compile) events.values[i] = targets[i] - addresses[i];
-      else events.values[i] = this.value(t, i, firstSeq + i, locationId);
+      eventKinds[i] = kind;
+      locationIds[i] = locationId;
+      if (kind === Kind.call) values[i] = locations.calleeId(targets[i]);
+      else if (kind === Kind.ret) values[i] = locations.id(targets[i]);
+      else if (kind === Kind.exec) values[i] = 0;
+      else if (kind === Kind.block || kind === Kind.compile) values[i] = targets[i] - addresses[i];
+      else values[i] = this.value(t, i, firstSeq + i, locationId);
     }
   }
 
+  /** Instruction record `i`: stored in the instruction tables, not among the events. */
   private insn(t: ThreadState, i: number): void {
     const r = this.records;
     r.select(i);
