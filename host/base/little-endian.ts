@@ -12,12 +12,15 @@ export function readU64(v: DataView, at: number): number {
   return v.getUint32(at + 4, true) * TWO_32 + v.getUint32(at, true);
 }
 
+// The setters keep their value modulo 2^16 or 2^32 themselves: a `%` here would be a
+// floating-point remainder, slower than the rest of the write.
+
 export function writeU48(v: DataView, at: number, value: number): void {
-  v.setUint32(at, value % TWO_32, true);
+  v.setUint32(at, value, true);
   v.setUint16(at + 4, Math.floor(value / TWO_32), true);
 }
 
 export function writeU64(v: DataView, at: number, value: number): void {
-  v.setUint32(at, value % TWO_32, true);
+  v.setUint32(at, value, true);
   v.setUint32(at + 4, Math.floor(value / TWO_32), true);
 }

@@ -11,11 +11,25 @@ RingRecordType satisfies { location: 'u48'; kind: 'u8'; aux: 'u8'; target: 'u48'
 const NO_RECORDS = new DataView(new ArrayBuffer(0));
 
 /**
- * Walks one chunk's records in place: next() moves to the following record and sets the fields,
- * so a loop over millions of records allocates nothing for them. It checks that each record fits
- * in its chunk and that the chunk holds as many records as its header says.
+ * Decodes one chunk's records into columns, a typed array per field, so the ingest's passes over
+ * them allocate nothing and never box a 48-bit address into a heap number to hand it on. It
+ * checks that each record fits in its chunk and that the chunk holds as many records as its
+ * header says. select() makes one record current, for the kinds read from their payloads.
  */
 export class RecordDecoder {
+  /** Records in the chunk last decoded. */
+  count = 0;
+  kinds = new Uint8Array(0);
+  locations = new Float64Array(0);
+  targets = new Float64Array(0);
+  /** A call's stack pointer, NaN (unlike any) before capture format 3; other kinds' entries are stale. */
+  sps = new Float64Array(0);
+  /** Where a call returns to: the address after its call instruction; other kinds' entries are stale. */
+  returnAddresses = new Float64Array(0);
+  /** Byte in the chunk where each record starts, and after the last, where the chunk ends. */
+  private starts = new Int32Array(1);
+
+  // The current record.
   kind = 0;
   location = 0;
   target = 0;
@@ -23,19 +37,79 @@ export class RecordDecoder {
   view: DataView = NO_RECORDS;
   payloadAt = 0;
   payloadEnd = 0;
-  private aux = 0;
-  private at = 0;
-  private end = 0;
-  private left = 0;
 
   /** `callPayloads`: capture format 3 on, where calls carry a payload (callsCarryStackPointer). */
   constructor(private readonly callPayloads: boolean) {}
 
-  start(chunk: Chunk): void {
+  /** Decodes the chunk's records into the columns; returns how many. */
+  decode(chunk: Chunk): number {
     this.view = chunk.records;
-    this.at = 0;
-    this.end = chunk.slotCount * SLOT_SIZE;
-    this.left = chunk.recordCount;
+    const count = chunk.recordCount;
+    if (this.kinds.length < count) this.grow(Math.max(count, this.kinds.length * 2));
+    const end = chunk.slotCount * SLOT_SIZE;
+    const at = this.fill(count, end);
+    if (at < end) {
+      const next = this.recordEnd(at);
+      throw new ChunkError(next > end ? overruns(at) : 'chunk holds more records than its header says', 0);
+    }
+    this.starts[count] = end;
+    return (this.count = count);
+  }
+
+  /**
+   * Decodes the chunk's first `count` records, which must end by byte `end`; returns where they
+   * end. Nothing but the return follows the loop: V8 compiles a long loop while it first runs,
+   * before any code after it has run, and code after it that had not run would throw that
+   * compiled loop away at the end of every chunk.
+   */
+  private fill(count: number, end: number): number {
+    const { view: v, kinds, locations, targets, sps, returnAddresses, starts, callPayloads } = this;
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      if (at >= end) throw new ChunkError('chunk holds fewer records than its header says', 0);
+      const next = this.recordEnd(at);
+      if (next > end) throw new ChunkError(overruns(at), 0);
+      const kind = v.getUint8(at + RingRecord.kind);
+      const location = readU48(v, at + RingRecord.location);
+      kinds[i] = kind;
+      locations[i] = location;
+      targets[i] = readU48(v, at + RingRecord.target);
+      starts[i] = at;
+      // Stored apart in each branch: a number chosen between a read and NaN would be boxed.
+      if (kind === Kind.call && callPayloads) {
+        sps[i] = readU64(v, at + SLOT_SIZE + Payload.call.sp);
+        returnAddresses[i] = location + v.getUint8(at + SLOT_SIZE + Payload.call.length);
+      } else if (kind === Kind.call) {
+        sps[i] = NaN;
+        returnAddresses[i] = location + v.getUint8(at + RingRecord.aux);
+      }
+      at = next;
+    }
+    return at;
+  }
+
+  /** Where the record starting at byte `at` ends: before capture format 3 a call had no payload, and aux was its instruction's length. */
+  private recordEnd(at: number): number {
+    const slots = this.view.getUint8(at + RingRecord.kind) === Kind.call && !this.callPayloads ? 1 : 1 + this.view.getUint8(at + RingRecord.aux);
+    return at + slots * SLOT_SIZE;
+  }
+
+  private grow(size: number): void {
+    this.kinds = new Uint8Array(size);
+    this.locations = new Float64Array(size);
+    this.targets = new Float64Array(size);
+    this.sps = new Float64Array(size);
+    this.returnAddresses = new Float64Array(size);
+    this.starts = new Int32Array(size + 1);
+  }
+
+  /** Makes record `i` of the chunk current. */
+  select(i: number): void {
+    this.kind = this.kinds[i];
+    this.location = this.locations[i];
+    this.target = this.targets[i];
+    this.payloadAt = this.starts[i] + SLOT_SIZE;
+    this.payloadEnd = this.starts[i + 1];
   }
 
   /** The current record's first slot in its chunk, for messages. */
@@ -48,55 +122,13 @@ export class RecordDecoder {
     if (this.payloadAt + bytes > this.payloadEnd) throw new ChunkError('a record payload is shorter than its kind needs', 0);
   }
 
-  next(): boolean {
-    const at = this.at;
-    if (at >= this.end) return this.atEnd();
-    const v = this.view;
-    const kind = v.getUint8(at + RingRecord.kind);
-    const aux = v.getUint8(at + RingRecord.aux);
-    // Before capture format 3 a call had no payload, and aux was its instruction's length.
-    const end = at + (kind === Kind.call && !this.callPayloads ? 1 : 1 + aux) * SLOT_SIZE;
-    if (end > this.end || this.left === 0) this.refuse(at, end);
-    this.left--;
-    this.kind = kind;
-    this.aux = aux;
-    this.location = readU48(v, at + RingRecord.location);
-    this.target = readU48(v, at + RingRecord.target);
-    this.payloadAt = at + SLOT_SIZE;
-    this.at = this.payloadEnd = end;
-    return true;
-  }
-
-  // Checks that fail are kept out of next(), so that it stays small enough to be inlined in the ingest loop.
-
-  /** Every slot is read: the chunk must have held as many records as its header says. */
-  private atEnd(): false {
-    if (this.left !== 0) throw new ChunkError('chunk holds fewer records than its header says', 0);
-    return false;
-  }
-
-  private refuse(at: number, end: number): never {
-    if (end > this.end) throw new ChunkError(`record at slot ${at / SLOT_SIZE} overruns its chunk`, 0);
-    throw new ChunkError('chunk holds more records than its header says', 0);
-  }
-
-  // A call's payload is read when asked: a field that may hold null would box every number stored in it.
-
-  /** A call's stack pointer at the call instruction; null before capture format 3. */
-  callSp(): number | null {
-    return this.callPayloads ? readU64(this.view, this.payloadAt + Payload.call.sp) : null;
-  }
-
-  /** Where a call returns to: the address after its call instruction. */
-  callReturnAddress(): number {
-    return this.location + (this.callPayloads ? this.view.getUint8(this.payloadAt + Payload.call.length) : this.aux);
-  }
-
   /** A compile record's payload: the block's code, its first MAX_PAYLOAD_BYTES where it is longer. Valid while the chunk is. */
   compiledCode(): Buffer {
     return Buffer.from(this.view.buffer, this.view.byteOffset + this.payloadAt, Math.min(this.target - this.location, MAX_PAYLOAD_BYTES));
   }
 }
+
+const overruns = (at: number) => `record at slot ${at / SLOT_SIZE} overruns its chunk`;
 
 /** Slots a record with a payload of `bytes` takes: its own, and the payload's padded to whole slots. */
 export function recordSlots(payloadBytes: number): number {

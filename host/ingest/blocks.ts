@@ -1,3 +1,6 @@
+import { Kind } from '../schema/layout.generated.js';
+import { AddressTable } from '../base/address-table.js';
+import type { RecordDecoder } from '../capture/ring-records.js';
 import type { BlockWriter } from '../store/block-writer.js';
 
 interface BlockState {
@@ -14,27 +17,49 @@ const keyOf = (locationId: number, size: number) => locationId * 65536 + size;
  * counted between flushes. Blocks an earlier ingest stored are known again.
  */
 export class Blocks {
-  private readonly known = new Map<number, BlockState>();
+  /** Key -> where the block is in `states`, which keeps the order blocks were first seen in. */
+  private readonly index = new AddressTable();
+  private readonly states: BlockState[] = [];
 
   constructor(private readonly writer: BlockWriter) {
-    for (const b of writer.stored()) this.known.set(keyOf(b.locationId, b.size), { id: b.id, code: b.code, executions: 0 });
+    for (const b of writer.stored()) this.keep(keyOf(b.locationId, b.size), { id: b.id, code: b.code, executions: 0 });
   }
 
-  /** A block ran. */
-  executed(locationId: number, start: number, end: number): void {
-    const key = keyOf(locationId, end - start);
-    let b = this.known.get(key);
-    if (!b) {
-      b = { id: this.writer.block(locationId, start, end, null), code: null, executions: 0 };
-      this.known.set(key, b);
+  private keep(key: number, b: BlockState): void {
+    const at = this.index.get(key);
+    if (at >= 0) this.states[at] = b;
+    else {
+      this.index.set(key, this.states.length);
+      this.states.push(b);
     }
-    b.executions++;
+  }
+
+  /** The chunk's block and compile records, in order; `locationIds`: each record's location. */
+  chunk(r: RecordDecoder, locationIds: Uint32Array): void {
+    const { kinds, locations, targets } = r;
+    for (let i = 0; i < r.count; i++) {
+      const kind = kinds[i];
+      if (kind === Kind.block) {
+        const at = this.index.get(keyOf(locationIds[i], targets[i] - locations[i]));
+        if (at >= 0) this.states[at].executions++;
+        else this.firstRun(locationIds[i], locations[i], targets[i]);
+      } else if (kind === Kind.compile) {
+        r.select(i);
+        this.compiled(locationIds[i], r.location, r.target, r.compiledCode());
+      }
+    }
+  }
+
+  /** A block ran that no compile record sent first. */
+  private firstRun(locationId: number, start: number, end: number): void {
+    this.keep(keyOf(locationId, end - start), { id: this.writer.block(locationId, start, end, null), code: null, executions: 1 });
   }
 
   /** Keeps a block's code once; code that changed at the same address (JIT) becomes a new block. */
-  compiled(locationId: number, start: number, end: number, code: Buffer): void {
+  private compiled(locationId: number, start: number, end: number, code: Buffer): void {
     const key = keyOf(locationId, end - start);
-    const known = this.known.get(key);
+    const at = this.index.get(key);
+    const known = at >= 0 ? this.states[at] : undefined;
     if (known?.code?.equals(code)) return;
     if (known && known.code === null) {
       known.code = Buffer.from(code);
@@ -44,12 +69,12 @@ export class Blocks {
     const kept = Buffer.from(code);
     const b = { id: this.writer.block(locationId, start, end, kept), code: kept, executions: 0 };
     if (known) this.flushOne(known);
-    this.known.set(key, b);
+    this.keep(key, b);
   }
 
   /** Adds the executions counted since the last flush. */
   flush(): void {
-    for (const b of this.known.values()) this.flushOne(b);
+    for (const b of this.states) this.flushOne(b);
   }
 
   private flushOne(b: BlockState): void {

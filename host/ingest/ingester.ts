@@ -17,6 +17,7 @@ import { LocationWriter } from '../store/location-writer.js';
 import { ModuleWriter } from '../store/module-writer.js';
 import { InsnWriter } from '../store/insn-writer.js';
 import { registerSet } from '../model/registers.js';
+import { ChunkEvents, NOT_AN_EVENT } from '../model/chunk-events.js';
 import { storedPrototypes } from '../symbols/prototypes.js';
 import { FrameDamage } from './frame-damage.js';
 import { Locations } from './locations.js';
@@ -48,6 +49,7 @@ export class Ingester {
   private readonly apis: ApiCalls;
   private readonly insns: Insns;
   private readonly records: RecordDecoder;
+  private readonly chunkEvents = new ChunkEvents();
   /** The record kind the trace's cost unit counts. */
   private costKind: number;
   private hasTrace: boolean;
@@ -148,88 +150,81 @@ export class Ingester {
     return true;
   }
 
-  /** The hot path: every record of the chunk, resolved, paired and counted, then stored as events. */
+  /**
+   * The hot path, a pass each over the chunk's records: each resolved and counted, then calls and
+   * returns paired on the thread's stack, then all stored as events.
+   */
   private store(t: ThreadState, chunk: Chunk): void {
     t.firstSeen ??= chunk.timestampNs;
     t.lastSeen = chunk.timestampNs;
-    const r = this.records;
-    const events = this.events;
+    const count = this.records.decode(chunk);
+    this.chunkEvents.reset(count);
+    const insnSeq = this.insns.seq;
+    this.resolve(t, chunk.firstSeq);
+    this.blocks.chunk(this.records, this.chunkEvents.locationIds);
+    t.cost = t.stacks.pair(this.chunkEvents, this.records, this.costKind, t.cost);
+    this.events.write(chunk, this.chunkEvents, insnSeq);
+    t.events += count;
+    this.storedEvents += count;
+    t.nextSeq = chunk.firstSeq + count;
+  }
+
+  /** Gives each record of the chunk its event's kind, location and value, and stores what other tables keep of it. */
+  private resolve(t: ThreadState, firstSeq: number): void {
+    const { kinds, locations: addresses, targets } = this.records;
+    const { count, kinds: eventKinds, locationIds, values, insnSeqs } = this.chunkEvents;
     const locations = this.locations;
-    const stacks = t.stacks;
-    const kinds = t.kinds;
-    const costKind = this.costKind;
-    const insns = this.insns;
-    let seq = chunk.firstSeq;
-    r.start(chunk);
-    events.beginChunk(chunk, insns.seq);
-    while (r.next()) {
-      const kind = r.kind;
+    const counts = t.kinds;
+    for (let i = 0; i < count; i++) {
+      const kind = kinds[i];
+      counts[kind]++;
       if (kind === Kind.insn || kind === Kind.insnopen || kind === Kind.insnlayout || kind === Kind.insnsync) {
-        // Instructions are stored in their own tables, not among the events.
-        if (kind === Kind.insn) insns.run(t, r);
-        else if (kind === Kind.insnopen) t.missing++; // a run drained before it ended: its values are incomplete
-        else if (kind === Kind.insnlayout) insns.layout(t, r);
-        else insns.sync(t, r);
-        kinds[kind]++;
-        events.skip(++seq, insns.seq);
+        this.insn(t, i);
+        eventKinds[i] = NOT_AN_EVENT;
+        insnSeqs[i] = this.insns.seq;
         continue;
       }
-      const address = r.location;
-      const target = r.target;
-      const locationId = locations.id(address);
-      let depth = stacks.depth;
-      let value = 0;
-      // A call first closes what it shows was unwound, so its own cost is not theirs.
-      const sp = kind === Kind.call ? r.callSp() : null;
-      if (sp !== null) stacks.unwind(sp, t.cost);
-      if (kind === costKind) t.cost++;
-      switch (kind) {
-        case Kind.call:
-          value = locations.calleeId(target);
-          depth = stacks.call(value, r.callReturnAddress(), sp, t.cost);
-          events.call(value, t.tid, locationId, seq, depth);
-          break;
-        case Kind.ret:
-          value = locations.id(target);
-          depth = stacks.ret(target, t.cost);
-          break;
-        case Kind.exec:
-          break;
-        case Kind.block:
-          value = target - address;
-          this.blocks.executed(locationId, address, target);
-          break;
-        case Kind.compile:
-          value = target - address;
-          this.blocks.compiled(locationId, address, target, r.compiledCode());
-          break;
-        case Kind.syscall:
-          value = this.syscalls.call(t.tid, seq, locationId, target, r);
-          break;
-        case Kind.sysret:
-          value = this.syscalls.ret(t.tid, seq, target, r);
-          break;
-        case Kind.apicall:
-          value = this.apis.call(t.tid, seq, address, locationId, target, r);
-          break;
-        case Kind.apiret:
-          value = this.apis.ret(t.tid, seq, address, target, r);
-          break;
-        case Kind.stall:
-          value = target;
-          t.stallNs += target;
-          break;
-        default:
-          throw new ChunkError(`unknown record kind ${kind} at slot ${r.slot}`, 0);
-      }
-      kinds[kind]++;
-      events.event(kind, depth, locationId, value);
-      seq++;
+      const locationId = locations.id(addresses[i]);
+      eventKinds[i] = kind;
+      locationIds[i] = locationId;
+      if (kind === Kind.call) values[i] = locations.calleeId(targets[i]);
+      else if (kind === Kind.ret) values[i] = locations.id(targets[i]);
+      else if (kind === Kind.exec) values[i] = 0;
+      else if (kind === Kind.block || kind === Kind.compile) values[i] = targets[i] - addresses[i];
+      else values[i] = this.value(t, i, firstSeq + i, locationId);
     }
-    events.endChunk();
-    t.events += chunk.recordCount;
-    this.storedEvents += chunk.recordCount;
-    t.nextSeq = seq;
+  }
+
+  /** Instruction record `i`: stored in the instruction tables, not among the events. */
+  private insn(t: ThreadState, i: number): void {
+    const r = this.records;
+    r.select(i);
+    if (r.kind === Kind.insn) this.insns.run(t, r);
+    else if (r.kind === Kind.insnopen) t.missing++; // a run drained before it ended: its values are incomplete
+    else if (r.kind === Kind.insnlayout) this.insns.layout(t, r);
+    else this.insns.sync(t, r);
+  }
+
+  /** The value of record `i`, event `seq`, of a kind other than call, ret, exec, block and compile. */
+  private value(t: ThreadState, i: number, seq: number, locationId: number): number {
+    const r = this.records;
+    r.select(i);
+    const { kind, location: address, target } = r;
+    switch (kind) {
+      case Kind.syscall:
+        return this.syscalls.call(t.tid, seq, locationId, target, r);
+      case Kind.sysret:
+        return this.syscalls.ret(t.tid, seq, target, r);
+      case Kind.apicall:
+        return this.apis.call(t.tid, seq, address, locationId, target, r);
+      case Kind.apiret:
+        return this.apis.ret(t.tid, seq, address, target, r);
+      case Kind.stall:
+        t.stallNs += target;
+        return target;
+      default:
+        throw new ChunkError(`unknown record kind ${kind} at slot ${r.slot}`, 0);
+    }
   }
 
   /** Writes what is gathered in memory, and how far the capture is stored. */

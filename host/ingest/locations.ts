@@ -1,3 +1,4 @@
+import { AddressTable } from '../base/address-table.js';
 import { LocationWriter, type Resolution } from '../store/location-writer.js';
 import type { ModuleInstance, ModuleMap } from '../symbols/module-map.js';
 import { pltTarget } from '../symbols/host-symbols.js';
@@ -10,7 +11,9 @@ const hex = (n: number) => `0x${n.toString(16)}`;
  */
 export class Locations {
   /** address -> id under the map's current epoch; emptied when the map changes. */
-  private current = new Map<number, number>();
+  private readonly current = new AddressTable();
+  /** Call target -> the callee's location id (a PLT stub's is its function's), under the current epoch. */
+  private readonly callees = new AddressTable();
   /** module id (0: no module) -> address -> id, kept across epochs. */
   private readonly byModule = new Map<number, Map<number, number>>();
   private epoch: number;
@@ -26,27 +29,32 @@ export class Locations {
     return cache;
   }
 
-  id(address: number): number {
-    if (this.epoch !== this.map.epoch) {
-      this.current = new Map();
-      this.stubs = new Map();
-      this.epoch = this.map.epoch;
-    }
-    return this.current.get(address) ?? this.resolve(address);
+  /** Forgets what was resolved against an earlier map. */
+  private follow(): void {
+    if (this.epoch === this.map.epoch) return;
+    this.current.clear();
+    this.callees.clear();
+    this.epoch = this.map.epoch;
   }
 
-  /** PLT stub location id -> the function's location id it reaches, under the current epoch. */
-  private stubs = new Map<number, number>();
+  id(address: number): number {
+    this.follow();
+    const id = this.current.get(address);
+    return id >= 0 ? id : this.resolve(address);
+  }
 
   /**
    * A call's callee: the function itself where the call went to a PLT stub (`write@plt` reaches
    * libc.so.6!write), found by name among the other modules mapped now; otherwise the target.
    */
   calleeId(address: number): number {
-    const id = this.id(address);
-    const known = this.stubs.get(id);
-    if (known !== undefined) return known;
-    let callee = id;
+    this.follow();
+    const known = this.callees.get(address);
+    return known >= 0 ? known : this.resolveCallee(address);
+  }
+
+  private resolveCallee(address: number): number {
+    let callee = this.id(address);
     const module = this.map.find(address);
     const symbol = module?.symbols.lookup(address - module.base);
     const name = symbol !== undefined && symbol.delta === 0 ? pltTarget(symbol.name) : null;
@@ -54,7 +62,7 @@ export class Locations {
       const reached = this.map.addressOf(name, module!);
       if (reached !== undefined) callee = this.id(reached);
     }
-    this.stubs.set(id, callee);
+    this.callees.set(address, callee);
     return callee;
   }
 

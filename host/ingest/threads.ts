@@ -82,7 +82,7 @@ export class Threads {
           e.calls = e.total = 0;
         }
       }
-      this.openFrames.save(t.tid, t.stacks.frames);
+      this.openFrames.save(t.tid, t.stacks.open());
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
-import { StoredCall, StoredCallType, StoredEvent, StoredEventType } from '../schema/layout.generated.js';
+import { Kind, StoredCall, StoredCallType, StoredEvent, StoredEventType } from '../schema/layout.generated.js';
+import { NOT_AN_EVENT, type ChunkEvents } from '../model/chunk-events.js';
 import { writeU48, writeU64 } from '../base/little-endian.js';
 import { nextId, type TraceDb } from './database.js';
 import { encodeRecords } from './stored-codec.js';
@@ -13,7 +14,6 @@ StoredCallType satisfies { threadId: 'u32'; siteId: 'u32'; seq: 'u48'; depth: 'i
 export interface ChunkRow {
   threadId: number;
   firstSeq: number;
-  recordCount: number;
   timestampNs: number;
 }
 
@@ -42,15 +42,11 @@ export class EventWriter {
   /** One scratch buffer for every chunk: SQLite copies a blob when it is bound. */
   private scratch = Buffer.allocUnsafeSlow(1 << 16);
   private view = viewOf(this.scratch);
-  /** Where the next event of the open chunk goes in scratch. */
-  private at = 0;
-  private chunk: ChunkRow | null = null;
-  /** Sequence number of the open stored chunk's first event, and the instruction seq then. */
-  private firstSeq = 0;
-  private insnSeq = 0;
-  /** Events of each kind value in the open stored chunk. */
+  /** Pending call lists by callee id (ids are dense), and the callees that have one in the order they got it. */
+  private readonly callLists: (CallList | undefined)[] = [];
+  private readonly listed: number[] = [];
+  /** Events of each kind value in the row being built. */
   private readonly kindCounts = new Uint32Array(256);
-  private readonly callLists = new Map<number, CallList>();
   private pendingCallBytes = 0;
 
   constructor(db: TraceDb) {
@@ -62,62 +58,57 @@ export class EventWriter {
   }
 
   /**
-   * Opens a chunk: event() adds its events in order, skip() passes over a record not stored as
-   * an event, endChunk() stores them. `insnSeq`: the instruction seq the trace has reached.
+   * Stores a chunk's events as event_chunks rows of storedEvent records, and each call again in
+   * its callee's call list. A record that is not an event ends a row and the next event starts
+   * another, so every row's events stay consecutive. `insnSeq`: the instruction seq the trace
+   * had reached at the chunk's start.
    */
-  beginChunk(chunk: ChunkRow, insnSeq: number): void {
-    const bytes = chunk.recordCount * StoredEvent.size;
+  write(chunk: ChunkRow, events: ChunkEvents, insnSeq: number): void {
+    const bytes = events.count * StoredEvent.size;
     if (this.scratch.length < bytes) {
       this.scratch = Buffer.allocUnsafeSlow(Math.max(bytes, this.scratch.length * 2));
       this.view = viewOf(this.scratch);
     }
-    this.at = 0;
-    this.chunk = chunk;
-    this.firstSeq = chunk.firstSeq;
-    this.insnSeq = insnSeq;
-  }
-
-  /**
-   * The record before `nextSeq` is not an event (an instruction record): the events so far are
-   * stored as one row and the next starts another, so every row's events stay consecutive.
-   */
-  skip(nextSeq: number, insnSeq: number): void {
-    this.storeOpen();
-    this.firstSeq = nextSeq;
-    this.insnSeq = insnSeq;
-  }
-
-  event(kind: number, depth: number, locationId: number, value: number): void {
     const o = this.view;
-    const at = this.at;
-    o.setUint8(at + StoredEvent.kind, kind);
-    o.setUint8(at + StoredEvent.flags, 0);
-    o.setInt16(at + StoredEvent.depth, depth, true);
-    o.setUint32(at + StoredEvent.locationId, locationId, true);
-    writeU64(o, at + StoredEvent.value, value);
-    this.at = at + StoredEvent.size;
-    this.kindCounts[kind]++;
+    const { kinds, depths, locationIds, values, insnSeqs } = events;
+    const { threadId, firstSeq } = chunk;
+    let rowSeq = firstSeq;
+    let rowInsnSeq = insnSeq;
+    let at = 0;
+    for (let i = 0; i < events.count; i++) {
+      const kind = kinds[i];
+      if (kind === NOT_AN_EVENT) {
+        this.storeRow(chunk, rowSeq, at, rowInsnSeq);
+        at = 0;
+        rowSeq = firstSeq + i + 1;
+        rowInsnSeq = insnSeqs[i];
+        continue;
+      }
+      o.setUint8(at + StoredEvent.kind, kind);
+      o.setUint8(at + StoredEvent.flags, 0);
+      o.setInt16(at + StoredEvent.depth, depths[i], true);
+      o.setUint32(at + StoredEvent.locationId, locationIds[i], true);
+      writeU64(o, at + StoredEvent.value, values[i]);
+      at += StoredEvent.size;
+      this.kindCounts[kind]++;
+      if (kind === Kind.call) this.call(values[i], threadId, locationIds[i], firstSeq + i, depths[i]);
+    }
+    this.storeRow(chunk, rowSeq, at, rowInsnSeq);
   }
 
-  endChunk(): void {
-    this.storeOpen();
-    this.chunk = null;
-  }
-
-  private storeOpen(): void {
-    if (this.at === 0) return;
-    const { threadId, timestampNs } = this.chunk!;
-    const { codec, data } = encodeRecords(this.scratch.subarray(0, this.at));
+  /** Stores the first `bytes` of scratch, events from `firstSeq` on, as one row. */
+  private storeRow(chunk: ChunkRow, firstSeq: number, bytes: number, insnSeq: number): void {
+    if (bytes === 0) return;
+    const { codec, data } = encodeRecords(this.scratch.subarray(0, bytes));
     const id = this.nextChunkId++;
-    this.insertChunk.run(id, threadId, this.firstSeq, this.at / StoredEvent.size, timestampNs, codec, data, this.insnSeq);
+    this.insertChunk.run(id, chunk.threadId, firstSeq, bytes / StoredEvent.size, chunk.timestampNs, codec, data, insnSeq);
     storeKindCounts(this.insertKindCount, id, this.kindCounts);
     this.kindCounts.fill(0);
-    this.at = 0;
   }
 
   /** Adds a call, made at `siteId` into `calleeId` with depth `depth`, to the callee's list. */
-  call(calleeId: number, threadId: number, siteId: number, seq: number, depth: number): void {
-    const list = this.callLists.get(calleeId) ?? this.newList(calleeId);
+  private call(calleeId: number, threadId: number, siteId: number, seq: number, depth: number): void {
+    const list = this.callLists[calleeId] ?? this.newList(calleeId);
     const at = list.count * StoredCall.size;
     if (at === list.data.length) this.grow(list);
     const v = list.view;
@@ -142,7 +133,8 @@ export class EventWriter {
   private newList(calleeId: number): CallList {
     const data = Buffer.allocUnsafe(256);
     const list = { data, view: viewOf(data), count: 0 };
-    this.callLists.set(calleeId, list);
+    this.callLists[calleeId] = list;
+    this.listed.push(calleeId);
     this.pendingCallBytes += list.data.length;
     return list;
   }
@@ -157,10 +149,12 @@ export class EventWriter {
 
   /** Writes every pending call list. */
   flush(): void {
-    for (const [calleeId, list] of this.callLists) {
+    for (const calleeId of this.listed) {
+      const list = this.callLists[calleeId]!;
       this.store(calleeId, list);
       this.pendingCallBytes -= list.data.length;
-      this.callLists.delete(calleeId);
+      this.callLists[calleeId] = undefined;
     }
+    this.listed.length = 0;
   }
 }

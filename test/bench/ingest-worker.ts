@@ -24,9 +24,9 @@ function naive(): number {
     for (const frame of reader.frames(0, scan.end)) {
       if (frame.type !== 'events') continue;
       for (const chunk of chunksOf(frame.payload)) {
-        let seq = chunk.firstSeq;
+        const { kinds, locations, targets } = records;
         // Records carry no depth: the baseline stores none.
-        for (records.start(chunk); records.next(); seq++) insert.run(chunk.threadId, seq, records.kind, records.location, records.target, 0);
+        for (let i = 0, n = records.decode(chunk); i < n; i++) insert.run(chunk.threadId, chunk.firstSeq + i, kinds[i], locations[i], targets[i], 0);
         events += chunk.recordCount;
       }
     }
