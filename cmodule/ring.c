@@ -512,6 +512,16 @@ pipe_loop (void * data)
   st_futex_wake (&t->sync_done);
 }
 
+/* A thread of the tracer's own, once it has said its id (which the agent never follows). */
+static StThread *
+start_thread (StTracer * t, const char * name, void (* func) (void * data), volatile uint32_t * id)
+{
+  StThread * thread = st_thread_start (name, func, t);
+  while (*id == 0)
+    st_futex_wait (id, 0, 1);
+  return thread;
+}
+
 int
 st_tracer_pipe_open (StTracer * t)
 {
@@ -529,9 +539,7 @@ st_tracer_pipe_use (StTracer * t, int use)
     return;
   }
   t->out_fd = t->pipe_fds[1];
-  t->pipe_thread = st_thread_start ("stalk-trace-pipe", pipe_loop, t);
-  while (t->pipe_thread_id == 0)
-    st_futex_wait (&t->pipe_thread_id, 0, 1);
+  t->pipe_thread = start_thread (t, "stalk-trace-pipe", pipe_loop, &t->pipe_thread_id);
 }
 
 uint32_t
@@ -572,9 +580,7 @@ st_tracer_sync (StTracer * t)
 void
 st_tracer_start (StTracer * t)
 {
-  t->drain_thread = st_thread_start ("stalk-trace-drain", drain_loop, t);
-  while (t->drain_thread_id == 0)
-    st_futex_wait (&t->drain_thread_id, 0, 1);
+  t->drain_thread = start_thread (t, "stalk-trace-drain", drain_loop, &t->drain_thread_id);
 }
 
 uint32_t
