@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include "timing.h"
 
 __attribute__ ((noipa)) long tiny (long x) { return x + 1; }
 
@@ -20,12 +21,9 @@ main (int argc, char ** argv)
 {
   struct timespec a, b;
   long n = atol (argv[1]);
-  FILE * out;
   clock_gettime (CLOCK_MONOTONIC, &a);
   long s = work (n);
   clock_gettime (CLOCK_MONOTONIC, &b);
-  out = fopen (argv[2], "w");
-  fprintf (out, "%lld %ld\n", (long long) (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec), s);
-  fclose (out);
+  write_timing (argv[2], &a, &b, (long long) s);
   return 0;
 }
