@@ -14,8 +14,9 @@ export class Tracer {
   private readonly tracerStop: NativeFunction<void, [NativePointerValue]>;
   private readonly tracerDisarm: NativeFunction<void, [NativePointerValue]>;
   private readonly isOrphaned: NativeFunction<number, [NativePointerValue]>;
-  private readonly tracerSync: NativeFunction<UInt64, [NativePointerValue]>;
+  private readonly tracerSync: NativeFunction<void, [NativePointerValue]>;
   private readonly tracerWritten: NativeFunction<UInt64, [NativePointerValue]>;
+  private readonly pipeThreadId: NativeFunction<number, [NativePointerValue]>;
 
   private readonly taken = Memory.alloc(Process.pointerSize);
   /** StGlobals (cmodule/globals.h), which fits in ST_GLOBALS_SPACE: the CModule's own image is read-only. */
@@ -39,8 +40,9 @@ export class Tracer {
     this.tracerStop = new NativeFunction(this.cm.st_tracer_stop, 'void', ['pointer']);
     this.tracerDisarm = new NativeFunction(this.cm.st_disarm, 'void', ['pointer']);
     this.isOrphaned = new NativeFunction(this.cm.st_tracer_is_orphaned, 'int', ['pointer']);
-    this.tracerSync = new NativeFunction(this.cm.st_tracer_sync, 'uint64', ['pointer']);
+    this.tracerSync = new NativeFunction(this.cm.st_tracer_sync, 'void', ['pointer']);
     this.tracerWritten = new NativeFunction(this.cm.st_tracer_written, 'uint64', ['pointer']);
+    this.pipeThreadId = new NativeFunction(this.cm.st_tracer_pipe_thread_id, 'uint32', ['pointer']);
     this.drainThreadId = new NativeFunction(this.cm.st_tracer_drain_thread_id, 'uint32', ['pointer'])(this.handle);
 
   }
@@ -124,7 +126,7 @@ export class Tracer {
 
   /** The drain thread and the pipe's writer: never followed. */
   isOwnThread(tid: number): boolean {
-    return tid === this.drainThreadId || tid === new NativeFunction(this.cm.st_tracer_pipe_thread_id, 'uint32', ['pointer'])(this.handle);
+    return tid === this.drainThreadId || tid === this.pipeThreadId(this.handle);
   }
 
   /** With the pipe: waits until every ring is drained and written into it. */

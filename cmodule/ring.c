@@ -554,13 +554,13 @@ st_tracer_written (StTracer * t)
   return t->out_written;
 }
 
-uint64_t
+void
 st_tracer_sync (StTracer * t)
 {
   uint32_t request;
 
   if (t->out_fd < 0)
-    return 0;
+    return;
   st_lock (t->outbox.lock);
   request = ++t->sync_request;
   st_unlock (t->outbox.lock);
@@ -574,7 +574,6 @@ st_tracer_sync (StTracer * t)
       break;
     st_futex_wait (&t->sync_done, done, 5);
   }
-  return t->out_written;
 }
 
 void

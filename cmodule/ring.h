@@ -214,8 +214,8 @@ int st_tracer_pipe_open (StTracer * tracer);
  */
 void st_tracer_pipe_use (StTracer * tracer, int use);
 uint32_t st_tracer_pipe_thread_id (StTracer * tracer);
-/* Waits until every ring is drained and written into the pipe; returns the bytes written into it so far. */
-uint64_t st_tracer_sync (StTracer * tracer);
+/* Waits until every ring is drained and written into the pipe. */
+void st_tracer_sync (StTracer * tracer);
 uint64_t st_tracer_written (StTracer * tracer);
 
 /* Consumer side: drains every ring into the outbox; returns the bytes added. */
