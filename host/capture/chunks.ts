@@ -21,18 +21,23 @@ export class ChunkError extends Error {
   }
 }
 
+/** Where the chunk whose header is at `at` ends (its header read, not its records). */
+function chunkEnd(view: DataView, at: number): number {
+  if (view.getUint32(at + ChunkHeader.magic, true) !== CHUNK_MAGIC) throw new ChunkError('bad chunk magic', at);
+  return at + ChunkHeader.size + view.getUint32(at + ChunkHeader.slotCount, true) * SLOT_SIZE;
+}
+
 /** The chunks of an events frame's payload, back to back. */
 export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   let at = 0;
   while (at < payload.byteLength) {
     if (payload.byteLength - at < ChunkHeader.size) throw new ChunkError('partial chunk header', at);
-    if (view.getUint32(at + ChunkHeader.magic, true) !== CHUNK_MAGIC) throw new ChunkError('bad chunk magic', at);
+    const end = chunkEnd(view, at);
     const slotCount = view.getUint32(at + ChunkHeader.slotCount, true);
     const recordCount = view.getUint32(at + ChunkHeader.recordCount, true);
-    const bytes = slotCount * SLOT_SIZE;
     const start = at + ChunkHeader.size;
-    if (start + bytes > payload.byteLength || recordCount > slotCount) throw new ChunkError('chunk overruns its frame', at);
+    if (end > payload.byteLength || recordCount > slotCount) throw new ChunkError('chunk overruns its frame', at);
     yield {
       threadId: view.getUint32(at + ChunkHeader.threadId, true),
       firstSeq: readU64(view, at + ChunkHeader.firstSeq),
@@ -41,9 +46,9 @@ export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
       lost: readU64(view, at + ChunkHeader.lost),
       timestampNs: readU64(view, at + ChunkHeader.timestampNs),
       threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.threadEnded) !== 0,
-      records: new DataView(payload.buffer, payload.byteOffset + start, bytes),
+      records: new DataView(payload.buffer, payload.byteOffset + start, end - start),
     };
-    at = start + bytes;
+    at = end;
   }
 }
 
@@ -52,8 +57,7 @@ export function wholeChunksLength(stream: Uint8Array): number {
   const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
   let at = 0;
   while (stream.byteLength - at >= ChunkHeader.size) {
-    if (view.getUint32(at + ChunkHeader.magic, true) !== CHUNK_MAGIC) throw new ChunkError('bad chunk magic', at);
-    const end = at + ChunkHeader.size + view.getUint32(at + ChunkHeader.slotCount, true) * SLOT_SIZE;
+    const end = chunkEnd(view, at);
     if (end > stream.byteLength) break;
     at = end;
   }
