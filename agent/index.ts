@@ -76,18 +76,24 @@ rpc.exports = {
     };
   },
 
-  /** On the local device: a pipe for the event chunks; returns the fd number of its reading end (-1: none). */
-  openPipe(): number {
+  /** On the local device: the link whose reading end the host holds while it lives; returns its fd number (-1: none). */
+  openLink(): number {
     if (recording === null) throw new Error('init first');
-    return recording.tracer.openPipe();
+    return recording.tracer.openLink();
   },
 
-  /** `pipe`: the host opened the pipe's reading end, and chunks go through it rather than in messages. */
-  start(pipe: boolean): StartInfo {
+  /** On the local device: opens the capture to append event frames to; 0, or the errno that refused it. */
+  openCapture(path: string): number {
+    if (recording === null) throw new Error('init first');
+    return recording.tracer.openCapture(path);
+  },
+
+  /** `direct`: the capture is open and the host holds the link, so chunks are appended here rather than sent in messages. */
+  start(direct: boolean): StartInfo {
     const r = recording;
     if (r === null) throw new Error('init first');
     // First: what anything below flushes goes the way the host reads.
-    r.outbox.start(r.options.drainIntervalMs, pipe);
+    r.outbox.start(r.options.drainIntervalMs, direct);
     r.forks.watch();
     watchFaultsAndExit(r.outbox, r.forks);
     new SignalHandlers(r.threads).watch();

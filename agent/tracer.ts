@@ -15,8 +15,8 @@ export class Tracer {
   private readonly tracerDisarm: NativeFunction<void, [NativePointerValue]>;
   private readonly isOrphaned: NativeFunction<number, [NativePointerValue]>;
   private readonly tracerSync: NativeFunction<void, [NativePointerValue]>;
-  private readonly tracerWritten: NativeFunction<UInt64, [NativePointerValue]>;
-  private readonly pipeThreadId: NativeFunction<number, [NativePointerValue]>;
+  private readonly tracerWriteError: NativeFunction<number, [NativePointerValue]>;
+  private readonly writerThreadId: NativeFunction<number, [NativePointerValue]>;
 
   private readonly taken = Memory.alloc(Process.pointerSize);
   /** StGlobals (cmodule/globals.h), which fits in ST_GLOBALS_SPACE: the CModule's own image is read-only. */
@@ -28,7 +28,12 @@ export class Tracer {
   /** `recordingFromStart`: false under --func, where records wait for the function's entry. */
   constructor(arch: TargetArch, events: EventName[], outboxBytes: number, private readonly lossy: boolean,
     private readonly recordingFromStart: boolean) {
-    this.cm = new CModule(CMODULE_SOURCE[arch], { syscall: Module.getGlobalExportByName('syscall'), st_globals: this.globals });
+    this.cm = new CModule(CMODULE_SOURCE[arch], {
+      syscall: Module.getGlobalExportByName('syscall'),
+      // Where syscall() leaves errno: glibc's name, else bionic's.
+      st_errno_location: Module.findGlobalExportByName('__errno_location') ?? Module.getGlobalExportByName('__errno'),
+      st_globals: this.globals,
+    });
     const mask = events.reduce((m, e) => m | EventMask[e], 0);
     const init = new NativeFunction(this.cm.st_init, 'pointer', ['uint32', 'uint64']);
     this.handle = init(mask, outboxBytes);
@@ -41,8 +46,8 @@ export class Tracer {
     this.tracerDisarm = new NativeFunction(this.cm.st_disarm, 'void', ['pointer']);
     this.isOrphaned = new NativeFunction(this.cm.st_tracer_is_orphaned, 'int', ['pointer']);
     this.tracerSync = new NativeFunction(this.cm.st_tracer_sync, 'void', ['pointer']);
-    this.tracerWritten = new NativeFunction(this.cm.st_tracer_written, 'uint64', ['pointer']);
-    this.pipeThreadId = new NativeFunction(this.cm.st_tracer_pipe_thread_id, 'uint32', ['pointer']);
+    this.tracerWriteError = new NativeFunction(this.cm.st_tracer_write_error, 'int', ['pointer']);
+    this.writerThreadId = new NativeFunction(this.cm.st_tracer_writer_thread_id, 'uint32', ['pointer']);
     this.drainThreadId = new NativeFunction(this.cm.st_tracer_drain_thread_id, 'uint32', ['pointer'])(this.handle);
 
   }
@@ -114,29 +119,34 @@ export class Tracer {
     this.tracerDrain(this.handle);
   }
 
-  /** The local device's transport: a pipe for the drain thread; returns the fd number of its reading end (-1: none). */
-  openPipe(): number {
-    return new NativeFunction(this.cm.st_tracer_pipe_open, 'int', ['pointer'])(this.handle);
+  /** The local device's transport: the link whose reading end the host holds while it lives; returns its fd number (-1: none). */
+  openLink(): number {
+    return new NativeFunction(this.cm.st_tracer_link_open, 'int', ['pointer'])(this.handle);
   }
 
-  /** Whether a writer thread writes into the pipe (the host opened it) or the pipe is closed. */
-  usePipe(use: boolean): void {
-    new NativeFunction(this.cm.st_tracer_pipe_use, 'void', ['pointer', 'int'])(this.handle, use ? 1 : 0);
+  /** Opens the capture the host created, to append event frames to: 0, or the errno that refused it. */
+  openCapture(path: string): number {
+    return new NativeFunction(this.cm.st_tracer_capture_open, 'int', ['pointer', 'pointer'])(this.handle, Memory.allocUtf8String(path));
   }
 
-  /** The drain thread and the pipe's writer: never followed. */
+  /** Whether a writer thread appends event frames to the capture (the host holds the link), or both are closed. */
+  direct(use: boolean): void {
+    new NativeFunction(this.cm.st_tracer_direct, 'void', ['pointer', 'int'])(this.handle, use ? 1 : 0);
+  }
+
+  /** The drain thread and the capture's writer: never followed. */
   isOwnThread(tid: number): boolean {
-    return tid === this.drainThreadId || tid === this.pipeThreadId(this.handle);
+    return tid === this.drainThreadId || tid === this.writerThreadId(this.handle);
   }
 
-  /** With the pipe: waits until every ring is drained and written into it. */
+  /** Appending to the capture: waits until every ring is drained and what it held is in the file. */
   sync(): void {
     this.tracerSync(this.handle);
   }
 
-  /** With the pipe: the bytes written into it so far. */
-  get pipeWritten(): number {
-    return this.tracerWritten(this.handle).toNumber();
+  /** Why appending to the capture stopped: 0 (it has not), an errno, CUT_SHORT or HOST_GONE. */
+  get writeError(): number {
+    return this.tracerWriteError(this.handle);
   }
 
   /** What was drained since the last call, or null. */

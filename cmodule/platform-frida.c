@@ -12,6 +12,8 @@
 #endif
 
 extern long syscall (long number, ...);
+/* libc's errno, which syscall() sets: __errno_location (glibc) or __errno (bionic), as the agent finds it. */
+extern int * st_errno_location (void);
 
 #define ST_FUTEX_WAIT_PRIVATE 128
 #define ST_FUTEX_WAKE_PRIVATE 129
@@ -140,14 +142,13 @@ st_thread_alive (uint32_t tid)
 }
 
 /* The same on every Linux architecture recorded (x86_64, arm64). */
+#define ST_AT_FDCWD (-100)
+#define ST_O_WRONLY 01
+#define ST_O_APPEND 02000
 #define ST_O_CLOEXEC 02000000
-#define ST_F_SETPIPE_SZ 1031
+#define ST_EINTR 4
 #define ST_POLLOUT 4
 #define ST_POLLERR 8
-#define ST_SIG_BLOCK 0
-#define ST_SIGPIPE 13
-/* Linux's default ceiling for an unprivileged pipe (fs.pipe-max-size): fewer, larger reads for the host. */
-#define ST_PIPE_BYTES (1 << 20)
 
 typedef struct _StPollFd StPollFd;
 struct _StPollFd
@@ -157,49 +158,59 @@ struct _StPollFd
   short revents;
 };
 
-int
-st_pipe_open (int fds[2])
+typedef struct _StIoVec StIoVec;
+struct _StIoVec
 {
-  if (syscall (ST_SYS_PIPE2, fds, ST_O_CLOEXEC) != 0)
-    return -1;
-  /* Refused beyond the system's ceiling: the default size then serves. */
-  syscall (ST_SYS_FCNTL, (long) fds[1], (long) ST_F_SETPIPE_SZ, (long) ST_PIPE_BYTES);
-  return 0;
+  const void * base;
+  gsize length;
+};
+
+/* What a failed syscall() left in errno (0 when it succeeded). */
+static long
+st_errno_of (long result)
+{
+  return result < 0 ? (long) *(volatile int *) st_errno_location () : 0;
 }
 
 int
-st_pipe_write (int fd, const void * data, uint64_t size)
+st_pipe_open (int fds[2])
 {
-  const guint8 * p = data;
-  while (size != 0)
-  {
-    long n = syscall (ST_SYS_WRITE, (long) fd, p, (gsize) size);
-    StPollFd pending = { fd, ST_POLLOUT, 0 };
-    long no_wait[2] = { 0, 0 };
-    if (n > 0)
-    {
-      p += n;
-      size -= n;
-      continue;
-    }
-    /* A signal interrupted it, or nothing reads any more: only then does poll report an error. */
-    if (syscall (ST_SYS_PPOLL, &pending, 1L, no_wait, NULL, 0L) == 1 && (pending.revents & ST_POLLERR) != 0)
-      return 0;
-  }
-  return 1;
+  return syscall (ST_SYS_PIPE2, fds, ST_O_CLOEXEC) == 0 ? 0 : -1;
+}
+
+int
+st_pipe_reader_gone (int fd)
+{
+  StPollFd pending = { fd, ST_POLLOUT, 0 };
+  long no_wait[2] = { 0, 0 };
+  return syscall (ST_SYS_PPOLL, &pending, 1L, no_wait, NULL, 0L) == 1 && (pending.revents & ST_POLLERR) != 0;
+}
+
+int
+st_file_open_append (const char * path)
+{
+  long fd = syscall (ST_SYS_OPENAT, (long) ST_AT_FDCWD, path, (long) (ST_O_WRONLY | ST_O_APPEND | ST_O_CLOEXEC), 0L);
+  return fd >= 0 ? (int) fd : (int) -st_errno_of (fd);
+}
+
+int
+st_file_append (int fd, const void * head, guint32 head_size, const void * data, guint64 size)
+{
+  StIoVec pieces[2] = { { head, head_size }, { data, (gsize) size } };
+  long n;
+  do
+    n = syscall (ST_SYS_WRITEV, (long) fd, pieces, 2L);
+  while (n < 0 && st_errno_of (n) == ST_EINTR);
+  if (n < 0)
+    return (int) st_errno_of (n);
+  /* Never finished by a second write: another process's append may already follow the part written. */
+  return (guint64) n == head_size + size ? 0 : ST_WRITE_CUT_SHORT;
 }
 
 void
 st_fd_close (int fd)
 {
   syscall (ST_SYS_CLOSE, (long) fd);
-}
-
-void
-st_block_sigpipe (void)
-{
-  guint64 set = (guint64) 1 << (ST_SIGPIPE - 1);
-  syscall (ST_SYS_RT_SIGPROCMASK, (long) ST_SIG_BLOCK, &set, NULL, (long) sizeof (set));
 }
 
 struct _StThread

@@ -43,15 +43,20 @@ StThread * st_thread_start (const char * name, void (* func) (void * data), void
 void st_thread_join (StThread * thread);
 
 /*
- * The pipe the drain thread writes chunks into on the local device (ring.h). Opens one, close on
- * exec, as large as the system lets it be; 0 on success.
+ * The local device's transport (ring.h). A pipe, close on exec, whose reading end the host holds
+ * while it lives; 0 on success.
  */
 int st_pipe_open (int fds[2]);
-/* Writes all of it, blocking while the pipe is full; 0 when nothing reads the pipe any more. */
-int st_pipe_write (int fd, const void * data, uint64_t size);
+/* Whether nothing holds the reading end of the pipe whose writing end is `fd` any more. */
+int st_pipe_reader_gone (int fd);
+/* Opens an existing file for appending, close on exec: its descriptor, or -errno. */
+int st_file_open_append (const char * path);
+/*
+ * Appends `head` then `data` in one write, which no other process's append can split: 0, an
+ * errno, or ST_WRITE_CUT_SHORT when the file took only part of it.
+ */
+int st_file_append (int fd, const void * head, uint32_t head_size, const void * data, uint64_t size);
 void st_fd_close (int fd);
-/* On the calling thread: a write to a pipe nobody reads then fails instead of killing the process. */
-void st_block_sigpipe (void);
 
 typedef struct _StLock StLock;
 StLock * st_lock_new (void);

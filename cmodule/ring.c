@@ -42,9 +42,9 @@ st_tracer_new (uint64_t outbox_capacity)
   t->outbox.buffers[0] = st_alloc (outbox_capacity);
   t->outbox.buffers[1] = st_alloc (outbox_capacity);
   t->outbox.capacity = outbox_capacity;
-  t->pipe_fds[0] = -1;
-  t->pipe_fds[1] = -1;
-  t->out_fd = -1;
+  t->link_fds[0] = -1;
+  t->link_fds[1] = -1;
+  t->capture_fd = -1;
   t->started_ns = st_now_ns ();
   return t;
 }
@@ -436,38 +436,73 @@ drain_loop (void * data)
   {
     uint32_t signal = t->drain_signal;
     st_acquire_fence ();
-    if (st_tracer_drain (t) != 0 && t->out_fd >= 0)
+    if (st_tracer_drain (t) != 0 && t->writer_thread != 0)
     {
-      t->pipe_signal++;
-      st_futex_wake (&t->pipe_signal);
+      t->writer_signal++;
+      st_futex_wake (&t->writer_signal);
     }
     st_futex_wait (&t->drain_signal, signal, 5);
   }
 }
 
-/* What the outbox holds, into the pipe; returns whether there was any. */
+/* Bits 0..5 of a frame header: the low 16 bits of their CRC-32 (zlib's polynomial), bit by bit. */
+static uint16_t
+frame_header_check (const uint8_t * header)
+{
+  uint32_t crc = 0xffffffffu;
+  uint32_t i, bit;
+  for (i = 0; i != ST_FRAME_HEADER_CHECK_OFFSET; i++)
+  {
+    crc ^= header[i];
+    for (bit = 0; bit != 8; bit++)
+      crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+  }
+  return (uint16_t) ~crc;
+}
+
+/* An events frame's header: unchecked, since a CRC of every byte would cost the target's own time. */
+static void
+frame_header (uint8_t * header, uint32_t length)
+{
+  put_u32 (header + ST_FRAME_LENGTH_OFFSET, length);
+  header[ST_FRAME_TYPE_OFFSET] = ST_FRAME_TYPE_EVENTS;
+  header[ST_FRAME_FLAGS_OFFSET] = ST_FRAME_UNCHECKED;
+  *(uint16_t *) (header + ST_FRAME_HEADER_CHECK_OFFSET) = frame_header_check (header);
+  put_u32 (header + ST_FRAME_PAYLOAD_CRC_OFFSET, 0);
+}
+
+/* What the outbox holds, appended to the capture as one frame; returns whether there was any. */
 static int
 write_outbox (StTracer * t)
 {
   uint8_t * data;
+  uint8_t header[ST_FRAME_HEADER_SIZE];
   uint64_t n = st_outbox_take (t, &data);
 
   if (n == 0)
     return 0;
-  /* Once nothing reads the pipe the host is gone, and with it anyone to tell of what follows. */
-  if (!t->out_broken && st_pipe_write (t->out_fd, data, n))
-    t->out_written += n;
-  else
-    t->out_broken = 1;
+  /* Once nothing holds the link the host is gone: a capture nobody will read must not fill the disk. */
+  if (t->write_error == 0 && st_pipe_reader_gone (t->link_fds[1]))
+    t->write_error = ST_HOST_GONE;
+  if (t->write_error == 0)
+  {
+    int error;
+    frame_header (header, (uint32_t) n);
+    error = st_file_append (t->capture_fd, header, ST_FRAME_HEADER_SIZE, data, n);
+    if (error == 0)
+      t->written += ST_FRAME_HEADER_SIZE + n;
+    else
+      t->write_error = error;
+  }
   /* The outbox has room again: a ring that found it full need not wait for the next pass. */
   t->drain_signal++;
   st_futex_wake (&t->drain_signal);
   return 1;
 }
 
-/* One pass of the pipe's writer; `all`: every ring is drained here and written, as a sync asks. */
+/* One pass of the capture's writer; `all`: every ring is drained here and written, as a sync asks. */
 static void
-pipe_pass (StTracer * t, int all)
+writer_pass (StTracer * t, int all)
 {
   uint32_t request;
 
@@ -490,25 +525,25 @@ pipe_pass (StTracer * t, int all)
   st_futex_wake (&t->sync_done);
 }
 
-/* The pipe's only writer, so that a host that died shows as a failed write here (SIGPIPE blocked), never in a thread of the target. */
+/* The capture's only writer in this process: the target's own threads never wait on the disk. */
 static void
-pipe_loop (void * data)
+writer_loop (void * data)
 {
   StTracer * t = data;
 
-  st_block_sigpipe ();
-  t->pipe_thread_id = st_gettid ();
-  while (!t->pipe_stopping)
+  t->writer_thread_id = st_gettid ();
+  while (!t->writer_stopping)
   {
-    uint32_t signal = t->pipe_signal;
+    uint32_t signal = t->writer_signal;
     st_acquire_fence ();
-    pipe_pass (t, 0);
-    st_futex_wait (&t->pipe_signal, signal, 5);
+    writer_pass (t, 0);
+    st_futex_wait (&t->writer_signal, signal, 5);
   }
-  pipe_pass (t, 1);
-  st_fd_close (t->out_fd);
+  writer_pass (t, 1);
+  st_fd_close (t->capture_fd);
+  st_fd_close (t->link_fds[1]);
   st_release_fence ();
-  t->pipe_stopped = 1;
+  t->writer_stopped = 1;
   st_futex_wake (&t->sync_done);
 }
 
@@ -523,35 +558,55 @@ start_thread (StTracer * t, const char * name, void (* func) (void * data), vola
 }
 
 int
-st_tracer_pipe_open (StTracer * t)
+st_tracer_capture_open (StTracer * t, const char * path)
 {
-  return st_pipe_open (t->pipe_fds) == 0 ? t->pipe_fds[0] : -1;
+  int fd = st_file_open_append (path);
+  if (fd < 0)
+    return -fd;
+  t->capture_fd = fd;
+  return 0;
+}
+
+int
+st_tracer_link_open (StTracer * t)
+{
+  return st_pipe_open (t->link_fds) == 0 ? t->link_fds[0] : -1;
 }
 
 void
-st_tracer_pipe_use (StTracer * t, int use)
+st_tracer_direct (StTracer * t, int use)
 {
-  /* Ours would keep writes from failing once the host, the one reader, is gone. */
-  st_fd_close (t->pipe_fds[0]);
+  /* Ours would keep the link alive once the host, the one that should hold it, is gone. */
+  if (t->link_fds[0] >= 0)
+    st_fd_close (t->link_fds[0]);
   if (!use)
   {
-    st_fd_close (t->pipe_fds[1]);
+    if (t->link_fds[1] >= 0)
+      st_fd_close (t->link_fds[1]);
+    if (t->capture_fd >= 0)
+      st_fd_close (t->capture_fd);
+    t->capture_fd = -1;
     return;
   }
-  t->out_fd = t->pipe_fds[1];
-  t->pipe_thread = start_thread (t, "stalk-trace-pipe", pipe_loop, &t->pipe_thread_id);
+  t->writer_thread = start_thread (t, "stalk-trace-writer", writer_loop, &t->writer_thread_id);
 }
 
 uint32_t
-st_tracer_pipe_thread_id (StTracer * t)
+st_tracer_writer_thread_id (StTracer * t)
 {
-  return t->pipe_thread_id;
+  return t->writer_thread_id;
 }
 
 uint64_t
 st_tracer_written (StTracer * t)
 {
-  return t->out_written;
+  return t->written;
+}
+
+int
+st_tracer_write_error (StTracer * t)
+{
+  return t->write_error;
 }
 
 void
@@ -559,18 +614,18 @@ st_tracer_sync (StTracer * t)
 {
   uint32_t request;
 
-  if (t->out_fd < 0)
+  if (t->writer_thread == 0)
     return;
   st_lock (t->outbox.lock);
   request = ++t->sync_request;
   st_unlock (t->outbox.lock);
-  t->pipe_signal++;
-  st_futex_wake (&t->pipe_signal);
+  t->writer_signal++;
+  st_futex_wake (&t->writer_signal);
   for (;;)
   {
     uint32_t done = t->sync_done;
     st_acquire_fence ();
-    if ((int32_t) (done - request) >= 0 || t->pipe_stopped || t->orphaned)
+    if ((int32_t) (done - request) >= 0 || t->writer_stopped || t->orphaned)
       break;
     st_futex_wait (&t->sync_done, done, 5);
   }
@@ -620,13 +675,13 @@ st_tracer_stop (StTracer * t)
   t->drain_signal++;
   st_futex_wake (&t->drain_signal);
   st_thread_join (t->drain_thread);
-  if (t->out_fd < 0)
+  if (t->writer_thread == 0)
   {
     st_tracer_drain (t);
     return;
   }
-  t->pipe_stopping = 1;
-  t->pipe_signal++;
-  st_futex_wake (&t->pipe_signal);
-  st_thread_join (t->pipe_thread);
+  t->writer_stopping = 1;
+  t->writer_signal++;
+  st_futex_wake (&t->writer_signal);
+  st_thread_join (t->writer_thread);
 }

@@ -149,19 +149,21 @@ struct _StTracer
   volatile uint32_t drain_thread_id;
   /*
    * The local device's transport: a writer thread takes the outbox, as the agent does to send
-   * messages, and writes it into a pipe whose reading end the host opened (out_fd; -1: no
-   * pipe), counting what went in. Other threads wait for its passes through sync_request and
-   * sync_done.
+   * messages, and appends it to the capture file as one events frame (capture.json) through
+   * capture_fd (-1: none), counting what went in. The host holds the reading end of the link
+   * pipe for as long as it lives: once nothing does, nothing more is written. Other threads wait
+   * for the writer's passes through sync_request and sync_done.
    */
-  int pipe_fds[2];
-  int out_fd;
-  int out_broken;
-  volatile uint64_t out_written;
-  StThread * pipe_thread;
-  volatile uint32_t pipe_thread_id;
-  volatile uint32_t pipe_signal;
-  volatile uint32_t pipe_stopping;
-  volatile uint32_t pipe_stopped;
+  int link_fds[2];
+  int capture_fd;
+  /* 0, or why nothing more is written: an errno, ST_WRITE_CUT_SHORT, or ST_HOST_GONE. */
+  volatile int write_error;
+  volatile uint64_t written;
+  StThread * writer_thread;
+  volatile uint32_t writer_thread_id;
+  volatile uint32_t writer_signal;
+  volatile uint32_t writer_stopping;
+  volatile uint32_t writer_stopped;
   uint32_t sync_request;
   volatile uint32_t sync_done;
 };
@@ -172,7 +174,7 @@ void st_tracer_free (StTracer * tracer);
 /* Starts the drain thread; its id is in drain_thread_id once this returns. */
 void st_tracer_start (StTracer * tracer);
 uint32_t st_tracer_drain_thread_id (StTracer * tracer);
-/* Stops the drain thread after a last drain of every ring, and the pipe's writer after it has written that. */
+/* Stops the drain thread after a last drain of every ring, and the capture's writer after it has written that. */
 void st_tracer_stop (StTracer * tracer);
 /* No ring records any more: the inline writers skip, whoever still runs them. No lock is taken. */
 void st_tracer_silence (StTracer * tracer);
@@ -206,17 +208,24 @@ void st_ring_write (StRing * ring, unsigned kind, uint64_t location, uint64_t ta
 /* Producer side: a one-slot record written as the inline writers write it, for the native tests. */
 void st_ring_write_slot (StRing * ring, uint64_t word0, uint64_t word1);
 
-/* The pipe for the local device's transport; returns its reading end for the host (-1: none). */
-int st_tracer_pipe_open (StTracer * tracer);
 /*
- * `use`: the host opened the reading end, and a writer thread writes the outbox into the pipe
- * from now on; otherwise the pipe is closed, and messages carry the chunks.
+ * The local device's transport. Opens the capture file the host created, for appending: 0, or
+ * the errno that refused it (another user's file, another mount namespace).
  */
-void st_tracer_pipe_use (StTracer * tracer, int use);
-uint32_t st_tracer_pipe_thread_id (StTracer * tracer);
-/* Waits until every ring is drained and written into the pipe. */
+int st_tracer_capture_open (StTracer * tracer, const char * path);
+/* The link pipe; returns its reading end for the host to open (-1: none). */
+int st_tracer_link_open (StTracer * tracer);
+/*
+ * `use`: the host holds the link, and a writer thread appends the outbox to the capture from
+ * now on; otherwise the file and the link are closed, and messages carry the chunks.
+ */
+void st_tracer_direct (StTracer * tracer, int use);
+uint32_t st_tracer_writer_thread_id (StTracer * tracer);
+/* Waits until every ring is drained and what it held is in the capture (or cannot be written). */
 void st_tracer_sync (StTracer * tracer);
+/* Bytes appended to the capture so far, and why writing stopped (0: it has not). */
 uint64_t st_tracer_written (StTracer * tracer);
+int st_tracer_write_error (StTracer * tracer);
 
 /* Consumer side: drains every ring into the outbox; returns the bytes added. */
 uint64_t st_tracer_drain (StTracer * tracer);

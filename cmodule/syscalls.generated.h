@@ -16,18 +16,17 @@
 # define ST_SYS_CLONE 220
 # define ST_SYS_CLONE3 435
 # define ST_SYS_CLOSE 57
-# define ST_SYS_FCNTL 25
 # define ST_SYS_FUTEX 98
 # define ST_SYS_GETPID 172
 # define ST_SYS_GETTID 178
 # define ST_SYS_MMAP 222
 # define ST_SYS_MUNMAP 215
+# define ST_SYS_OPENAT 56
 # define ST_SYS_PIPE2 59
 # define ST_SYS_PPOLL 73
 # define ST_SYS_PROCESS_VM_READV 270
-# define ST_SYS_RT_SIGPROCMASK 135
 # define ST_SYS_TGKILL 131
-# define ST_SYS_WRITE 64
+# define ST_SYS_WRITEV 66
 static const uint32_t st_syscall_reads[451] = {
   0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0,
   0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0,
@@ -91,18 +90,17 @@ static const uint32_t st_syscall_reads[451] = {
 # define ST_SYS_CLONE 56
 # define ST_SYS_CLONE3 435
 # define ST_SYS_CLOSE 3
-# define ST_SYS_FCNTL 72
 # define ST_SYS_FUTEX 202
 # define ST_SYS_GETPID 39
 # define ST_SYS_GETTID 186
 # define ST_SYS_MMAP 9
 # define ST_SYS_MUNMAP 11
+# define ST_SYS_OPENAT 257
 # define ST_SYS_PIPE2 293
 # define ST_SYS_PPOLL 271
 # define ST_SYS_PROCESS_VM_READV 310
-# define ST_SYS_RT_SIGPROCMASK 14
 # define ST_SYS_TGKILL 234
-# define ST_SYS_WRITE 1
+# define ST_SYS_WRITEV 20
 static const uint32_t st_syscall_reads[451] = {
   0x7ffc0, 0x1ff440, 0x1fffc1, 0x1fffc0, 0x1fffc1, 0x1fffc0, 0x1fffc1, 0x1fffc0,
   0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0, 0x1fffc0,

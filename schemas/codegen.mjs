@@ -114,6 +114,7 @@ function typescript() {
   out.push('export type ArchName = keyof typeof Arch;', '');
   constObject('FrameHeader', { size: capture.frameHeader.size, ...offsets(capture.frameHeader.fields) });
   constObject('FrameType', capture.frameTypes);
+  constObject('FrameFlag', withoutDescription(capture.frameFlags));
   constObject('MAX_FRAME_LENGTH', capture.maxFrameLength);
 
   const tsType = (spec) => {
@@ -161,6 +162,8 @@ function c() {
   define('ST_SYSCALL_ARGS', records.syscallArgs.count);
   for (const [flag, bit] of Object.entries(withoutDescription(records.apicallFlags))) define(`ST_APICALL_${flag.toUpperCase()}`, bit);
   define('ST_GLOBALS_SPACE', agent.cmoduleGlobals.bytes);
+  define('ST_WRITE_CUT_SHORT', `(${agent.captureWriteErrors.cutShort})`);
+  define('ST_HOST_GONE', `(${agent.captureWriteErrors.hostGone})`);
   define('ST_API_MAX_ARGS', records.apiPrototype.maxArgs);
   define('ST_API_PROTO_SIZE', records.apiPrototype.size);
   define('ST_SOCKADDR_BYTES', records.apiPrototype.sockaddrBytes);
@@ -210,6 +213,12 @@ function c() {
   define('ST_CHUNK_HEADER_SIZE', records.chunkHeader.size);
   for (const f of records.chunkHeader.fields) define(`ST_CHUNK_${camelToUpper(f.name)}_OFFSET`, f.offset);
   for (const [flag, bit] of Object.entries(records.chunkHeader.chunkFlags)) define(`ST_CHUNK_${camelToUpper(flag)}`, bit);
+  // The agent appends events frames to the capture itself on the local device (ring.c).
+  out.push('');
+  define('ST_FRAME_HEADER_SIZE', capture.frameHeader.size);
+  for (const f of capture.frameHeader.fields) define(`ST_FRAME_${camelToUpper(f.name)}_OFFSET`, f.offset);
+  define('ST_FRAME_TYPE_EVENTS', capture.frameTypes.events);
+  for (const [flag, bit] of Object.entries(withoutDescription(capture.frameFlags))) define(`ST_FRAME_${camelToUpper(flag)}`, bit);
   out.push('', '#endif', '');
   return out.join('\n');
 }
@@ -234,15 +243,15 @@ function protocol() {
   iface('AgentOptions', agent.options);
   iface('AgentInfo', agent.info);
   iface('StartInfo', agent.startInfo);
-  iface('AgentEnvelope', agent.envelope);
   const names = [];
   for (const [type, m] of Object.entries(agent.messages)) {
     const name = type.split('-').map((p) => p[0].toUpperCase() + p.slice(1)).join('') + 'AgentMessage';
     names.push(name);
     iface(name, m, [`  type: ${JSON.stringify(type)};`]);
   }
-  out.push(`export type AgentMessage = (${names.join(' | ')}) & AgentEnvelope;`, '');
+  out.push(`export type AgentMessage = ${names.join(' | ')};`, '');
   out.push(`export const CMODULE_GLOBALS_BYTES = ${agent.cmoduleGlobals.bytes};`, '');
+  out.push(`export const CaptureWriteError = ${JSON.stringify(withoutDescription(agent.captureWriteErrors))} as const;`, '');
   return out.join('\n');
 }
 
@@ -250,7 +259,7 @@ function protocol() {
 const ARCH_MACROS = { arm64: '__aarch64__', x64: '__x86_64__' };
 if (Object.keys(ARCH_MACROS).sort().join() !== [...agentArches].sort().join()) throw new Error('ARCH_MACROS must name each arch the agent records');
 /** What platform-frida.c calls by number, and the thread-creating syscalls emit-arm64.c runs itself. */
-const PLATFORM_SYSCALLS = ['clone', 'clone3', 'close', 'fcntl', 'futex', 'getpid', 'gettid', 'mmap', 'munmap', 'pipe2', 'ppoll', 'process_vm_readv', 'rt_sigprocmask', 'tgkill', 'write'];
+const PLATFORM_SYSCALLS = ['clone', 'clone3', 'close', 'futex', 'getpid', 'gettid', 'mmap', 'munmap', 'openat', 'pipe2', 'ppoll', 'process_vm_readv', 'tgkill', 'writev'];
 
 /*
  * Per architecture: the numbers of the syscalls platform-frida.c makes, and what the syscall

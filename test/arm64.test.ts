@@ -88,7 +88,7 @@ before(async () => {
 });
 
 // The local device's pipe, and Frida's messages, which carry the events from a USB or remote device.
-for (const transport of ['pipe', 'messages']) {
+for (const transport of ['file', 'messages']) {
   test(`arm64 (${transport}): main -> mid -> leaf 1000 times, every call and return, and the capture ingests again alike`, { skip }, (t) => {
     const db = record('calls', ['--events', 'call,ret', '--keep-capture', '--transport', transport]);
     assert.deepEqual(query(db, 'SELECT arch, pointer_size FROM trace'), [{ arch: 'arm64', pointer_size: 8 }]);

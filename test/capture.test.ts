@@ -4,7 +4,9 @@ import { readFileSync, writeFileSync, truncateSync, appendFileSync } from 'node:
 import { join } from 'node:path';
 import { CaptureReader } from '../host/capture/reader.js';
 import { CaptureWriter } from '../host/capture/writer.js';
-import { Arch, CaptureHeader, FrameHeader } from '../host/schema/layout.generated.js';
+import { crc32 } from 'node:zlib';
+import { chunksOf, writeChunkHeader } from '../host/capture/chunks.js';
+import { Arch, CaptureHeader, FrameHeader, SLOT_SIZE } from '../host/schema/layout.generated.js';
 import { tempDir } from './helpers.js';
 
 /** Frame start offsets, walked with the schema's layout: the file header, then frames of a header and `length` bytes. */
@@ -121,4 +123,56 @@ test('files that are not captures are refused with the reason', () => {
   assert.throws(() => CaptureReader.open(path), /capture format version 99 is newer/);
   truncateSync(path, 0);
   assert.throws(() => CaptureReader.open(path), /not a stalk-trace capture file/);
+});
+
+/** An events frame as the agent appends it (capture.json frameFlags): flags 1, no payload CRC. */
+function agentFrame(payload: Buffer, flags = 1): Buffer {
+  const header = Buffer.alloc(FrameHeader.size);
+  header.writeUInt32LE(payload.length, FrameHeader.length);
+  header.writeUInt8(2, FrameHeader.type);
+  header.writeUInt8(flags, FrameHeader.flags);
+  header.writeUInt16LE(crc32(header.subarray(0, FrameHeader.headerCheck)) & 0xffff, FrameHeader.headerCheck);
+  return Buffer.concat([header, payload]);
+}
+
+/** Chunks of one-slot records, `records` each (their contents are not read here). */
+const agentChunks = (...records: number[]) => Buffer.concat(records.flatMap((n, i) => [
+  writeChunkHeader({ threadId: 7, firstSeq: i * 10, recordCount: n, slotCount: n, lost: 0, timestampNs: 0, threadEnded: false }),
+  Buffer.alloc(n * SLOT_SIZE, 0x5a),
+]));
+
+test('an unchecked frame the agent appended reads back by its chunks, which must fill it exactly', () => {
+  const path = join(tempDir(), 'a.stcap');
+  writeSample(path);
+  const good = agentChunks(3, 5);
+  appendFileSync(path, agentFrame(good));
+  const r = CaptureReader.open(path);
+  const scan = r.scan();
+  const last = [...r.frames(0, scan.end)].pop()!;
+  r.close();
+  assert.deepEqual([scan.frames, scan.truncated, last.type], [6, undefined, 'events']);
+  assert.deepEqual([...chunksOf(last.payload)].map((c) => c.recordCount), [3, 5]);
+
+  // Damage inside an unchecked frame shows as chunks that no longer fill it: a bad magic, then a slot count too large.
+  for (const damage of [(b: Buffer) => b.writeUInt32LE(0, 0), (b: Buffer) => b.writeUInt32LE(9, 20)]) {
+    const damagedPath = join(tempDir(), 'b.stcap');
+    writeSample(damagedPath);
+    const offset = readFileSync(damagedPath).length;
+    const bad = Buffer.from(good);
+    damage(bad);
+    appendFileSync(damagedPath, Buffer.concat([agentFrame(bad), agentFrame(good)]));
+    const d = CaptureReader.open(damagedPath);
+    assert.throws(() => d.scan(), { message: `${damagedPath} is corrupt at byte offset ${offset}: its chunks do not fill the frame` });
+    d.close();
+  }
+});
+
+test('a frame with flags this format does not define is damage, named', () => {
+  const path = join(tempDir(), 'a.stcap');
+  writeSample(path);
+  const offset = readFileSync(path).length;
+  appendFileSync(path, Buffer.concat([agentFrame(agentChunks(1), 2), agentFrame(agentChunks(1))]));
+  const r = CaptureReader.open(path);
+  assert.throws(() => r.scan(), { message: `${path} is corrupt at byte offset ${offset}: unknown frame flags 2 (events frame)` });
+  r.close();
 });

@@ -12,7 +12,7 @@ before(() => {
   build('dlopen', ['-ldl']);
 });
 
-// On this machine events come through the pipe; USB and remote devices send them in messages.
+// On this machine the agent appends events to the capture itself; USB and remote devices send them in messages.
 for (const via of [[], ['--transport', 'messages']]) {
   const named = (what: string) => (via.length === 0 ? what : `${what} (${via.join(' ')})`);
 

@@ -3,13 +3,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../host/base/paths.js';
+import { chunksOf } from '../host/capture/chunks.js';
+import { CaptureReader } from '../host/capture/reader.js';
+import { CaptureWriter } from '../host/capture/writer.js';
+import { FrameFollower } from '../host/capture/frame-follower.js';
 import { cCompilers, tempDir } from './helpers.js';
 
 const compilers = cCompilers('the in-target ring buffer, compiled natively');
 
-interface Outcome { written: number; received: number; lost: number; stalls: number; stallNs: number; exited: number; errors: number }
+interface Outcome { written: number; received: number; lost: number; stalls: number; stallNs: number; exited: number; errors: number; writeError: number }
 
 for (const cc of compilers) {
   const dir = tempDir();
@@ -18,15 +23,23 @@ for (const cc of compilers) {
     packagePath('test', 'native', 'ring-stress.c'), packagePath('cmodule', 'ring.c'), packagePath('test', 'native', 'platform-native.c')], { encoding: 'utf8' });
   /**
    * `hold`: the first take waits until the producers cannot go on without one; `transport`: the
-   * outbox is taken, or chunks go through a pipe, whose reader may leave early (see ring-stress.c).
+   * outbox is taken, or appended to `capture` by the writer thread, while the link is held or
+   * after it was let go of (see ring-stress.c).
    */
   const run = (threads: number, records: number, lossy: boolean, takeEveryUs: number, outboxBytes: number, hold = false,
-    transport: 'outbox' | 'pipe' | 'pipe-reader-leaves' = 'outbox'): Outcome => {
+    transport: 'outbox' | 'file' | 'file-host-gone' = 'outbox', capture = ''): Outcome => {
     assert.equal(build.status, 0, build.stderr);
-    const mode = ['outbox', 'pipe', 'pipe-reader-leaves'].indexOf(transport);
-    const r = spawnSync(exe, [threads, records, lossy ? 1 : 0, takeEveryUs, outboxBytes, hold ? 1 : 0, mode].map(String), { encoding: 'utf8', timeout: 120_000 });
+    const mode = ['outbox', 'file', 'file-host-gone'].indexOf(transport);
+    const r = spawnSync(exe, [threads, records, lossy ? 1 : 0, takeEveryUs, outboxBytes, hold ? 1 : 0, mode, capture].map(String),
+      { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout);
+  };
+  /** An empty file, as the host creates the capture before the agent opens it. */
+  const emptyFile = (name: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, '');
+    return path;
   };
 
   test(`${cc}: every record of every thread arrives once, in order, with payloads intact`, () => {
@@ -50,27 +63,78 @@ for (const cc of compilers) {
     assert.equal(o.stalls, 0);
   });
 
-  test(`${cc}: through the pipe every record arrives once, in order, and the bytes read are the bytes written`, () => {
-    const o = run(4, 300_000, false, 1000, 16 << 20, false, 'pipe');
-    assert.deepEqual([o.received, o.lost, o.errors, o.exited], [4 * 300_000, 0, 0, 4]);
+  test(`${cc}: appended to the capture, every record arrives once, in order, in whole frames holding the bytes written`, () => {
+    const capture = emptyFile(`file-${cc}`);
+    const o = run(4, 300_000, false, 1000, 16 << 20, false, 'file', capture);
+    assert.deepEqual([o.received, o.lost, o.errors, o.exited, o.writeError], [4 * 300_000, 0, 0, 4, 0]);
+    assert.ok(statSync(capture).size > 4 * 300_000 * 16, 'the frames hold every record');
   });
 
-  test(`${cc}: lossless through the pipe: when its reader is slow the threads wait, and say for how long`, () => {
-    const o = run(3, 200_000, false, 1000, 256 << 10, true, 'pipe');
-    assert.deepEqual([o.received, o.lost, o.errors], [3 * 200_000, 0, 0]);
-    assert.ok(o.stalls > 0 && o.stallNs > 0, JSON.stringify(o));
-  });
-
-  test(`${cc}: lossy through the pipe: what was dropped while its reader was slow is counted`, () => {
-    const o = run(3, 200_000, true, 1000, 256 << 10, true, 'pipe');
+  test(`${cc}: lossy, appended to the capture: what the rings dropped is counted, and the rest arrives`, () => {
+    const o = run(3, 200_000, true, 1000, 256 << 10, true, 'file', emptyFile(`lossy-${cc}`));
     assert.equal(o.errors, 0);
-    assert.ok(o.lost > 0, JSON.stringify(o));
     assert.equal(o.received + o.lost, o.written);
+    assert.equal(o.writeError, 0);
   });
 
-  test(`${cc}: a pipe whose reader is gone neither kills nor blocks the threads (a host that died)`, () => {
-    // run() asserts the exit status 0: no SIGPIPE, and no thread left waiting for a drain.
-    const o = run(4, 300_000, false, 1000, 256 << 10, false, 'pipe-reader-leaves');
-    assert.equal(o.errors, 0);
+  test(`${cc}: once the host has let go of the link nothing more is written, and no thread dies or waits (a host that died)`, () => {
+    // run() asserts the exit status 0: no thread was left waiting for a drain.
+    const capture = emptyFile(`gone-${cc}`);
+    const o = run(4, 300_000, false, 1000, 256 << 10, false, 'file-host-gone', capture);
+    assert.deepEqual([o.errors, o.writeError], [0, -2]);
+    assert.equal(statSync(capture).size, 0);
+  });
+
+  test(`${cc}: a capture that refuses writes (a full disk) stops the writing with its errno, and no thread dies or waits`, (t) => {
+    // The kernel's full device, made in this test's own folder: every write fails with ENOSPC.
+    const full = join(dir, `full-${cc}`);
+    if (spawnSync('mknod', [full, 'c', '1', '7']).status !== 0) {
+      t.skip('making a device node needs root');
+      return;
+    }
+    const o = run(4, 300_000, false, 1000, 256 << 10, false, 'file', full);
+    assert.deepEqual([o.errors, o.writeError], [0, 28]);
+  });
+
+  test(`${cc}: frames the writer appends after the host's are followed whole and read back by the capture reader`, () => {
+    // The host's part of a capture, as a recording writes it before the agent starts appending.
+    const capture = join(dir, `host-and-agent-${cc}.stcap`);
+    const host = CaptureWriter.create(capture, { arch: 'x64', pointerSize: 8 });
+    host.appendMeta({ type: 'trace', target: 'ring-stress', pid: 1, device: 'local', arch: 'x64', pointerSize: 8, platform: 'linux',
+      fridaVersion: '17.0.0', options: { events: ['call', 'ret', 'syscall'] }, startedAt: '2026-01-01T00:00:00.000Z' });
+    const hostEnd = host.size;
+    const seen = { events: 0, threads: new Set<number>() };
+    const follower = new FrameFollower(capture, hostEnd, (c) => {
+      seen.events += c.recordCount;
+      seen.threads.add(c.threadId);
+    });
+    const o = run(3, 50_000, false, 1000, 1 << 20, false, 'file', capture);
+    assert.deepEqual([o.received, o.errors, o.writeError], [3 * 50_000, 0, 0]);
+    assert.equal(follower.advance(), statSync(capture).size);
+    // Every record, and the stall records a thread wrote if it waited.
+    assert.deepEqual([seen.events, [...seen.threads].sort()], [3 * 50_000 + o.stalls, [0, 1, 2]]);
+
+    // A frame its writer was killed in the middle of: not followed, and cut back before the end frame.
+    const whole = statSync(capture).size;
+    appendFileSync(capture, readFileSync(capture).subarray(hostEnd, hostEnd + 100));
+    assert.deepEqual([follower.advance(), follower.tail], [whole, 100]);
+    host.cutBack(follower.end);
+    host.appendMeta({ type: 'end', reason: 'exited', endedAt: '2026-01-01T00:00:01.000Z' });
+    host.close();
+    follower.close();
+
+    // Read back as ingest reads a capture: whole frames, their chunks' records all there.
+    const reader = CaptureReader.open(capture);
+    const scan = reader.scan();
+    const frames = { meta: 0, events: 0, records: 0 };
+    for (const frame of reader.frames(0, scan.end)) {
+      frames[frame.type]++;
+      if (frame.type === 'events') for (const chunk of chunksOf(frame.payload)) frames.records += chunk.recordCount;
+    }
+    reader.close();
+    assert.equal(scan.truncated, undefined);
+    assert.equal(frames.meta, 2);
+    assert.ok(frames.events > 0);
+    assert.equal(frames.records, 3 * 50_000 + o.stalls);
   });
 }

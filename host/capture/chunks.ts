@@ -27,41 +27,33 @@ function chunkEnd(view: DataView, at: number): number {
   return at + ChunkHeader.size + view.getUint32(at + ChunkHeader.slotCount, true) * SLOT_SIZE;
 }
 
+/** The header of the chunk at `at`, and where the chunk ends (its records are not read). */
+export function readChunkHeader(view: DataView, at: number): Omit<Chunk, 'records'> & { end: number } {
+  const end = chunkEnd(view, at);
+  return {
+    threadId: view.getUint32(at + ChunkHeader.threadId, true),
+    firstSeq: readU64(view, at + ChunkHeader.firstSeq),
+    recordCount: view.getUint32(at + ChunkHeader.recordCount, true),
+    slotCount: view.getUint32(at + ChunkHeader.slotCount, true),
+    lost: readU64(view, at + ChunkHeader.lost),
+    timestampNs: readU64(view, at + ChunkHeader.timestampNs),
+    threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.threadEnded) !== 0,
+    end,
+  };
+}
+
 /** The chunks of an events frame's payload, back to back. */
 export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   let at = 0;
   while (at < payload.byteLength) {
     if (payload.byteLength - at < ChunkHeader.size) throw new ChunkError('partial chunk header', at);
-    const end = chunkEnd(view, at);
-    const slotCount = view.getUint32(at + ChunkHeader.slotCount, true);
-    const recordCount = view.getUint32(at + ChunkHeader.recordCount, true);
+    const { end, ...header } = readChunkHeader(view, at);
+    if (end > payload.byteLength || header.recordCount > header.slotCount) throw new ChunkError('chunk overruns its frame', at);
     const start = at + ChunkHeader.size;
-    if (end > payload.byteLength || recordCount > slotCount) throw new ChunkError('chunk overruns its frame', at);
-    yield {
-      threadId: view.getUint32(at + ChunkHeader.threadId, true),
-      firstSeq: readU64(view, at + ChunkHeader.firstSeq),
-      recordCount,
-      slotCount,
-      lost: readU64(view, at + ChunkHeader.lost),
-      timestampNs: readU64(view, at + ChunkHeader.timestampNs),
-      threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.threadEnded) !== 0,
-      records: new DataView(payload.buffer, payload.byteOffset + start, end - start),
-    };
+    yield { ...header, records: new DataView(payload.buffer, payload.byteOffset + start, end - start) };
     at = end;
   }
-}
-
-/** How many leading bytes of a stream of chunks make whole chunks (the rest is still to come). */
-export function wholeChunksLength(stream: Uint8Array): number {
-  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
-  let at = 0;
-  while (stream.byteLength - at >= ChunkHeader.size) {
-    const end = chunkEnd(view, at);
-    if (end > stream.byteLength) break;
-    at = end;
-  }
-  return at;
 }
 
 /** The header chunksOf reads, for chunks written without a target (tests). */

@@ -112,9 +112,10 @@ export class CaptureReader {
       }
       const end = offset + FrameHeader.size + header.length;
       if (end > this.size) return torn(`frame of ${header.length} bytes cut short at ${this.size - offset - FrameHeader.size}`);
-      if (!payloadMatches(this.bytes(offset + FrameHeader.size, header.length), header.payloadCrc)) {
-        if (end === this.size) return torn('last frame fails its checksum');
-        return damaged('payload checksum mismatch');
+      if (!payloadMatches(this.bytes(offset + FrameHeader.size, header.length), header)) {
+        const reason = header.unchecked ? 'its chunks do not fill the frame' : 'payload checksum mismatch';
+        if (end === this.size) return torn(`last frame: ${reason}`);
+        return damaged(reason);
       }
       frames++;
       offset = end;

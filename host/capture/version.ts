@@ -1,7 +1,8 @@
 import { crc32 } from 'node:zlib';
 import {
-  Arch, type ArchName, CAPTURE_MAGIC, CAPTURE_VERSION, CaptureHeader, FrameHeader, FrameType, MAX_FRAME_LENGTH,
+  Arch, type ArchName, CAPTURE_MAGIC, CAPTURE_VERSION, CaptureHeader, ChunkHeader, FrameFlag, FrameHeader, FrameType, MAX_FRAME_LENGTH,
 } from '../schema/layout.generated.js';
+import { ChunkError, readChunkHeader } from './chunks.js';
 
 export interface CaptureInfo {
   version: number;
@@ -67,6 +68,8 @@ export interface FrameHeaderFields {
   type: FrameTypeName;
   length: number;
   payloadCrc: number;
+  /** Appended by the agent itself: no CRC, its chunks are checked instead (capture.json frameFlags). */
+  unchecked: boolean;
 }
 
 /** Decodes a frame header at `offset` in `b`; a string says what is wrong with it. */
@@ -74,11 +77,23 @@ export function decodeFrameHeader(b: Buffer, offset: number): FrameHeaderFields 
   if (b.readUInt16LE(offset + FrameHeader.headerCheck) !== headerCheck(b, offset)) return 'frame header checksum mismatch';
   const type = FRAME_TYPE_NAMES[b.readUInt8(offset + FrameHeader.type)];
   if (!type) return `unknown frame type ${b.readUInt8(offset + FrameHeader.type)}`;
+  const flags = b.readUInt8(offset + FrameHeader.flags);
+  if ((flags & ~FrameFlag.unchecked) !== 0 || (flags !== 0 && type !== 'events')) return `unknown frame flags ${flags} (${type} frame)`;
   const length = b.readUInt32LE(offset + FrameHeader.length);
   if (length > MAX_FRAME_LENGTH) return `frame length ${length} exceeds the format's limit`;
-  return { type, length, payloadCrc: b.readUInt32LE(offset + FrameHeader.payloadCrc) };
+  return { type, length, payloadCrc: b.readUInt32LE(offset + FrameHeader.payloadCrc), unchecked: flags !== 0 };
 }
 
-export function payloadMatches(payload: Uint8Array, crc: number): boolean {
-  return crc32(payload) === crc;
+/** Whether the payload is what its header says: its CRC, or for an unchecked frame, whole chunks filling it exactly. */
+export function payloadMatches(payload: Uint8Array, header: FrameHeaderFields): boolean {
+  if (!header.unchecked) return crc32(payload) === header.payloadCrc;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  let at = 0;
+  try {
+    while (payload.byteLength - at >= ChunkHeader.size) at = readChunkHeader(view, at).end;
+  } catch (e) {
+    if (e instanceof ChunkError) return false;
+    throw e;
+  }
+  return at === payload.byteLength;
 }

@@ -1,4 +1,4 @@
-import { closeSync, fsync, fsyncSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { ArchName, MetaMessage } from '../schema/layout.generated.js';
 import { encodeCaptureHeader, encodeFrameHeader, type FrameTypeName } from './version.js';
@@ -8,6 +8,8 @@ const SYNC_INTERVAL_MS = 1000;
 /**
  * Appends frames to a capture file. Every frame reaches the kernel when append returns,
  * so a crash of this process loses nothing; fsync once a second bounds what a machine crash loses.
+ * The file is opened for appending, and each frame is one write: on the local device the agent
+ * appends its own event frames to the same file, and no frame of one can split a frame of the other.
  */
 export class CaptureWriter {
   private lastSync = Date.now();
@@ -16,15 +18,20 @@ export class CaptureWriter {
   private syncing = false;
   private syncError: Error | null = null;
 
-  private constructor(private readonly fd: number, public bytesWritten: number, readonly captureId: string) {}
+  private constructor(private readonly fd: number, readonly captureId: string) {}
 
   /** Creates a new capture; an existing file is never overwritten. */
   static create(path: string, info: { arch: ArchName; pointerSize: number; captureId?: string }): CaptureWriter {
     const captureId = info.captureId ?? randomBytes(16).toString('hex');
-    const fd = openSync(path, 'wx');
-    const header = encodeCaptureHeader({ arch: info.arch, pointerSize: info.pointerSize, captureId });
-    writeSync(fd, header);
-    return new CaptureWriter(fd, header.length, captureId);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, 0o644);
+    const writer = new CaptureWriter(fd, captureId);
+    writer.write([encodeCaptureHeader({ arch: info.arch, pointerSize: info.pointerSize, captureId })]);
+    return writer;
+  }
+
+  /** The file's size: every frame appended so far, by this writer or beside it. */
+  get size(): number {
+    return fstatSync(this.fd).size;
   }
 
   appendMeta(message: MetaMessage): void {
@@ -35,16 +42,24 @@ export class CaptureWriter {
     this.append('events', payload);
   }
 
+  /**
+   * Cuts the file back to `end`: a frame its writer was killed in the middle of, which nothing
+   * can read, before anything more is appended after it.
+   */
+  cutBack(end: number): void {
+    ftruncateSync(this.fd, end);
+  }
+
   private append(type: FrameTypeName, payload: Uint8Array): void {
-    const header = encodeFrameHeader(type, payload);
-    const total = header.length + payload.length;
-    let written = writevSync(this.fd, [header, payload], this.bytesWritten);
-    while (written < total) {
-      const rest = Buffer.concat([header, payload]).subarray(written);
-      written += writeSync(this.fd, rest, 0, rest.length, this.bytesWritten + written);
-    }
-    this.bytesWritten += total;
+    this.write([encodeFrameHeader(type, payload), payload]);
     if (Date.now() - this.lastSync >= SYNC_INTERVAL_MS && !this.syncing) this.syncInBackground();
+  }
+
+  /** One write, never finished by a second: another process's frame may already follow a part. */
+  private write(pieces: Uint8Array[]): void {
+    const total = pieces.reduce((n, p) => n + p.length, 0);
+    const written = pieces.length === 1 ? writeSync(this.fd, pieces[0]) : writevSync(this.fd, pieces);
+    if (written !== total) throw new Error(`the capture took ${written} of a frame's ${total} bytes (is its disk full?)`);
   }
 
   /** Writing back hundreds of megabytes takes a while: appends go on meanwhile. */

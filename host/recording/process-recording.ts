@@ -1,14 +1,16 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Device, Message, Script, Session } from 'frida';
 import { CaptureWriter } from '../capture/writer.js';
+import { FrameFollower } from '../capture/frame-follower.js';
 import { UserError } from '../base/errors.js';
 import { ApiPrototype, type EndMessage } from '../schema/layout.generated.js';
-import type { AgentInfo, AgentMessage, AgentOptions, ApiOptions, StartInfo } from '../schema/protocol.generated.js';
+import { CaptureWriteError, type AgentInfo, type AgentMessage, type AgentOptions, type ApiOptions, type StartInfo } from '../schema/protocol.generated.js';
+import { errnoOf } from '../symbols/syscall-table.js';
 import { LiveIngest } from '../ingest/live-ingest.js';
 import { packagePath } from '../base/paths.js';
 import { prototypeEntry, type Prototype } from '../symbols/prototypes.js';
 import { describeDevice } from './device.js';
-import { EventPipe } from './event-pipe.js';
 import { RecordingStats } from './progress.js';
 
 export type Ending = { reason: EndMessage['reason']; detail?: string };
@@ -20,8 +22,11 @@ export interface RecordingSetup {
   /** --apis: the prototypes arguments are decoded with, kept in the trace. */
   prototypes: Prototype[] | null;
   keepCapture: boolean;
-  /** How event chunks travel: `pipe` where the device is this machine and its process's descriptors can be opened, else in messages. */
-  transport: 'pipe' | 'messages';
+  /**
+   * How event chunks travel: `file` where the device is this machine, the agent appends them to
+   * the capture itself (where it can open the file, and this process its link), else in messages.
+   */
+  transport: 'file' | 'messages';
   log: NodeJS.WriteStream;
 }
 
@@ -36,6 +41,8 @@ export interface AttachedProcess {
 const TIMED_OUT = Symbol('timed out');
 const STOP_MS = 5000;
 const DETACH_MS = 1000;
+/** How often the frames the agent appended are looked for, for the progress line and the live ingest. */
+const FOLLOW_MS = 100;
 
 /** The promise's value, or TIMED_OUT if it takes longer than `ms`; a rejection counts as settled (undefined). */
 function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined | typeof TIMED_OUT> {
@@ -74,9 +81,10 @@ export class ProcessRecording {
   private ingest: LiveIngest | null = null;
   private lastFault: string | null = null;
   private exitStatus: number | null = null;
-  private pipe: EventPipe | null = null;
-  /** Messages that refer to pipe bytes not read yet: they are acted on in order, once those are. */
-  private readonly waiting: { message: Message; data: Buffer | null }[] = [];
+  /** The agent appends event frames to the capture itself: where they end, and the link it checks this process by. */
+  private follower: FrameFollower | null = null;
+  private link: number | null = null;
+  private followTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly setup: RecordingSetup, private readonly target: AttachedProcess, private readonly output: string) {
     this.ending = new Promise((resolve) => (this.settle = resolve));
@@ -102,28 +110,13 @@ export class ProcessRecording {
     this.settle(e);
   }
 
-  private onMessage(message: Message, data: Buffer | null): void {
-    this.waiting.push({ message, data });
-    this.actOnWaiting(false);
+  /** Where the capture's whole frames end: the agent may be appending one beside this process. */
+  private wholeEnd(): number {
+    return this.follower?.advance() ?? this.capture!.size;
   }
 
-  /** `all`: the pipe is read to its end, and what a message still refers to will not come. */
-  private actOnWaiting(all: boolean): void {
-    while (this.waiting.length > 0) {
-      const { message, data } = this.waiting[0];
-      const through = message.type === 'send' ? (message.payload as AgentMessage).through : null;
-      if (!all && through !== null && this.pipe !== null && this.pipe.consumed < through) return;
-      this.waiting.shift();
-      this.act(message, data);
-    }
-  }
-
-  private onChunks(chunks: Buffer): void {
-    if (this.capture === null) return;
-    this.capture.appendEvents(chunks);
-    this.stats.add(chunks);
-    this.ingest?.grown(this.capture.bytesWritten);
-    this.actOnWaiting(false);
+  private grown(): void {
+    if (this.capture !== null) this.ingest?.grown(this.wholeEnd());
   }
 
   private act(message: Message, data: Buffer | null): void {
@@ -149,6 +142,12 @@ export class ProcessRecording {
         this.fatal = m.reason;
         this.end({ reason: 'detached', detail: m.reason });
         break;
+      case 'capture-failed': {
+        const why = m.error === CaptureWriteError.cutShort ? 'a write was cut short (is its disk full?)' : errnoText(m.error);
+        this.fatal = `${this.target.name} could not append its events to ${capturePathFor(this.output)}: ${why}`;
+        this.end({ reason: 'detached', detail: this.fatal });
+        break;
+      }
       case 'crash':
         this.lastFault = m.detail;
         this.script?.post({ type: 'crash-ack' });
@@ -158,7 +157,7 @@ export class ProcessRecording {
         this.script?.post({ type: 'exit-ack' });
         break;
     }
-    if (this.capture !== null) this.ingest?.grown(this.capture.bytesWritten);
+    this.grown();
   }
 
   /** Loads the agent, opens the capture and the trace, starts recording and lets the process run. */
@@ -168,7 +167,8 @@ export class ProcessRecording {
     let info: AgentInfo;
     try {
       this.script = await session.createScript(readFileSync(packagePath('dist', 'agent.js'), 'utf8'));
-      this.script.message.connect((m, data) => this.onMessage(m, data));
+      // On the local device what the agent appended before a message is in the file already: a meta frame goes after it.
+      this.script.message.connect((m, data) => this.act(m, data));
       await this.script.load();
       info = await this.script.exports.init({ ...agent, spawned }) as AgentInfo;
     } catch (e) {
@@ -186,20 +186,69 @@ export class ProcessRecording {
     if (prototypes !== null) this.capture.appendMeta({ type: 'apis', prototypes: prototypes.map(prototypeEntry) });
     this.ingest = new LiveIngest(capturePath, this.output, (w) => log.write(`warning: ${w}\n`));
     this.ingest.finished.catch(() => {});
-    if (this.setup.transport === 'pipe') {
-      const fd = await this.script.exports.openPipe() as number;
-      this.pipe = fd < 0 ? null : EventPipe.open(pid, fd, (chunks) => this.onChunks(chunks), (e) => {
-        this.fatal = `the event pipe from ${name} failed: ${e.message}`;
-        this.end({ reason: 'detached', detail: this.fatal });
-      });
-    }
-    const started = await this.script.exports.start(this.pipe !== null) as StartInfo;
+    const direct = this.setup.transport === 'file' && await this.openDirect(capturePath);
+    const started = await this.script.exports.start(direct) as StartInfo;
+    if (direct) this.followTimer = setInterval(() => this.follow(), FOLLOW_MS);
     if (!spawned) return;
     await device.resume(pid);
     if (started.mainFollowedFrom === 'resume') {
       log.write(`note: ${name} has no main of its own to start from; its threads are followed from where they run once resumed\n`);
       await this.script.exports.resumed();
     }
+  }
+
+  /**
+   * The local device's transport: the agent opens the capture to append to, and a pipe whose
+   * reading end this process holds while it lives. Either refused (another user's process,
+   * another mount namespace): messages carry the events instead, which is slower, and says so.
+   */
+  private async openDirect(capturePath: string): Promise<boolean> {
+    const { script, target } = this;
+    const linkFd = await script!.exports.openLink() as number;
+    try {
+      if (linkFd >= 0) this.link = openSync(`/proc/${target.pid}/fd/${linkFd}`, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch {
+      this.link = null;
+    }
+    const error = this.link === null ? null : await script!.exports.openCapture(resolve(capturePath)) as number;
+    if (this.link === null || error !== 0) {
+      const why = this.link === null ? `its descriptors cannot be opened from here` : `it cannot open ${capturePath} (${errnoText(error!)})`;
+      this.setup.log.write(`note: ${target.name} sends its events through Frida's messages, which is slower: ${why}\n`);
+      this.closeLink();
+      return false;
+    }
+    this.follower = new FrameFollower(capturePath, this.capture!.size, (chunk) => this.stats.addChunk(chunk));
+    return true;
+  }
+
+  /** Finds the frames the agent appended since the last look; damage ends the recording. */
+  private follow(): void {
+    try {
+      this.grown();
+    } catch (e) {
+      this.fatal = (e as Error).message;
+      this.end({ reason: 'detached', detail: this.fatal });
+    }
+  }
+
+  private closeLink(): void {
+    if (this.link !== null) closeSync(this.link);
+    this.link = null;
+  }
+
+  /**
+   * The agent's last frames. A frame it was killed in the middle of is cut off, so that the end
+   * frame follows whole frames, and said; while it may still be appending, nothing is cut.
+   */
+  private endDirect(writerStopped: boolean): void {
+    clearInterval(this.followTimer!);
+    this.grown();
+    const cut = this.follower!.tail;
+    if (cut !== 0 && writerStopped) {
+      this.capture!.cutBack(this.follower!.end);
+      this.setup.log.write(`note: ${this.target.name} ended while its last ${cut} bytes of events were being written; they are not in the trace\n`);
+    }
+    this.closeLink();
   }
 
   /**
@@ -211,9 +260,13 @@ export class ProcessRecording {
     const ending = await this.ending;
     const { keepCapture, log } = this.setup;
     const capture = this.capture!;
+    // Once the process is gone, or the agent answered the stop, nothing appends to the capture beside us.
+    let writerStopped = ending.reason === 'exited' || ending.reason === 'crashed';
+    let end = 0;
     try {
       if (ending.reason === 'interrupted' || ending.reason === 'duration' || this.fatal !== null) {
         const stopped = await within(STOP_MS, this.script!.exports.stop());
+        writerStopped ||= stopped !== TIMED_OUT;
         this.skippedSites = typeof stopped === 'number' ? stopped : 0;
         if (stopped === TIMED_OUT) log.write(`note: the agent in ${this.target.name} did not answer the stop; what it sent before is kept\n`);
         // A thread parked in a syscall inside Stalker's code (a sleep) leaves it only when it next
@@ -222,21 +275,25 @@ export class ProcessRecording {
           log.write(`note: some threads of ${this.target.name} are still inside Stalker's code; they run on unrecorded, and Frida's agent stays loaded in the process until they leave it\n`);
         }
       }
-      if (this.pipe !== null) {
-        const cut = this.pipe.finish();
-        if (cut !== 0) log.write(`note: ${this.target.name} ended while its last ${cut} bytes of events were being written; they are not in the trace\n`);
-      }
-      this.actOnWaiting(true);
+      if (this.follower !== null) this.endDirect(writerStopped);
       capture.appendMeta({ type: 'end', reason: ending.reason, ...(ending.detail ? { detail: ending.detail } : {}), endedAt: new Date().toISOString() });
+      end = this.wholeEnd();
     } finally {
       capture.close();
     }
     const capturePath = capturePathFor(this.output);
-    await this.ingest!.finish(capture.bytesWritten).catch((e: Error) => {
+    await this.ingest!.finish(end).catch((e: Error) => {
       throw new UserError(`${this.output} could not be finished (${e.message}); everything recorded is in ${capturePath}: run \`stalk-trace ingest ${capturePath} -o ${this.output}\``);
     });
+    this.follower?.close();
     if (!keepCapture) rmSync(capturePath);
     if (this.fatal !== null) throw new UserError(`${this.fatal} (what was recorded is in ${this.output})`);
     return ending;
   }
+}
+
+/** ENOSPC (No space left on device), or the number where it has no name. */
+function errnoText(n: number): string {
+  const e = errnoOf(n);
+  return e === undefined ? `errno ${n}` : `${e.name} (${e.message})`;
 }

@@ -1,4 +1,4 @@
-import { chunksOf } from '../capture/chunks.js';
+import { chunksOf, type Chunk } from '../capture/chunks.js';
 
 /** What the agent sent so far, read from chunk headers only: for the progress line and the summary. */
 export class RecordingStats {
@@ -7,11 +7,13 @@ export class RecordingStats {
   readonly threads = new Set<number>();
 
   add(payload: Uint8Array): void {
-    for (const chunk of chunksOf(payload)) {
-      this.events += chunk.recordCount;
-      this.threads.add(chunk.threadId);
-      this.lostByThread.set(chunk.threadId, Math.max(this.lostByThread.get(chunk.threadId) ?? 0, chunk.lost));
-    }
+    for (const chunk of chunksOf(payload)) this.addChunk(chunk);
+  }
+
+  addChunk(chunk: Pick<Chunk, 'threadId' | 'recordCount' | 'lost'>): void {
+    this.events += chunk.recordCount;
+    this.threads.add(chunk.threadId);
+    this.lostByThread.set(chunk.threadId, Math.max(this.lostByThread.get(chunk.threadId) ?? 0, chunk.lost));
   }
 
   get lost(): number {

@@ -17,7 +17,7 @@ export interface RecordOptions {
   durationMs?: number;
   keepCapture: boolean;
   /** How events leave the target where it runs on this machine; elsewhere they always come in messages. */
-  transport: 'pipe' | 'messages';
+  transport: 'file' | 'messages';
   /** Where progress and notes go; progress is shown only when this is a terminal. */
   log: NodeJS.WriteStream;
 }

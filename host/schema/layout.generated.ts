@@ -383,7 +383,7 @@ export const CaptureHeader = {
 
 export const CAPTURE_MAGIC = "STKTRCAP" as const;
 
-export const CAPTURE_VERSION = 4 as const;
+export const CAPTURE_VERSION = 5 as const;
 
 export const Arch = {
   "x64": 1,
@@ -404,6 +404,10 @@ export const FrameHeader = {
 export const FrameType = {
   "meta": 1,
   "events": 2
+} as const;
+
+export const FrameFlag = {
+  "unchecked": 1
 } as const;
 
 export const MAX_FRAME_LENGTH = 268435456 as const;

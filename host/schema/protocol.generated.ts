@@ -80,12 +80,6 @@ export interface StartInfo {
   mainFollowedFrom: "start" | "resume" | "attach";
 }
 
-/** Fields every message carries. */
-export interface AgentEnvelope {
-  /** with the pipe: the bytes written into it before this message, which the host reads before it acts on the message (null: no pipe) */
-  through: number | null;
-}
-
 /** a capture meta frame: module-load, module-unload, thread */
 export interface MetaAgentMessage {
   type: "meta";
@@ -114,6 +108,13 @@ export interface FatalAgentMessage {
   reason: string;
 }
 
+/** on the local device: the agent's appends to the capture failed, and it writes no more */
+export interface CaptureFailedAgentMessage {
+  type: "capture-failed";
+  /** the errno of the failed write, or -1: the file took only part of a write */
+  error: number;
+}
+
 /** a thread faulted: everything before it was sent; the agent waits for crash-ack */
 export interface CrashAgentMessage {
   type: "crash";
@@ -128,6 +129,8 @@ export interface ExitingAgentMessage {
   status: number;
 }
 
-export type AgentMessage = (MetaAgentMessage | EventsAgentMessage | FuncHookedAgentMessage | FatalAgentMessage | CrashAgentMessage | ExitingAgentMessage) & AgentEnvelope;
+export type AgentMessage = MetaAgentMessage | EventsAgentMessage | FuncHookedAgentMessage | FatalAgentMessage | CaptureFailedAgentMessage | CrashAgentMessage | ExitingAgentMessage;
 
 export const CMODULE_GLOBALS_BYTES = 512;
+
+export const CaptureWriteError = {"cutShort":-1,"hostGone":-2} as const;

@@ -58,7 +58,7 @@ export async function liveBench(dir: string): Promise<void> {
   console.log(`end to end: ${rate(lossless.kept / (ours / 1e9))} events from the rings into the capture while the target ran ` +
     `(target: >= 5,000,000/s); capture ${(statSync(db.replace(/\.db$/, '.stcap')).size / 1048576).toFixed(0)} MiB; ` +
     `whole command ${wall.toFixed(1)} s including the database; database ${(statSync(db).size / lossless.kept).toFixed(1)} bytes per event`);
-  uftraceRace(dir, n, [['stalk-trace record (pipe)', lossless], ['stalk-trace record --transport messages', messages]]);
+  uftraceRace(dir, n, [['stalk-trace record (appended by the target)', lossless], ['stalk-trace record --transport messages', messages]]);
   apiBench(dir);
 }
 

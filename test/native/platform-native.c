@@ -1,9 +1,9 @@
 /* platform.h for the native ring tests: libc and pthreads in place of Frida's GLib. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
+#include "layout.generated.h"
 #include "platform.h"
 
 /* x86 orders stores and loads among themselves; this keeps the compiler from reordering. */
@@ -60,45 +61,36 @@ void st_unmap_pages (void * p, uint64_t size) { munmap (p, size); }
 uint32_t st_gettid (void) { return (uint32_t) syscall (SYS_gettid); }
 int st_thread_alive (uint32_t tid) { return syscall (SYS_tgkill, getpid (), tid, 0) == 0; }
 
+int st_pipe_open (int fds[2]) { return pipe2 (fds, O_CLOEXEC) == 0 ? 0 : -1; }
+
 int
-st_pipe_open (int fds[2])
+st_pipe_reader_gone (int fd)
 {
-  if (pipe2 (fds, O_CLOEXEC) != 0)
-    return -1;
-  fcntl (fds[1], F_SETPIPE_SZ, 1 << 20);
-  return 0;
+  struct pollfd pending = { fd, POLLOUT, 0 };
+  return poll (&pending, 1, 0) == 1 && (pending.revents & POLLERR) != 0;
 }
 
 int
-st_pipe_write (int fd, const void * data, uint64_t size)
+st_file_open_append (const char * path)
 {
-  const uint8_t * p = data;
-  while (size != 0)
-  {
-    ssize_t n = write (fd, p, size);
-    struct pollfd pending = { fd, POLLOUT, 0 };
-    if (n > 0)
-    {
-      p += n;
-      size -= n;
-      continue;
-    }
-    if (poll (&pending, 1, 0) == 1 && (pending.revents & POLLERR) != 0)
-      return 0;
-  }
-  return 1;
+  int fd = open (path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  return fd >= 0 ? fd : -errno;
+}
+
+int
+st_file_append (int fd, const void * head, uint32_t head_size, const void * data, uint64_t size)
+{
+  struct iovec pieces[2] = { { (void *) head, head_size }, { (void *) data, size } };
+  ssize_t n;
+  do
+    n = writev (fd, pieces, 2);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return errno;
+  return (uint64_t) n == head_size + size ? 0 : ST_WRITE_CUT_SHORT;
 }
 
 void st_fd_close (int fd) { close (fd); }
-
-void
-st_block_sigpipe (void)
-{
-  sigset_t set;
-  sigemptyset (&set);
-  sigaddset (&set, SIGPIPE);
-  pthread_sigmask (SIG_BLOCK, &set, NULL);
-}
 
 struct _StThread { pthread_t thread; void (* func) (void *); void * data; };
 

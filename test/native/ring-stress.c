@@ -2,13 +2,14 @@
  * Producers write numbered records into their rings while the drain thread empties them into
  * the outbox and this program takes the outbox, as the agent does, and checks what arrives.
  *
- * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD [TRANSPORT]]
+ * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD [TRANSPORT CAPTURE]]
  * HOLD 1: the first take waits until no producer can go on without one (lossless: every ring
  * is full; lossy: every producer has finished), so stalls or drops are certain, not a matter
  * of how the threads were scheduled.
- * TRANSPORT 0: the outbox is taken, as the agent takes it to send messages; 1: the drain thread
- * writes into a pipe, which a thread here reads, as the host does; 2: that reader closes the
- * pipe after its first read, as a host that died would (nothing may hang or die then).
+ * TRANSPORT 0: the outbox is taken, as the agent takes it to send messages; 1: the writer thread
+ * appends it to the file CAPTURE as frames after what it holds, while this program holds the link, as the host does;
+ * 2: the link is let go of before the producers start, as by a host that died (nothing may hang
+ * or die then, and nothing more is written). CAPTURE may be a file that refuses writes.
  * Every 97th record is a syscall record with a six-argument payload and every 7th a call with its
  * stack-pointer payload (written by st_ring_write); the others are one-slot return records
  * (st_ring_write_slot, as the inline writer writes them). Every record's target is its number.
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "ring.h"
 
@@ -186,51 +188,56 @@ wait_until_blocked (Producer * producers, uint32_t threads, int lossy)
   }
 }
 
-typedef struct
+/* The test's own CRC-32 (zlib's polynomial), table-driven, to check the writer's bit-by-bit one. */
+static uint32_t
+crc32_of (const uint8_t * p, uint32_t n)
 {
-  int fd;
-  int leave_early;
-  int lossy;
-  uint64_t bytes;
-} PipeReader;
-
-static void *
-read_pipe (void * data)
-{
-  PipeReader * p = data;
-  uint64_t capacity = 1 << 20, held = 0;
-  uint8_t * buffer = malloc (capacity);
-  ssize_t n;
-
-  while ((n = read (p->fd, buffer + held, capacity - held)) > 0)
+  static uint32_t table[256];
+  uint32_t crc = 0xffffffffu, i;
+  if (table[1] == 0)
   {
-    uint64_t whole = 0;
-    p->bytes += n;
-    held += n;
-    if (p->leave_early)
-      break;
-    /* Whole chunks are checked; a chunk cut by the read waits for the rest. */
-    while (held - whole >= ST_CHUNK_HEADER_SIZE)
+    for (i = 0; i != 256; i++)
     {
-      StChunkHeader h;
-      uint64_t size;
-      memcpy (&h, buffer + whole, sizeof (h));
-      size = ST_CHUNK_HEADER_SIZE + (uint64_t) h.slot_count * ST_SLOT_SIZE;
-      if (whole + size > held)
-        break;
-      whole += size;
+      uint32_t c = i, k;
+      for (k = 0; k != 8; k++)
+        c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      table[i] = c;
     }
-    check_chunks (buffer, whole, p->lossy);
-    memmove (buffer, buffer + whole, held - whole);
-    held -= whole;
-    if (held == capacity)
-      buffer = realloc (buffer, capacity *= 2);
   }
-  if (held != 0 && !p->leave_early)
-    fail ("the pipe ended inside a chunk", 0);
-  close (p->fd);
-  free (buffer);
-  return NULL;
+  for (i = 0; i != n; i++)
+    crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+/* Reads back what the writer appended: whole frames, each a run of whole chunks. Returns its size. */
+static uint64_t
+check_capture (const char * path, long from, int lossy)
+{
+  FILE * f = fopen (path, "rb");
+  uint8_t header[ST_FRAME_HEADER_SIZE];
+  uint64_t size = 0;
+
+  fseek (f, from, SEEK_SET);
+  while (fread (header, 1, sizeof (header), f) == sizeof (header))
+  {
+    uint32_t length, check;
+    uint16_t stored;
+    uint8_t * payload;
+    memcpy (&length, header + ST_FRAME_LENGTH_OFFSET, 4);
+    memcpy (&stored, header + ST_FRAME_HEADER_CHECK_OFFSET, 2);
+    check = crc32_of (header, ST_FRAME_HEADER_CHECK_OFFSET) & 0xffff;
+    if (header[ST_FRAME_TYPE_OFFSET] != ST_FRAME_TYPE_EVENTS || header[ST_FRAME_FLAGS_OFFSET] != ST_FRAME_UNCHECKED || stored != check)
+      fail ("bad frame header", 0);
+    payload = malloc (length);
+    if (fread (payload, 1, length, f) != length)
+      fail ("the file ends inside a frame", 0);
+    else
+      check_chunks (payload, length, lossy);
+    free (payload);
+    size += sizeof (header) + length;
+  }
+  fclose (f);
+  return size;
 }
 
 static int
@@ -252,8 +259,10 @@ main (int argc, char ** argv)
   int take_every_us = atoi (argv[4]);
   int hold = argc > 6 && atoi (argv[6]) != 0;
   int transport = argc > 7 ? atoi (argv[7]) : 0;
-  PipeReader reader = { -1, transport == 2, lossy, 0 };
-  pthread_t reader_thread;
+  const char * capture = argc > 8 ? argv[8] : NULL;
+  int link = -1;
+  struct stat file;
+  long before = 0;
   StTracer * tracer = st_tracer_new (strtoull (argv[5], NULL, 10));
   pthread_t tids[MAX_THREADS];
   Producer producers[MAX_THREADS];
@@ -263,9 +272,16 @@ main (int argc, char ** argv)
   st_tracer_start (tracer);
   if (transport != 0)
   {
+    /* What the file held before (a capture's header and first frames) is not the writer's. */
+    if (stat (capture, &file) == 0)
+      before = file.st_size;
+    if (st_tracer_capture_open (tracer, capture) != 0)
+      fail ("the capture could not be opened", 0);
     /* The host opens the reading end through /proc; a duplicate stands for that here. */
-    reader.fd = dup (st_tracer_pipe_open (tracer));
-    st_tracer_pipe_use (tracer, 1);
+    link = dup (st_tracer_link_open (tracer));
+    st_tracer_direct (tracer, 1);
+    if (transport == 2)
+      close (link);
   }
   /* Registered before any producer runs, so an empty registry means every ring is done. */
   for (i = 0; i != threads; i++)
@@ -276,16 +292,17 @@ main (int argc, char ** argv)
     wait_until_blocked (producers, threads, lossy);
   if (transport != 0)
   {
-    pthread_create (&reader_thread, NULL, read_pipe, &reader);
     for (i = 0; i != threads; i++)
       pthread_join (tids[i], NULL);
     while (rings_left (tracer) != 0)
       usleep (take_every_us);
-    /* The drain thread's last pass, after which it closes the pipe: the reader sees its end. */
+    /* The writer's last pass, after which it closes the file. */
     st_tracer_stop (tracer);
-    pthread_join (reader_thread, NULL);
-    if (!reader.leave_early && reader.bytes != st_tracer_written (tracer))
-      fail ("the bytes read are not the bytes written", 0);
+    if (transport == 1)
+      close (link);
+    /* A device that refuses writes reads back as something else. */
+    if (stat (capture, &file) == 0 && S_ISREG (file.st_mode) && check_capture (capture, before, lossy) != st_tracer_written (tracer))
+      fail ("the bytes in the file are not the bytes written", 0);
   }
   while (transport == 0)
   {
@@ -315,8 +332,9 @@ main (int argc, char ** argv)
     exited += seen[i].exited;
   }
   printf ("{\"written\": %llu, \"received\": %llu, \"lost\": %llu, \"stalls\": %llu, \"stallNs\": %llu, "
-      "\"exited\": %u, \"errors\": %d}\n", (unsigned long long) (threads * records), (unsigned long long) received,
-      (unsigned long long) lost, (unsigned long long) stalls, (unsigned long long) stall_ns, exited, errors);
+      "\"exited\": %u, \"errors\": %d, \"writeError\": %d}\n", (unsigned long long) (threads * records), (unsigned long long) received,
+      (unsigned long long) lost, (unsigned long long) stalls, (unsigned long long) stall_ns, exited, errors,
+      st_tracer_write_error (tracer));
   st_tracer_free (tracer);
   return 0;
 }

@@ -27,7 +27,7 @@ interface Args {
   lossy?: boolean;
   insnFlags?: boolean;
   drainInterval: number;
-  transport: 'pipe' | 'messages';
+  transport: 'file' | 'messages';
   keepCapture?: boolean;
   apis?: boolean;
   config?: string[];
@@ -112,8 +112,8 @@ export const recordCommand = (program: string[]): CommandModule<object, Args> =>
     .option('lossy', { type: 'boolean', describe: 'drop (and count) events when the agent falls behind, instead of waiting' })
     .option('drain-interval', { type: 'number', default: 10, describe: 'ms between the agent\'s sends (messages)' })
     .option('transport', {
-      choices: ['pipe', 'messages'] as const, default: 'pipe' as const,
-      describe: 'how events leave a local target: a pipe stalk-trace reads, or Frida\'s messages (always, for USB and remote devices)',
+      choices: ['file', 'messages'] as const, default: 'file' as const,
+      describe: 'how events leave a local target: appended to the capture file by the target itself, or in Frida\'s messages (always, for USB and remote devices)',
     })
     .option('keep-capture', { type: 'boolean', describe: 'keep the capture file (.stcap) beside the trace' })
     .option('apis', { type: 'boolean', describe: 'record calls to library functions with their arguments (drltrace style); the options below imply it' })
