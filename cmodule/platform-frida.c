@@ -68,7 +68,7 @@ st_now_ns (void)
 typedef struct _StIoVec StIoVec;
 struct _StIoVec
 {
-  gpointer base;
+  const void * base;
   gsize length;
 };
 
