@@ -52,7 +52,6 @@ function followMainThreadAtStart(r: Recording): boolean {
 rpc.exports = {
   init(options: AgentOptions): AgentInfo {
     const arch = targetArch();
-    if (options.events.includes('insn') && arch !== 'x64') throw new Error(`--events insn records x86_64 processes so far; this one is ${arch}`);
     if (options.func !== null) checkFuncSpec(options.func);
     const tracer = new Tracer(arch, options.events, options.outboxBytes, options.lossy, options.func === null);
     if (options.insnFlags) tracer.insnFlags = true;

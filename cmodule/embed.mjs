@@ -6,10 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const UNITS = ['platform-frida.c', 'ring.c', 'api-stack.c', 'memory-reads.c', 'gates.c', 'forks.c', 'INSN', 'emit-ARCH.c', 'syscalls.c', 'apis.c', 'transform.c'];
+const UNITS = ['platform-frida.c', 'ring.c', 'api-stack.c', 'memory-reads.c', 'gates.c', 'forks.c', 'insn-values-ARCH.c', 'insn-runs.c',
+  'emit-ARCH.c', 'syscalls.c', 'apis.c', 'transform.c'];
 const ARCHES = { x64: 'x86_64', arm64: 'arm64' };
-// Instruction records (--events insn) are written on x86_64 so far: emit.h defines ST_INSN_RECORDS there.
-const INSN_UNITS = { x64: ['insn-values-x86_64.c', 'insn-runs.c'], arm64: [] };
 
 /** Replaces each `#include "local.h"` by the file, once; system includes stay. */
 function inline(file, seen) {
@@ -22,7 +21,7 @@ function inline(file, seen) {
 
 const sources = Object.fromEntries(Object.entries(ARCHES).map(([arch, suffix]) => {
   const seen = new Set();
-  const units = UNITS.flatMap((unit) => (unit === 'INSN' ? INSN_UNITS[arch] : [unit.replace('ARCH', suffix)]));
+  const units = UNITS.map((unit) => unit.replace('ARCH', suffix));
   return [arch, units.map((unit) => inline(unit, seen)).join('\n')];
 }));
 

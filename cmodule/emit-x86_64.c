@@ -365,60 +365,10 @@ gum_reg_of (guint8 id)
   return regs[id];
 }
 
-static gboolean
-ends_run (csh capstone, const cs_insn * insn)
-{
-  return insn->id == X86_INS_SYSCALL || st_insn_is_branch (capstone, insn);
-}
-
 void
 st_choose_run_registers (csh capstone, const cs_insn * insn, guint64 exclude, StRun * run)
 {
-  guint64 used = exclude | (insn != NULL ? st_insn_registers_used (capstone, insn) : 0);
-  cs_insn * ahead = NULL;
-  gsize count = 0;
-  guint chosen = 0;
-  gsize i;
-  guint k;
-
-  if (insn != NULL && !ends_run (capstone, insn))
-  {
-    /* Read ahead no further than this page: the next may not be mapped. */
-    gsize size = MIN (((insn->address | 0xfff) + 1) - insn->address, 1024);
-    count = cs_disasm (capstone, GSIZE_TO_POINTER (insn->address), size, insn->address, ST_RUN_MAX_INSNS, &ahead);
-  }
-
-  /* The longest stretch that leaves two registers free: the run splits where an instruction needs them. */
-  for (i = 1; i < count; i++)
-  {
-    guint64 more = used | st_insn_registers_used (capstone, &ahead[i]);
-    guint free = 0;
-    for (k = 0; k != G_N_ELEMENTS (run_register_pool); k++)
-      free += (more & ((guint64) 1 << run_register_pool[k])) == 0;
-    if (free < 2)
-      break;
-    used = more;
-    if (ends_run (capstone, &ahead[i]))
-      break;
-  }
-  if (ahead != NULL)
-    cs_free (ahead, count);
-  for (k = 0; k != G_N_ELEMENTS (run_register_pool) && chosen != 2; k++)
-  {
-    if ((used & ((guint64) 1 << run_register_pool[k])) != 0)
-      continue;
-    if (chosen++ == 0)
-      run->held.base = run_register_pool[k];
-    else
-      run->held.temp = run_register_pool[k];
-  }
-}
-
-gboolean
-st_run_accepts (csh capstone, const cs_insn * insn, const StRun * run)
-{
-  guint64 held = ((guint64) 1 << run->held.base) | ((guint64) 1 << run->held.temp);
-  return (st_insn_registers_used (capstone, insn) & held) == 0;
+  st_run_choose_registers (capstone, insn, exclude, run_register_pool, G_N_ELEMENTS (run_register_pool), run);
 }
 
 /*

@@ -65,10 +65,8 @@ struct _StSite
 void st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput * output, StRing * ring, guint64 site,
     GumStalkerCallout callout, StSite * data);
 
-/* --events insn: x86_64 so far (the agent refuses it elsewhere). */
-#if defined (__x86_64__)
-# define ST_INSN_RECORDS 1
-#endif
+/* --events insn: x86_64 and arm64. */
+#define ST_INSN_RECORDS 1
 
 /* --events insn: what the code between two instructions does, in this order. */
 typedef enum
@@ -104,14 +102,8 @@ struct _StInsnBoundary
 };
 
 void st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBoundary * boundary);
-/*
- * Chooses the registers a run starting at `insn` (NULL: at the block's end) holds: two that no
- * instruction reads or writes from there on in the block, as far as it can read ahead, nor any in
- * `exclude` (insnRegisters id bits).
- */
+/* The registers a run starting at `insn` holds (st_run_choose_registers, from the arch's pool). */
 void st_choose_run_registers (csh capstone, const cs_insn * insn, guint64 exclude, StRun * run);
-/* Whether `insn` leaves the run's registers alone, so it can join the run. */
-gboolean st_run_accepts (csh capstone, const cs_insn * insn, const StRun * run);
 /* Once the run is complete: its record's size and first word into the code that opened it. */
 void st_patch_insn_run (const StRun * run);
 

@@ -47,6 +47,15 @@ void st_run_add (StRun * run, guint insn_size, StInsnValue * values, guint count
 guint st_run_record_size (const StRun * run);
 /* The first word of the run's record: kind insnopen while it runs, insn once it ended. */
 guint64 st_run_word0 (const StRun * run, guint kind);
+/*
+ * Chooses the registers a run starting at `insn` (NULL: at the block's end) holds, from the
+ * arch's `pool`: two that no instruction reads or writes from there on in the block, as far as
+ * it can read ahead, nor any in `exclude` (insnRegisters id bits).
+ */
+void st_run_choose_registers (csh capstone, const cs_insn * insn, guint64 exclude, const guint8 * pool, guint pool_size,
+    StRun * run);
+/* Whether `insn` leaves the run's registers alone, so it can join the run. */
+gboolean st_run_accepts (csh capstone, const cs_insn * insn, const StRun * run);
 /* The run's insnlayout record, written into the compiling thread's ring ahead of any execution. */
 void st_run_write_layout (StRing * ring, const StRun * run);
 

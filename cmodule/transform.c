@@ -44,7 +44,6 @@ st_set_func_entry (guint64 entry)
   st_globals.func_entry = entry;
 }
 
-#ifdef ST_INSN_RECORDS
 /* --events insn: every register, so that the values later records carry rebuild the whole state. */
 static void
 write_insn_sync (StRing * ring, GumCpuContext * cpu, guint64 location, guint reason)
@@ -63,7 +62,6 @@ on_insn_sync (GumCpuContext * cpu, gpointer user_data)
   if (site->ring->recording && !site->ring->insn_synced)
     write_insn_sync (site->ring, cpu, site->location, ST_INSN_SYNC_START);
 }
-#endif
 
 /* --func: recording opens at the function's entry; the outermost activation is the one that counts. */
 static void
@@ -74,10 +72,8 @@ on_func_enter (GumCpuContext * cpu, gpointer user_data)
     return;
   ring->func_sp_not = ~st_cpu_sp (cpu);
   ring->recording = 1;
-#ifdef ST_INSN_RECORDS
   if ((st_globals.events & ST_EVENT_INSN) != 0)
     write_insn_sync (ring, cpu, st_globals.func_entry, ST_INSN_SYNC_FUNC_ENTER);
-#endif
 }
 
 /* --insn-flags: instruction records carry the flags register where an instruction writes it. */
@@ -93,10 +89,7 @@ st_init (guint32 events, guint64 outbox_capacity)
 {
   const gpointer callouts[ST_GATE_COUNT] = {
     [ST_GATE_FUNC_ENTER] = on_func_enter, [ST_GATE_API_ENTER] = st_on_api_enter, [ST_GATE_API_RETURN] = st_on_api_return,
-    [ST_GATE_SYSCALL] = st_on_syscall, [ST_GATE_SYSRET] = st_on_sysret,
-#ifdef ST_INSN_RECORDS
-    [ST_GATE_INSN_SYNC] = on_insn_sync,
-#endif
+    [ST_GATE_SYSCALL] = st_on_syscall, [ST_GATE_SYSRET] = st_on_sysret, [ST_GATE_INSN_SYNC] = on_insn_sync,
   };
   StTracer * tracer;
 
@@ -147,7 +140,6 @@ put_site_callout (GumStalkerIterator * iterator, GumStalkerCallout callout, StRi
   gum_stalker_iterator_put_callout (iterator, callout, site_new (ring, location, proto), g_free);
 }
 
-#ifdef ST_INSN_RECORDS
 /*
  * --events insn (insn-runs.h): what the transformer carries from one instruction to the next
  * within a block.
@@ -237,17 +229,61 @@ start_run (StInsnState * s, StInsnBoundary * b, const cs_insn * insn, guint64 ad
 }
 
 /*
+ * Before `at`, where no run goes on: the last values and the end of the run under way, or the run
+ * that holds a syscall's results. At the block's end (when Stalker ends a long block, not at a
+ * branch), and before an exclusive load/store sequence.
+ */
+static void
+insn_flush (GumStalkerOutput * output, StInsnState * s, guint64 at)
+{
+  StInsnBoundary b = { 0, };
+
+  b.after = s->after;
+  b.after_count = s->after_count;
+  if (s->run_open)
+  {
+    boundary_step (&b, ST_STEP_AFTER);
+    b.after_held = s->run.held;
+    end_run (s, &b);
+  }
+  else if (s->syscall_pending)
+  {
+    start_run (s, &b, NULL, at);
+    end_run (s, &b);
+  }
+  if (b.step_count != 0)
+    emit_boundary (output, s, &b);
+  s->after_count = 0;
+}
+
+/*
  * The code before `insn`: what the previous instruction left, the end of a run (before a
  * syscall, or when the record is full) and the start of the next, and what `insn` reads. A
  * branch ends its run here, as nothing after it runs in the block.
  */
 static void
-insn_before (GumStalkerOutput * output, StInsnState * s, const cs_insn * insn, StInsnKind kind)
+insn_before (GumStalkerOutput * output, StInsnState * s, const cs_insn * insn, StInsnKind kind, gboolean open)
 {
   StInsnValue values[ST_INSN_MAX_VALUES];
-  guint count = st_insn_values (s->capstone, insn, st_globals.insn_flags, values);
+  guint count;
   StInsnBoundary b = { 0, };
   gboolean branch = st_insn_is_branch (s->capstone, insn);
+
+  /*
+   * arm64: nothing is written from an exclusive load to its store (Stalker compiles whole blocks
+   * of such a sequence as exclusive once it saw one run), so no run holds these instructions:
+   * the run under way ends before the load, and each is a site left unrecorded, counted. The
+   * store itself is one too: a block that starts with it starts inside the sequence.
+   */
+  if (!open || kind == ST_INSN_EXCLUSIVE_LOAD || kind == ST_INSN_EXCLUSIVE_END)
+  {
+    /* Where open is false the block's code before it was exclusive too: no run is under way. */
+    if (open)
+      insn_flush (output, s, insn->address);
+    st_globals.skipped_sites++;
+    return;
+  }
+  count = st_insn_values (s->capstone, insn, st_globals.insn_flags, values);
 
   b.after = s->after;
   b.after_count = s->after_count;
@@ -290,30 +326,6 @@ insn_before (GumStalkerOutput * output, StInsnState * s, const cs_insn * insn, S
   s->after_count = branch ? 0 : count;
 }
 
-/* The block ended without a branch (Stalker ends long blocks): the last values, and the run's end. */
-static void
-insn_block_end (GumStalkerOutput * output, StInsnState * s, guint64 end)
-{
-  StInsnBoundary b = { 0, };
-
-  b.after = s->after;
-  b.after_count = s->after_count;
-  if (s->run_open)
-  {
-    boundary_step (&b, ST_STEP_AFTER);
-    b.after_held = s->run.held;
-    end_run (s, &b);
-  }
-  else if (s->syscall_pending)
-  {
-    start_run (s, &b, NULL, end);
-    end_run (s, &b);
-  }
-  if (b.step_count != 0)
-    emit_boundary (output, s, &b);
-}
-
-#endif
 
 void
 transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer user_data)
@@ -327,7 +339,6 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
   gboolean exclusive = FALSE;
   gboolean silent = FALSE;
   gboolean apis = (st_globals.events & ST_EVENT_API) != 0;
-#ifdef ST_INSN_RECORDS
   gboolean insns = (st_globals.events & ST_EVENT_INSN) != 0;
   StInsnState * state = NULL;
 
@@ -337,10 +348,6 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
     state->ring = ring;
     state->capstone = gum_stalker_iterator_get_capstone (iterator);
   }
-#else
-  /* The agent asks for instruction records only where ST_INSN_RECORDS is defined (emit.h). */
-  const gboolean insns = FALSE;
-#endif
 
   while (gum_stalker_iterator_next (iterator, &insn))
   {
@@ -403,10 +410,8 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
       put_site_callout (iterator, gate (ST_GATE_SYSRET), ring, pending_sysret, NULL);
       pending_sysret = 0;
     }
-#ifdef ST_INSN_RECORDS
     if (insns)
-      insn_before (output, state, insn, kind);
-#endif
+      insn_before (output, state, insn, kind, open);
 
     if ((st_globals.events & ST_EVENT_EXEC) != 0)
     {
@@ -444,13 +449,11 @@ transform (GumStalkerIterator * iterator, GumStalkerOutput * output, gpointer us
   /* Code placed here runs when Stalker ends a block early (not at a branch), before it continues with the next. */
   if (pending_sysret != 0)
     put_site_callout (iterator, gate (ST_GATE_SYSRET), ring, pending_sysret, NULL);
-#ifdef ST_INSN_RECORDS
   if (insns)
   {
-    insn_block_end (output, state, end);
+    insn_flush (output, state, end);
     g_free (state);
   }
-#endif
   if (block_patch != NULL)
     st_patch_block_end (block_patch, end);
   if ((st_globals.events & ST_EVENT_COMPILE) != 0 && start != 0)

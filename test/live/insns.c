@@ -1,5 +1,9 @@
-/* Instruction records: a checksum over a known buffer, a SIMD copy, and bytes read(2) fills. */
-#include <emmintrin.h>
+/* Instruction records: a checksum over a known buffer, a SIMD copy, and bytes read(2) fills. x86_64 and arm64. */
+#if defined (__aarch64__)
+# include <arm_neon.h>
+#else
+# include <emmintrin.h>
+#endif
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +26,11 @@ checksum (const uint8_t * buf, uint32_t key, uint32_t * out)
 __attribute__ ((noinline)) void
 copy16 (void * dst, const void * src)
 {
+#if defined (__aarch64__)
+  vst1q_u8 (dst, vld1q_u8 (src));
+#else
   _mm_storeu_si128 ((__m128i *) dst, _mm_loadu_si128 ((const __m128i *) src));
+#endif
 }
 
 /* Reads up to 16 bytes from fd and sums them. */
