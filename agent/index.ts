@@ -94,7 +94,7 @@ rpc.exports = {
     // First: what anything below flushes goes the way the host reads.
     r.outbox.start(r.options.drainIntervalMs, direct);
     r.forks.watch();
-    watchFaultsAndExit(r.outbox, r.forks);
+    watchFaultsAndExit(r.outbox, r.forks, () => r.tracer.skippedSites);
     new SignalHandlers(r.threads).watch();
     const spawnedMainSelected = r.options.spawned && selection(r.options)(Process.id);
     const mainAtStart = spawnedMainSelected && followMainThreadAtStart(r);

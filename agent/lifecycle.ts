@@ -4,8 +4,11 @@ import { awaitAck, post } from './messages.js';
 import type { ForkGuard } from './forks.js';
 import type { Outbox } from './outbox.js';
 
-/** `forks`: in a forked child there is no host to wait for, and nothing recorded to flush. */
-export function watchFaultsAndExit(outbox: Outbox, forks: ForkGuard): void {
+/**
+ * `forks`: in a forked child there is no host to wait for, and nothing recorded to flush.
+ * `skippedSites`: what the exit says was left unrecorded, as stop does where the process lives on.
+ */
+export function watchFaultsAndExit(outbox: Outbox, forks: ForkGuard, skippedSites: () => number): void {
   Process.setExceptionHandler((details) => {
     if (forks.inChild) return false;
     outbox.flush();
@@ -21,7 +24,7 @@ export function watchFaultsAndExit(outbox: Outbox, forks: ForkGuard): void {
       onEnter(args) {
         if (forks.inChild) return;
         outbox.flush();
-        post({ type: 'exiting', status: args[0].toInt32() });
+        post({ type: 'exiting', status: args[0].toInt32(), skippedSites: skippedSites() });
         awaitAck('exit-ack');
       },
     });

@@ -6,12 +6,13 @@
 import { test, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packagePath } from '../host/base/paths.js';
 import { closedPort, runCli, tempDir, type CliResult } from './helpers.js';
 import { count, query } from './live-harness.js';
+import { assertChecksum, assertReadConsumed, assertSimdCopy, checksumStates } from './insn-checks.js';
 
 const CC = 'aarch64-linux-gnu-gcc';
 const devkit = process.env.STALK_TRACE_ARM64_GUMJS;
@@ -84,6 +85,7 @@ before(async () => {
   build(['live', 'apis'], ['-fno-builtin']);
   build(['arm64', 'recurse']);
   build(['arm64', 'atomics']);
+  build(['live', 'insns']);
   port = await closedPort();
 });
 
@@ -209,4 +211,62 @@ test('arm64: in an Android app a bare --func offset is refused, saying the app\'
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'stalk-trace: the agent could not start in app_process64: --func 0x754 would be an offset in app_process64, ' +
     'an Android app\'s main module, not in the app\'s code: name the app\'s library, as in --func libapp.so!0x754\n');
+});
+
+/** Where function `fn` starts in program `name`, as nm reads it: --func takes it as NAME!0xOFFSET. */
+function offsetOf(name: string, fn: string): number {
+  const nm = spawnSync('aarch64-linux-gnu-nm', [program(name)], { encoding: 'utf8' }).stdout;
+  const line = new RegExp(`^([0-9a-f]+) T ${fn}$`, 'm').exec(nm);
+  assert.ok(line !== null, `${fn} is in ${name}`);
+  return parseInt(line[1], 16);
+}
+
+const func = (name: string, fn: string) => ['--func', `${name}!0x${offsetOf(name, fn).toString(16)}`];
+
+test('arm64: --events insn on a checksum over 64 known bytes: every byte read, every state stored and in a register', { skip }, (t) => {
+  const db = record('insns', ['--events', 'insn', ...func('insns', 'checksum')]);
+  const { buf } = assertChecksum(db, ['x0', 'x1', 'x2']);
+  assert.deepEqual(counts(t, db, {}), COMPLETE);
+  // The first load of the buffer and what it read, as replay --regs prints them.
+  const replay = runCli(['replay', db, '--regs']).stdout.split('\n');
+  const load = replay.findIndex((l) => / ldrb w4, \[x0, x3\] ; /.test(l));
+  t.diagnostic(replay.slice(load, load + 4).join('\n'));
+  assert.match(replay[load], new RegExp(`^\\[insns(!checksum)?\\+0x[0-9a-f]+\\] \\[04686338\\] 0x[0-9a-f]+: ldrb w4, \\[x0, x3\\] ; reads: x0=0x${buf.toString(16)}, x3=0x0 => x4=0x3$`));
+  assert.equal(replay[load + 1], `    mr 0x${buf.toString(16)} [1] = 03`);
+  // eor and mul: the first state, from the key and the first byte.
+  assert.match(replay[load + 2], / eor w1, w4, w1 ; reads: x4=0x3, x1=0x811c9dc5 => x1=0x811c9dc6$/);
+  assert.match(replay[load + 3], new RegExp(` mul w1, w1, w6 ; reads: x1=0x811c9dc6, x6=0x1000193 => x1=0x${checksumStates[0].toString(16)}$`));
+});
+
+test('arm64: --events insn on a SIMD copy: the 16 bytes read, the q register they land in, and the 16 bytes written', { skip }, (t) => {
+  const db = record('insns', ['--events', 'insn', ...func('insns', 'copy16')], ['simd']);
+  assertSimdCopy(db, 'x0', 'x1', 'q0');
+  assert.deepEqual(counts(t, db, {}), COMPLETE);
+});
+
+test('arm64: --events insn, bytes read(2) put in a buffer are written by that svc, and the loop over them reads what it wrote', { skip }, (t) => {
+  const file = join(dir, 'hello.txt');
+  writeFileSync(file, 'hello\n');
+  const db = record('insns', ['--events', 'insn,syscall', ...func('insns', 'consume')], ['read', file]);
+  assertReadConsumed(db, 'hello\n');
+  assert.deepEqual(counts(t, db, {}), COMPLETE);
+});
+
+test('arm64: --events insn leaves exclusive load/store pairs out of its runs, says how many sites and counts them; the increments all take', { skip }, (t) => {
+  const code = spawnSync('aarch64-linux-gnu-objdump', ['-d', '--no-show-raw-insn', program('atomics')], { encoding: 'utf8' }).stdout;
+  const increment = /<increment>:\n((?:.+\n)+)/.exec(code)![1].trim().split('\n').map((l) => l.trim().split(/\s+/)[1]);
+  assert.deepEqual(increment, ['ldaxr', 'add', 'stlxr', 'cbnz', 'ret']);
+  const r = recordCli('atomics', ['--events', 'insn', ...func('atomics', 'increment')]);
+  assert.equal(r.code, 0, r.stderr);
+  const note = /note: (\d+) sites inside exclusive load\/store sequences were left unrecorded/.exec(r.stdout);
+  assert.ok(note !== null, r.stdout);
+  t.diagnostic(note[0]);
+  // ldaxr, add and stlxr each time their block is compiled: before Stalker saw the pair, and after.
+  assert.ok(Number(note[1]) >= 3, note[0]);
+  const at = (i: number) => `${offsetOf('atomics', 'increment') + 4 * i} + (SELECT base FROM modules WHERE name = 'atomics')`;
+  assert.deepEqual(counts(t, r.db, {
+    pairInsns: `SELECT count(*) FROM insns WHERE address IN (${at(0)}, ${at(1)}, ${at(2)})`,
+    rets: `SELECT count(*) FROM insns WHERE address = ${at(4)}`,
+    unrecordedValues: 'SELECT sum(unrecorded_regs) + sum(unrecorded_mem) FROM threads',
+  }), { pairInsns: 0, rets: 1000, unrecordedValues: 0, ...COMPLETE });
 });

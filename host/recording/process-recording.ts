@@ -154,6 +154,7 @@ export class ProcessRecording {
         break;
       case 'exiting':
         this.exitStatus = m.status;
+        this.skippedSites = m.skippedSites;
         this.script?.post({ type: 'exit-ack' });
         break;
     }

@@ -127,6 +127,8 @@ export interface ExitingAgentMessage {
   type: "exiting";
   /** status */
   status: number;
+  /** sites left unrecorded inside exclusive load/store sequences so far, as stop returns them */
+  skippedSites: number;
 }
 
 export type AgentMessage = MetaAgentMessage | EventsAgentMessage | FuncHookedAgentMessage | FatalAgentMessage | CaptureFailedAgentMessage | CrashAgentMessage | ExitingAgentMessage;
