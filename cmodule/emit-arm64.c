@@ -473,9 +473,10 @@ store_register (GumArm64Writer * cw, guint base, guint t, guint8 id, guint at)
 }
 
 /* After an instruction ran: the registers it wrote, and what its writes left in memory. */
-static void
-store_after (GumArm64Writer * cw, StRunRegisters held, const StInsnValue * values, guint count)
+void
+st_emit_insn_after (GumStalkerOutput * output, StRunRegisters held, const StInsnValue * values, guint count)
 {
+  GumArm64Writer * cw = output->writer.arm64;
   guint i;
 
   for (i = 0; i != count; i++)
@@ -494,9 +495,10 @@ store_after (GumArm64Writer * cw, StRunRegisters held, const StInsnValue * value
  * Before an instruction runs: the address of each memory access (a writeback may change its
  * base), a read's value, and what a branch leaves behind (lr after bl and blr, a constant).
  */
-static void
-store_before (GumArm64Writer * cw, StRunRegisters held, const cs_insn * insn, const StInsnValue * values, guint count)
+void
+st_emit_insn_before (GumStalkerOutput * output, StRunRegisters held, const cs_insn * insn, const StInsnValue * values, guint count)
 {
+  GumArm64Writer * cw = output->writer.arm64;
   guint base = held.base;
   guint t = held.temp;
   guint i;
@@ -525,9 +527,10 @@ store_before (GumArm64Writer * cw, StRunRegisters held, const cs_insn * insn, co
  * the drain may take it (insn_open_at cleared with a store-release, after the record), and its
  * registers get back the values they had before it started.
  */
-static void
-close_run (GumArm64Writer * cw, StRing * ring, StRunRegisters held, guint64 word0)
+void
+st_emit_insn_close (GumStalkerOutput * output, StRing * ring, StRunRegisters held, guint64 word0)
 {
+  GumArm64Writer * cw = output->writer.arm64;
   guint base = held.base;
   guint t = held.temp;
 
@@ -553,9 +556,10 @@ close_run (GumArm64Writer * cw, StRing * ring, StRunRegisters held, guint64 word
  * record does. The record's size is known only when the run ends: st_patch_insn_run writes it
  * into this code then. Uses the prologue's x14-x17: x16 the ring, x14 the record.
  */
-static void
-open_run (GumArm64Writer * cw, StRing * ring, StRun * run)
+void
+st_emit_insn_open (GumStalkerOutput * output, StRing * ring, StRun * run)
 {
+  GumArm64Writer * cw = output->writer.arm64;
   gconstpointer off = cw->code;
   gconstpointer room = cw->code + 1;
   gconstpointer have = cw->code + 2;
@@ -617,24 +621,6 @@ st_patch_insn_run (const StRun * run)
   patch_mov_u64 (run->patches[0], size + ST_SLOT_SIZE);
   patch_mov_u64 (run->patches[1], st_run_word0 (run, ST_KIND_INSNOPEN));
   patch_mov_u64 (run->patches[2], size);
-}
-
-void
-st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBoundary * b)
-{
-  GumArm64Writer * cw = output->writer.arm64;
-  guint i;
-
-  for (i = 0; i != b->step_count; i++)
-  {
-    switch (b->steps[i])
-    {
-      case ST_STEP_AFTER: store_after (cw, b->after_held, b->after, b->after_count); break;
-      case ST_STEP_CLOSE: close_run (cw, ring, b->close_held, b->close_word0); break;
-      case ST_STEP_OPEN: open_run (cw, ring, b->run); break;
-      case ST_STEP_BEFORE: store_before (cw, b->run->held, b->insn, b->before, b->before_count); break;
-    }
-  }
 }
 
 /* Saves every register, calls *refill with x0 = ring. */

@@ -458,9 +458,10 @@ copy_memory (GumX86Writer * cw, GumX86Reg base, GumX86Reg t, gint32 address_at, 
 }
 
 /* After an instruction ran: the registers it wrote, and what its writes left in memory. */
-static void
-store_after (GumX86Writer * cw, StRunRegisters held, const StInsnValue * values, guint count)
+void
+st_emit_insn_after (GumStalkerOutput * output, StRunRegisters held, const StInsnValue * values, guint count)
 {
+  GumX86Writer * cw = output->writer.x86;
   GumX86Reg base = gum_reg_of (held.base);
   GumX86Reg t = gum_reg_of (held.temp);
   guint i;
@@ -520,9 +521,10 @@ operand_address (GumX86Writer * cw, const cs_insn * insn, const cs_x86_op * op, 
  * Before an instruction runs: the address of each memory access (the registers may change),
  * a read's value, and what a branch leaves behind.
  */
-static void
-store_before (GumX86Writer * cw, StRunRegisters held, const cs_insn * insn, const StInsnValue * values, guint count)
+void
+st_emit_insn_before (GumStalkerOutput * output, StRunRegisters held, const cs_insn * insn, const StInsnValue * values, guint count)
 {
+  GumX86Writer * cw = output->writer.x86;
   GumX86Reg base = gum_reg_of (held.base);
   GumX86Reg t = gum_reg_of (held.temp);
   guint i;
@@ -565,9 +567,10 @@ store_before (GumX86Writer * cw, StRunRegisters held, const cs_insn * insn, cons
  * The run's end: its record says it is complete (its first word, insn instead of insnopen),
  * the drain may take it, and its registers get back the values they had before it started.
  */
-static void
-close_run (GumX86Writer * cw, StRing * ring, StRunRegisters held, guint64 word0)
+void
+st_emit_insn_close (GumStalkerOutput * output, StRing * ring, StRunRegisters held, guint64 word0)
 {
+  GumX86Writer * cw = output->writer.x86;
   GumX86Reg base = gum_reg_of (held.base);
   GumX86Reg t = gum_reg_of (held.temp);
   const guint8 zero[4] = { 0, 0, 0, 0 };
@@ -601,9 +604,10 @@ lea_rcx_to_patch (GumX86Writer * cw, GumX86Reg base)
  * for it (and the one slot every window keeps) is ended first, as a two-slot record does. The
  * record's size is known only when the run ends: st_patch_insn_run writes it into this code then.
  */
-static void
-open_run (GumX86Writer * cw, StRing * ring, StRun * run)
+void
+st_emit_insn_open (GumStalkerOutput * output, StRing * ring, StRun * run)
 {
+  GumX86Writer * cw = output->writer.x86;
   gconstpointer off = cw->code;
   gconstpointer room = cw->code + 1;
   gconstpointer have = cw->code + 2;
@@ -664,24 +668,6 @@ st_patch_insn_run (const StRun * run)
   memcpy (run->patches[1], &word0, 8);
   memcpy (run->patches[2], &size, 4);
   memcpy (run->patches[3], &used, 4);
-}
-
-void
-st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBoundary * b)
-{
-  GumX86Writer * cw = output->writer.x86;
-  guint i;
-
-  for (i = 0; i != b->step_count; i++)
-  {
-    switch (b->steps[i])
-    {
-      case ST_STEP_AFTER: store_after (cw, b->after_held, b->after, b->after_count); break;
-      case ST_STEP_CLOSE: close_run (cw, ring, b->close_held, b->close_word0); break;
-      case ST_STEP_OPEN: open_run (cw, ring, b->run); break;
-      case ST_STEP_BEFORE: store_before (cw, b->run->held, b->insn, b->before, b->before_count); break;
-    }
-  }
 }
 
 /* Saves what a C call may change beyond rax, rcx, rdx (saved by the inline writer), calls *refill with rdi = ring. */

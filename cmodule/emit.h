@@ -68,40 +68,17 @@ void st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput *
 /* --events insn: x86_64 and arm64. */
 #define ST_INSN_RECORDS 1
 
-/* --events insn: what the code between two instructions does, in this order. */
-typedef enum
-{
-  /* Stores what the instruction that just ran left: the registers it wrote, the memory it wrote. */
-  ST_STEP_AFTER,
-  /* Publishes the run's record. */
-  ST_STEP_CLOSE,
-  /* Reserves a record for `run`. */
-  ST_STEP_OPEN,
-  /* Stores what `insn` is about to read, the addresses it touches, and what a branch leaves behind. */
-  ST_STEP_BEFORE
-} StInsnStep;
-
-typedef struct _StInsnBoundary StInsnBoundary;
-struct _StInsnBoundary
-{
-  /* At most: open, after (a syscall's results), before, close; a run that ends before another starts is a boundary of its own. */
-  StInsnStep steps[4];
-  guint step_count;
-  const StInsnValue * after;
-  guint after_count;
-  /* The registers of the run the after step stores into, and of the run the close step ends. */
-  StRunRegisters after_held;
-  StRunRegisters close_held;
-  /* The first word of the closed run's record, complete. */
-  guint64 close_word0;
-  /* The run the open step starts and the before step stores into. */
-  StRun * run;
-  const cs_insn * insn;
-  const StInsnValue * before;
-  guint before_count;
-};
-
-void st_emit_insn_boundary (GumStalkerOutput * output, StRing * ring, const StInsnBoundary * boundary);
+/*
+ * --events insn: the code between two instructions, in steps (transform.c): after stores what
+ * the instruction that just ran left (the registers and memory it wrote), close publishes the
+ * run's record, open reserves one for `run`, before stores what the next instruction is about to
+ * read, the addresses it touches, and what a branch leaves behind. `held`: the run's registers.
+ */
+void st_emit_insn_after (GumStalkerOutput * output, StRunRegisters held, const StInsnValue * values, guint count);
+void st_emit_insn_close (GumStalkerOutput * output, StRing * ring, StRunRegisters held, guint64 word0);
+void st_emit_insn_open (GumStalkerOutput * output, StRing * ring, StRun * run);
+void st_emit_insn_before (GumStalkerOutput * output, StRunRegisters held, const cs_insn * insn, const StInsnValue * values,
+    guint count);
 /* The registers a run starting at `insn` holds (st_run_choose_registers, from the arch's pool). */
 void st_choose_run_registers (csh capstone, const cs_insn * insn, guint64 exclude, StRun * run);
 /* Once the run is complete: its record's size and first word into the code that opened it. */

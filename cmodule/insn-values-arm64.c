@@ -34,7 +34,7 @@ enum { NO_ACCESS, LOAD, STORE, LOAD_STORE };
 
 /* The insnRegisters id of a register written, IGNORED for xzr/wzr, NOT_RECORDED for registers the record has no id for. */
 static uint8_t
-full_register (arm64_reg r, uint16_t * bytes)
+full_register (unsigned r, uint16_t * bytes)
 {
   *bytes = 8;
   switch (r)
@@ -399,38 +399,34 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
   return n;
 }
 
-static void
-note_used (arm64_reg r, uint64_t * used)
-{
-  uint16_t bytes;
-  uint8_t id = full_register (r, &bytes);
-  if (id < 64)
-    *used |= (uint64_t) 1 << id;
-}
-
 /* Capstone's access lists, and every register an operand names, as the lists miss some (ld3's, addresses'). */
 uint64_t
 st_insn_registers_used (csh capstone, const cs_insn * insn)
 {
   const cs_arm64 * arm64 = &insn->detail->arm64;
-  cs_regs read, written;
-  uint8_t read_count, written_count;
-  uint64_t used = 0;
+  uint64_t used = st_insn_access_bits (capstone, insn, full_register);
   unsigned i;
 
-  if (cs_regs_access (capstone, insn, read, &read_count, written, &written_count) != CS_ERR_OK)
-    return ~(uint64_t) 0;
-  for (i = 0; i != (unsigned) read_count + written_count; i++)
-    note_used (i < read_count ? read[i] : written[i - read_count], &used);
   for (i = 0; i != arm64->op_count; i++)
   {
     const cs_arm64_op * op = &arm64->operands[i];
-    if (op->type == ARM64_OP_REG)
-      note_used (op->reg, &used);
-    else if (op->type == ARM64_OP_MEM)
+    arm64_reg regs[2] = { op->reg, ARM64_REG_INVALID };
+    unsigned k;
+    if (op->type == ARM64_OP_MEM)
     {
-      note_used (op->mem.base, &used);
-      note_used (op->mem.index, &used);
+      regs[0] = op->mem.base;
+      regs[1] = op->mem.index;
+    }
+    else if (op->type != ARM64_OP_REG)
+    {
+      continue;
+    }
+    for (k = 0; k != 2; k++)
+    {
+      uint16_t bytes;
+      uint8_t id = full_register (regs[k], &bytes);
+      if (id < 64)
+        used |= (uint64_t) 1 << id;
     }
   }
   return used;

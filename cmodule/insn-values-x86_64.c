@@ -13,7 +13,7 @@
 
 /* The insnRegisters id of a register written, IGNORED for rip, NOT_RECORDED for registers the record has no id for. */
 static uint8_t
-full_register (x86_reg r, uint16_t * bytes)
+full_register (unsigned r, uint16_t * bytes)
 {
   *bytes = 8;
   switch (r)
@@ -265,20 +265,6 @@ st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnValue * val
 uint64_t
 st_insn_registers_used (csh capstone, const cs_insn * insn)
 {
-  cs_regs read, written;
-  uint8_t read_count, written_count;
-  uint64_t used = 0;
-  unsigned i;
-
-  if (cs_regs_access (capstone, insn, read, &read_count, written, &written_count) != CS_ERR_OK)
-    return ~(uint64_t) 0;
-  for (i = 0; i != (unsigned) read_count + written_count; i++)
-  {
-    uint16_t bytes;
-    uint8_t id = full_register (i < read_count ? read[i] : written[i - read_count], &bytes);
-    if (id < 64)
-      used |= (uint64_t) 1 << id;
-  }
-  return used;
+  return st_insn_access_bits (capstone, insn, full_register);
 }
 

@@ -60,6 +60,30 @@ unsigned st_insn_values (csh capstone, const cs_insn * insn, int flags, StInsnVa
 /* Bit per insnRegisters id (below 64) of every register the instruction reads or writes, addresses included; all bits when Capstone cannot say. */
 uint64_t st_insn_registers_used (csh capstone, const cs_insn * insn);
 
+/*
+ * For insn-values-<arch>.c: the bits (insnRegisters ids below 64) of the registers Capstone's
+ * access lists name, `full_register` giving a register's id; all bits when Capstone cannot say.
+ */
+static inline uint64_t
+st_insn_access_bits (csh capstone, const cs_insn * insn, uint8_t (* full_register) (unsigned reg, uint16_t * bytes))
+{
+  cs_regs read, written;
+  uint8_t read_count, written_count;
+  uint64_t used = 0;
+  unsigned i;
+
+  if (cs_regs_access (capstone, insn, read, &read_count, written, &written_count) != CS_ERR_OK)
+    return ~(uint64_t) 0;
+  for (i = 0; i != (unsigned) read_count + written_count; i++)
+  {
+    uint16_t bytes;
+    uint8_t id = full_register (i < read_count ? read[i] : written[i - read_count], &bytes);
+    if (id < 64)
+      used |= (uint64_t) 1 << id;
+  }
+  return used;
+}
+
 /* A jump, call or return: it ends its block, and nothing placed after it runs there. */
 static inline int
 st_insn_is_branch (csh capstone, const cs_insn * insn)

@@ -140,6 +140,39 @@ put_site_callout (GumStalkerIterator * iterator, GumStalkerCallout callout, StRi
   gum_stalker_iterator_put_callout (iterator, callout, site_new (ring, location, proto), g_free);
 }
 
+/* --events insn: what the code between two instructions does, in this order. */
+typedef enum
+{
+  /* Stores what the instruction that just ran left: the registers it wrote, the memory it wrote. */
+  ST_STEP_AFTER,
+  /* Publishes the run's record. */
+  ST_STEP_CLOSE,
+  /* Reserves a record for `run`. */
+  ST_STEP_OPEN,
+  /* Stores what `insn` is about to read, the addresses it touches, and what a branch leaves behind. */
+  ST_STEP_BEFORE
+} StInsnStep;
+
+typedef struct _StInsnBoundary StInsnBoundary;
+struct _StInsnBoundary
+{
+  /* At most: open, after (a syscall's results), before, close; a run that ends before another starts is a boundary of its own. */
+  StInsnStep steps[4];
+  guint step_count;
+  const StInsnValue * after;
+  guint after_count;
+  /* The registers of the run the after step stores into, and of the run the close step ends. */
+  StRunRegisters after_held;
+  StRunRegisters close_held;
+  /* The first word of the closed run's record, complete. */
+  guint64 close_word0;
+  /* The run the open step starts and the before step stores into. */
+  StRun * run;
+  const cs_insn * insn;
+  const StInsnValue * before;
+  guint before_count;
+};
+
 /*
  * --events insn (insn-runs.h): what the transformer carries from one instruction to the next
  * within a block.
@@ -193,7 +226,18 @@ end_run (StInsnState * s, StInsnBoundary * b)
 static void
 emit_boundary (GumStalkerOutput * output, StInsnState * s, const StInsnBoundary * b)
 {
-  st_emit_insn_boundary (output, s->ring, b);
+  guint i;
+
+  for (i = 0; i != b->step_count; i++)
+  {
+    switch (b->steps[i])
+    {
+      case ST_STEP_AFTER: st_emit_insn_after (output, b->after_held, b->after, b->after_count); break;
+      case ST_STEP_CLOSE: st_emit_insn_close (output, s->ring, b->close_held, b->close_word0); break;
+      case ST_STEP_OPEN: st_emit_insn_open (output, s->ring, b->run); break;
+      case ST_STEP_BEFORE: st_emit_insn_before (output, b->run->held, b->insn, b->before, b->before_count); break;
+    }
+  }
   if (s->finish_after_emit)
     finish_run (s);
   s->finish_after_emit = FALSE;
