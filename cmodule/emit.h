@@ -65,9 +65,6 @@ struct _StSite
 void st_emit_api_return_check (GumStalkerIterator * iterator, GumStalkerOutput * output, StRing * ring, guint64 site,
     GumStalkerCallout callout, StSite * data);
 
-/* --events insn: x86_64 and arm64. */
-#define ST_INSN_RECORDS 1
-
 /*
  * --events insn: the code between two instructions, in steps (transform.c): after stores what
  * the instruction that just ran left (the registers and memory it wrote), close publishes the

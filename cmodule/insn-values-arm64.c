@@ -8,11 +8,9 @@
  * ends its block, so what it does is stored before it runs: bl and blr leave lr = address + 4,
  * a constant (has_constant on a register entry).
  *
- * `before` follows the contract (a read's value is stored before the instruction, a write's
- * after), but the arm64 writer will take most values from registers, as only loads and stores
- * touch memory: a load's from its destination registers after it ran, a store's from its source
- * registers; memory itself only where no register holds the value (ldr wzr, lanes, the atomics
- * swp, cas, ldadd, ...). Addresses come from the registers before the instruction; a writeback
+ * `before` follows the contract: a read's value is read from memory before the instruction, a
+ * write's after it (emit-arm64.c), which holds for every form (ldr wzr, lanes, the atomics swp,
+ * cas, ldadd, ...). Addresses come from the registers before the instruction; a writeback
  * (`ldr x0, [x1], #8`, `str x0, [sp, #-16]!`) also appears as a write of its base register.
  *
  * Capstone 4 gets some instructions wrong; each is corrected here:

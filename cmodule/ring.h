@@ -80,7 +80,7 @@ struct _StRing
   uint64_t func_sp_not;
 
   /*
-   * --events insn (insn-runs.h, emit-x86_64.c): a word the space check tests the sign byte of,
+   * --events insn (insn-runs.h, emit-*.c): a word the space check tests the sign byte of,
    * as emitted code sets no flags; the record of the run under way, which the drain stops short
    * of (NULL: none); and the saves of the runs under way, innermost at insn_depth - 1.
    */

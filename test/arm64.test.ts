@@ -6,7 +6,7 @@
 import { test, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packagePath } from '../host/base/paths.js';
@@ -224,11 +224,14 @@ function offsetOf(name: string, fn: string): number {
 const func = (name: string, fn: string) => ['--func', `${name}!0x${offsetOf(name, fn).toString(16)}`];
 
 test('arm64: --events insn on a checksum over 64 known bytes: every byte read, every state stored and in a register', { skip }, (t) => {
-  const db = record('insns', ['--events', 'insn', ...func('insns', 'checksum')]);
+  const db = record('insns', ['--events', 'insn', '--insn-flags', ...func('insns', 'checksum')]);
   const { buf } = assertChecksum(db, ['x0', 'x1', 'x2']);
   assert.deepEqual(counts(t, db, {}), COMPLETE);
-  // The first load of the buffer and what it read, as replay --regs prints them.
+  // --insn-flags: the loop's `cmp x3, #0x40` leaves N while x3 < 64, Z and C at 64.
   const replay = runCli(['replay', db, '--regs']).stdout.split('\n');
+  const compares = replay.filter((l) => / cmp x3, #0x40 ; /.test(l)).map((l) => l.replace(/^.* ; /, ''));
+  assert.deepEqual([compares[0], compares[63], compares.length], ['reads: x3=0x1 => nzcv=0x80000000', 'reads: x3=0x40 => nzcv=0x60000000', 64]);
+  // The first load of the buffer and what it read, as replay --regs prints them.
   const load = replay.findIndex((l) => / ldrb w4, \[x0, x3\] ; /.test(l));
   t.diagnostic(replay.slice(load, load + 4).join('\n'));
   assert.match(replay[load], new RegExp(`^\\[insns(!checksum)?\\+0x[0-9a-f]+\\] \\[04686338\\] 0x[0-9a-f]+: ldrb w4, \\[x0, x3\\] ; reads: x0=0x${buf.toString(16)}, x3=0x0 => x4=0x3$`));
@@ -236,6 +239,14 @@ test('arm64: --events insn on a checksum over 64 known bytes: every byte read, e
   // eor and mul: the first state, from the key and the first byte.
   assert.match(replay[load + 2], / eor w1, w4, w1 ; reads: x4=0x3, x1=0x811c9dc5 => x1=0x811c9dc6$/);
   assert.match(replay[load + 3], new RegExp(` mul w1, w1, w6 ; reads: x1=0x811c9dc6, x6=0x1000193 => x1=0x${checksumStates[0].toString(16)}$`));
+  // Tenet's trace (one file per thread, the thread id appended): the same load and multiply.
+  const tenet = join(dir, 'checksum.tenet');
+  assert.equal(runCli(['export', db, '-F', 'tenet', '-o', tenet]).code, 0);
+  const [file] = readdirSync(dir).filter((f) => f.startsWith('checksum.tenet.'));
+  const lines = readFileSync(join(dir, file), 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.endsWith(`,mr=0x${buf.toString(16)}:03`));
+  assert.match(lines[at], /^x4=0x3,pc=0x[0-9a-f]+,mr=/);
+  assert.match(lines[at + 2], new RegExp(`^x1=0x${checksumStates[0].toString(16)},pc=0x[0-9a-f]+$`));
 });
 
 test('arm64: --events insn on a SIMD copy: the 16 bytes read, the q register they land in, and the 16 bytes written', { skip }, (t) => {
