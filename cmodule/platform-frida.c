@@ -189,7 +189,7 @@ st_file_open_append (const char * path)
 int
 st_file_append (int fd, const void * head, guint32 head_size, const void * data, guint64 size)
 {
-  StIoVec pieces[2] = { { (gpointer) head, head_size }, { (gpointer) data, (gsize) size } };
+  StIoVec pieces[2] = { { head, head_size }, { data, (gsize) size } };
   long n;
   do
     n = syscall (ST_SYS_WRITEV, (long) fd, pieces, 2L);
