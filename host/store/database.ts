@@ -4,6 +4,7 @@ import { UserError } from '../base/errors.js';
 import { packagePath } from '../base/paths.js';
 import { describeReadError, openReadOnly } from './connection.js';
 import { countChunkKinds } from './chunk-kinds.js';
+import { moveInsnsToChunks } from './insn-chunk-upgrade.js';
 import { identify, TRACE_APPLICATION_ID, type TraceIdentity } from './trace-identity.js';
 import { describeWriteError } from './write-errors.js';
 
@@ -124,7 +125,7 @@ export function openTraceForWriting(path: string, journal: JournalMode = 'wal'):
 }
 
 /** What a migration's SQL cannot do, run after it: by version. */
-const FILLS: Record<number, (db: TraceDb) => void> = { 6: countChunkKinds };
+const FILLS: Record<number, (db: TraceDb) => void> = { 6: countChunkKinds, 7: moveInsnsToChunks };
 
 /** Brings an older trace up to this stalk-trace's schema in place; returns the version it had. */
 export function upgradeTrace(path: string): number {
