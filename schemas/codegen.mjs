@@ -108,7 +108,6 @@ function typescript() {
   constObject('StoredCodec', withoutDescription(records.storedCodecs));
   constObject('StoredCallType', types(records.storedCall.fields));
   constObject('InsnForm', withoutDescription(records.insnChunk.forms));
-  constObject('InsnMemFlag', withoutDescription(records.insnChunk.memFlags));
   constObject('INSN_PAGE_SHIFT', records.insnChunk.pageShift);
   constObject('INSN_CHUNK_MAX_INSNS', records.insnChunk.maxInsns);
   constObject('CaptureHeader', { size: capture.header.size, ...offsets(capture.header.fields) });
@@ -335,7 +334,6 @@ function storedC() {
   out.push(...storedReaders('stored_event', records.storedEvent), ...storedReaders('stored_call', records.storedCall));
   const define = (name, value) => out.push(`#define ${name} ${value}`);
   for (const [form, value] of Object.entries(withoutDescription(records.insnChunk.forms))) define(`ST_INSN_FORM_${camelToUpper(form)}`, value);
-  for (const [flag, bit] of Object.entries(withoutDescription(records.insnChunk.memFlags))) define(`ST_INSN_MEM_${camelToUpper(flag)}`, bit);
   define('ST_INSN_PAGE_SHIFT', records.insnChunk.pageShift);
   out.push('', '#endif', '');
   return out.join('\n');

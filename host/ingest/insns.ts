@@ -14,10 +14,12 @@ interface KnownLayout extends InsnLayout {
   /** The record payload, to tell a layout described again from one described differently. */
   payload: Buffer;
   /**
-   * The entries stored, in instruction order (a chunk's seqs only grow); of two writes of one
-   * register by one instruction, the later alone (its value after the instruction).
+   * The register entries stored, in instruction order (a chunk's seqs only grow); of two writes of
+   * one register by one instruction, the later alone (its value after the instruction).
    */
-  stored: InsnEntry[];
+  regs: InsnEntry[];
+  /** The memory entries, in layout order, as a chunk's mems column has them. */
+  mems: InsnEntry[];
   unrecordedRegs: number;
   unrecordedMem: number;
 }
@@ -59,10 +61,11 @@ export class Insns {
 
   private keep(layout: InsnLayout, payload: Buffer): KnownLayout {
     const unrecorded = (memory: boolean) => layout.entries.filter((e) => e.unrecorded && (e.what !== InsnWhat.reg) === memory).length;
-    const stored = layout.entries.filter((e, i) => e.what !== InsnWhat.reg ||
+    const regs = layout.entries.filter((e, i) => e.what === InsnWhat.reg &&
       !layout.entries.some((o, j) => j > i && o.what === InsnWhat.reg && o.insn === e.insn && o.reg === e.reg));
-    stored.sort((a, b) => a.insn - b.insn);
-    const known = { ...layout, payload, stored, unrecordedRegs: unrecorded(false), unrecordedMem: unrecorded(true) };
+    regs.sort((a, b) => a.insn - b.insn);
+    const mems = layout.entries.filter((e) => e.what !== InsnWhat.reg);
+    const known = { ...layout, payload, regs, mems, unrecordedRegs: unrecorded(false), unrecordedMem: unrecorded(true) };
     this.layouts.set(layout.id, known);
     return known;
   }
@@ -98,7 +101,7 @@ export class Insns {
     this.recording.add(t.tid);
     const seq = this.seq;
     const count = layout.lengths.length;
-    const chunk = this.writer.run(seq, t.tid, layout.id, count);
+    const chunk = this.writer.run(seq, t.tid, layout.id, count, layout.mems.length);
     const waiting = this.pending.of(t.tid);
     if (waiting.length > 0) {
       for (const rowid of waiting) this.writer.kernelWritePlaced(rowid, seq);
@@ -107,18 +110,18 @@ export class Insns {
     const v = r.view;
     const base = r.payloadAt;
     const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    for (const e of layout.stored) {
+    for (const e of layout.regs) {
       const at = base + e.offset;
-      if (e.what === InsnWhat.reg) {
-        // Up to 8 bytes: the 8 bytes the record holds for it; wider: the vector's bytes.
-        if (e.unrecorded) chunk.regUnrecorded(seq + e.insn, e.reg);
-        else if (e.bytes > 8) chunk.regBytes(seq + e.insn, e.reg, bytes.subarray(at, at + e.bytes));
-        else chunk.regInteger(seq + e.insn, e.reg, v.getUint32(at, true), v.getUint32(at + 4, true));
-      } else {
-        const value = e.unrecorded ? null : bytes.subarray(at + MEMORY_ADDRESS_BYTES, at + MEMORY_ADDRESS_BYTES + e.bytes);
-        chunk.mem(seq + e.insn, e.what === InsnWhat.memWrite, v.getUint32(at, true), v.getUint32(at + 4, true), e.bytes, value);
-      }
+      // Up to 8 bytes: the 8 bytes the record holds for it; wider: the vector's bytes.
+      if (e.unrecorded) chunk.regUnrecorded(seq + e.insn, e.reg);
+      else if (e.bytes > 8) chunk.regBytes(seq + e.insn, e.reg, bytes.subarray(at, at + e.bytes));
+      else chunk.regInteger(seq + e.insn, e.reg, v.getUint32(at, true), v.getUint32(at + 4, true));
     }
+    layout.mems.forEach((e, i) => {
+      const at = base + e.offset;
+      const value = e.unrecorded ? null : bytes.subarray(at + MEMORY_ADDRESS_BYTES, at + MEMORY_ADDRESS_BYTES + e.bytes);
+      chunk.mem(i, e.what === InsnWhat.memWrite, v.getUint32(at, true), v.getUint32(at + 4, true), value);
+    });
     this.seq = seq + count;
     t.insns += count;
     t.unrecordedRegs += layout.unrecordedRegs;

@@ -379,11 +379,6 @@ export const InsnForm = {
   "bytes": 4
 } as const;
 
-export const InsnMemFlag = {
-  "write": 1,
-  "recorded": 2
-} as const;
-
 export const INSN_PAGE_SHIFT = 12 as const;
 
 export const INSN_CHUNK_MAX_INSNS = 65536 as const;

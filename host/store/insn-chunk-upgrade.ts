@@ -22,8 +22,9 @@ export function moveInsnsToChunks(db: TraceDb): void {
     WHERE r.seq >= ? ORDER BY r.seq LIMIT ${WINDOW}`);
   const regs = db.prepare('SELECT DISTINCT reg FROM insn_reg_writes').pluck().all() as number[];
   const writes = db.prepare('SELECT seq, reg, value FROM insn_reg_writes WHERE reg = ? AND seq >= ? AND seq < ?').safeIntegers();
-  const accesses = db.prepare(`SELECT seq, access, address, size, value FROM mem_accesses WHERE syscall_id IS NULL AND seq >= ? AND seq < ?
-    ORDER BY seq, rowid`).safeIntegers();
+  // By rowid: the order an ingest stored them in, a run's in its layout's order.
+  const accesses = db.prepare(`SELECT seq, access, address, value FROM mem_accesses WHERE syscall_id IS NULL AND seq >= ? AND seq < ?
+    ORDER BY rowid`).safeIntegers();
   let from = 0;
   for (;;) {
     const page = runs.all(from) as { seq: number; thread_id: number; layout_id: number; insn_count: number }[];
@@ -32,22 +33,22 @@ export function moveInsnsToChunks(db: TraceDb): void {
     const end = last.seq + last.insn_count;
     const regRows = regs.flatMap((reg) => writes.all(reg, from, end) as { seq: bigint; reg: bigint; value: bigint | Buffer | null }[]);
     regRows.sort((a, b) => Number(a.seq - b.seq) || Number(a.reg - b.reg));
-    const memRows = accesses.all(from, end) as { seq: bigint; access: string; address: bigint; size: bigint; value: Buffer | null }[];
+    const memRows = accesses.all(from, end) as { seq: bigint; access: string; address: bigint; value: Buffer | null }[];
     let w = 0;
     let m = 0;
     for (const run of page) {
-      const chunk = writer.run(run.seq, run.thread_id, run.layout_id, run.insn_count);
       const runEnd = run.seq + run.insn_count;
+      // The run's accesses, one per memory entry of its layout.
+      let entries = 0;
+      while (m + entries < memRows.length && Number(memRows[m + entries].seq) < runEnd) entries++;
+      const chunk = writer.run(run.seq, run.thread_id, run.layout_id, run.insn_count, entries);
       for (; w < regRows.length && Number(regRows[w].seq) < runEnd; w++) {
         const { seq, reg, value } = regRows[w];
         if (value === null) chunk.regUnrecorded(Number(seq), Number(reg));
         else if (Buffer.isBuffer(value)) chunk.regBytes(Number(seq), Number(reg), value);
         else chunk.regInteger(Number(seq), Number(reg), ...halves(value));
       }
-      for (; m < memRows.length && Number(memRows[m].seq) < runEnd; m++) {
-        const a = memRows[m];
-        chunk.mem(Number(a.seq), a.access === 'w', ...halves(a.address), Number(a.size), a.value);
-      }
+      for (let i = 0; i < entries; i++, m++) chunk.mem(i, memRows[m].access === 'w', ...halves(memRows[m].address), memRows[m].value);
     }
     from = end;
   }

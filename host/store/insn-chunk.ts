@@ -3,7 +3,7 @@
 // the index tables and the value filter need gathered beside them. Integers wider than 32 bits
 // arrive as their low and high halves: values and addresses are 64-bit patterns, and a BigInt
 // per value would cost more than the rest of the encoding.
-import { InsnForm, InsnMemFlag, INSN_PAGE_SHIFT } from '../schema/layout.generated.js';
+import { InsnForm, INSN_PAGE_SHIFT } from '../schema/layout.generated.js';
 import { hashBytes, hashInteger } from './insn-value-filter.js';
 
 const TWO_32 = 4294967296;
@@ -83,6 +83,7 @@ export class InsnChunk {
   readonly runs = new Column();
   readonly regs = new Column();
   readonly mems = new Column();
+  readonly memValues = new Column();
   firstSeq = -1;
   lastSeq = -1;
   insns = 0;
@@ -95,24 +96,27 @@ export class InsnChunk {
   hashCount = 0;
   private runEnd = 0;
   private regSeq = 0;
-  private memSeq = 0;
   private readonly previous = new Uint32Array(512);
   private copyLo = 0;
   private copyHi = 0;
   private hasCopy = false;
-  private addressLo = 0;
-  private addressHi = 0;
+  /** Per layout, each memory entry's last address in the chunk (low, high halves): the current run's in `addresses`. */
+  private readonly layoutAddresses = new Map<number, Uint32Array>();
+  private addresses: Uint32Array = new Uint32Array(0);
 
   constructor(readonly threadId: number) {}
 
-  /** One execution of a layout's `count` instructions, the first of them `seq`. */
-  run(seq: number, layoutId: number, count: number): void {
-    if (this.firstSeq < 0) this.firstSeq = this.runEnd = this.regSeq = this.memSeq = seq;
+  /** One execution of a layout's `count` instructions, the first of them `seq`; the layout has `memEntries` memory entries. */
+  run(seq: number, layoutId: number, count: number, memEntries: number): void {
+    if (this.firstSeq < 0) this.firstSeq = this.runEnd = this.regSeq = seq;
     this.runs.varint(seq - this.runEnd);
     this.runs.varint(layoutId);
     this.runEnd = seq + count;
     this.lastSeq = seq + count - 1;
     this.insns += count;
+    let addresses = this.layoutAddresses.get(layoutId);
+    if (addresses === undefined) this.layoutAddresses.set(layoutId, (addresses = new Uint32Array(2 * memEntries)));
+    this.addresses = addresses;
   }
 
   private regHead(seq: number, reg: number, form: number): void {
@@ -168,18 +172,18 @@ export class InsnChunk {
     this.regHead(seq, reg, InsnForm.unrecorded);
   }
 
-  /** A memory access at the 64-bit address hi:lo; value null where not recorded. */
-  mem(seq: number, write: boolean, lo: number, hi: number, size: number, value: Uint8Array | null): void {
-    this.mems.varint(seq - this.memSeq);
-    this.memSeq = seq;
-    this.mems.byte((write ? InsnMemFlag.write : 0) | (value === null ? 0 : InsnMemFlag.recorded));
-    this.mems.varint(size);
-    deltaVarint(this.mems, lo, hi, this.addressLo, this.addressHi, true);
-    this.addressLo = lo;
-    this.addressHi = hi;
-    if (value !== null) this.mems.copy(value);
+  /**
+   * The run's memory entry `entry` (its index among the layout's memory entries, in layout order):
+   * an access at the 64-bit address hi:lo; value null where the layout does not record it.
+   */
+  mem(entry: number, write: boolean, lo: number, hi: number, value: Uint8Array | null): void {
+    const a = this.addresses;
+    deltaVarint(this.mems, lo, hi, a[2 * entry], a[2 * entry + 1], true);
+    a[2 * entry] = lo;
+    a[2 * entry + 1] = hi;
+    if (value !== null) this.memValues.copy(value);
     // Arithmetic shift of the signed 64-bit address: pages order as SQLite orders addresses.
-    const page = (hi | 0) * (TWO_32 >>> INSN_PAGE_SHIFT) + (lo >>> INSN_PAGE_SHIFT);
+    const page = (hi | 0) * (TWO_32 / 2 ** INSN_PAGE_SHIFT) + (lo >>> INSN_PAGE_SHIFT);
     this.pages.set(page, (this.pages.get(page) ?? 0) | (write ? 2 : 1));
   }
 }

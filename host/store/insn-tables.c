@@ -15,7 +15,8 @@
  * Constraints are pushed down to choose chunks: seq and thread through the chunks' own seq
  * range, reg through insn_chunk_regs, address through insn_chunk_pages, value through each
  * chunk's value filter (stalk_insn_may_hold). Within a chunk only matching entries become rows.
- * They narrow to a superset only: SQLite checks every constraint again on the rows. Rows come in
+ * They narrow to a superset only, and SQLite checks them again on the rows, except reg and access,
+ * which are exact. Rows come in
  * seq order (or its reverse) across threads, merged from the chunks that overlap, so `ORDER BY
  * seq [DESC] LIMIT n` reads only the chunks it needs. `count(*)` of one register's writes is
  * answered from insn_chunk_regs without decompressing anything.
@@ -53,11 +54,23 @@ typedef struct
   int size;
 } LayoutInsn;
 
+/* A memory entry of a layout, as its insnlayout record describes it. */
+typedef struct
+{
+  int insn;
+  int write;
+  int bytes;
+  int recorded;
+} MemEntry;
+
 typedef struct
 {
   sqlite3_int64 id;
   int first;
   int count;
+  /* Its memory entries, in layout order: mems_of[mem_first ...]. */
+  int mem_first;
+  int mem_count;
 } LayoutRef;
 
 /* What every table of a connection shares: totals for the planner, layouts and register names once read. */
@@ -69,6 +82,8 @@ typedef struct
   LayoutRef * layouts;
   int layout_count;
   LayoutInsn * insns_of;
+  MemEntry * mems_of;
+  int mem_entries;
   int registers_read;
   char * names[REGISTERS];
 } Shared;
@@ -90,11 +105,11 @@ typedef struct
   sqlite3_int64 b;
   /* insn_rows: run_seq; mem_accesses: syscall_id of a kernel write. */
   sqlite3_int64 c;
-  /* insn_rows: layout id. */
+  /* insn_rows: layout id; mem_accesses: where a recorded value is in its chunk's mem_values. */
   sqlite3_int64 layout;
   /* The entry's index in its chunk's column (a kernel write's id): with the chunk, the rowid. */
   sqlite3_int64 ordinal;
-  /* A vector register's or a memory access's bytes. */
+  /* A vector register's or a kernel write's bytes (an instruction's memory value is read when asked for). */
   const uint8_t * bytes;
   int len;
   /* insn_rows and mem_accesses: size; reg_writes: register id. */
@@ -142,6 +157,9 @@ typedef struct
   int pending;
   sqlite3_int64 pending_id, pending_thread, pending_first, pending_last;
   sqlite3_stmt * decode;
+  /* mem_accesses: the mem_values blob the last value was read from. */
+  sqlite3_blob * values;
+  sqlite3_int64 values_chunk;
   Source ** active;
   int active_count;
   int active_capacity;
@@ -264,6 +282,7 @@ close_cursor (sqlite3_vtab_cursor * cursor)
   sqlite3_free (c->active);
   sqlite3_finalize (c->chunks);
   sqlite3_finalize (c->decode);
+  sqlite3_blob_close (c->values);
   sqlite3_free (c);
   return SQLITE_OK;
 }
@@ -357,6 +376,8 @@ best_index (sqlite3_vtab * vtab, sqlite3_index_info * info)
     }
     else if (what == 'g')
     {
+      /* Exact (a name that is no register's matches nothing), so SQLite need not check it again on every row. */
+      info->aConstraintUsage[i].omit = 1;
       rows /= 16;
     }
     else if (what == 'v')
@@ -371,6 +392,7 @@ best_index (sqlite3_vtab * vtab, sqlite3_index_info * info)
     }
     else if (what == 'a')
     {
+      info->aConstraintUsage[i].omit = 1;
       rows /= 2;
     }
   }
@@ -477,53 +499,6 @@ read_registers (Table * t)
   return SQLITE_OK;
 }
 
-/* Every layout's instructions, read once per connection: insn_rows names each instruction of a run from them. */
-static int
-read_layouts (Table * t)
-{
-  Shared * s = t->shared;
-  if (s->layouts_read)
-    return SQLITE_OK;
-  sqlite3_stmt * stmt;
-  int rc = sqlite3_prepare_v2 (t->db, "SELECT (SELECT count(*) FROM main.insn_layout_insns), (SELECT count(*) FROM main.insn_layouts)",
-      -1, &stmt, NULL);
-  if (rc != SQLITE_OK)
-    return fail_db (&t->base, rc);
-  rc = sqlite3_step (stmt);
-  sqlite3_int64 insns = sqlite3_column_int64 (stmt, 0), layouts = sqlite3_column_int64 (stmt, 1);
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_ROW)
-    return fail_db (&t->base, rc);
-  s->insns_of = sqlite3_malloc64 ((insns + 1) * sizeof (LayoutInsn));
-  s->layouts = sqlite3_malloc64 ((layouts + 1) * sizeof (LayoutRef));
-  if (s->insns_of == NULL || s->layouts == NULL)
-    return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2 (t->db, "SELECT layout_id, address, size, location_id FROM main.insn_layout_insns ORDER BY layout_id, insn", -1,
-      &stmt, NULL);
-  if (rc != SQLITE_OK)
-    return fail_db (&t->base, rc);
-  int n = 0;
-  s->layout_count = 0;
-  while (n < insns && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
-  {
-    sqlite3_int64 id = sqlite3_column_int64 (stmt, 0);
-    if (s->layout_count == 0 || s->layouts[s->layout_count - 1].id != id)
-    {
-      if (s->layout_count == layouts)
-        break;
-      s->layouts[s->layout_count++] = (LayoutRef) { .id = id, .first = n, .count = 0 };
-    }
-    s->insns_of[n++] = (LayoutInsn) { .address = sqlite3_column_int64 (stmt, 1), .size = sqlite3_column_int (stmt, 2),
-        .location = sqlite3_column_int64 (stmt, 3) };
-    s->layouts[s->layout_count - 1].count++;
-  }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-    return fail_db (&t->base, rc);
-  s->layouts_read = 1;
-  return SQLITE_OK;
-}
-
 static const LayoutRef *
 find_layout (const Shared * s, sqlite3_int64 id)
 {
@@ -539,6 +514,99 @@ find_layout (const Shared * s, sqlite3_int64 id)
       hi = mid - 1;
   }
   return NULL;
+}
+
+/* A layout's memory entries, from its insnlayout payload (records.json insnLayout); 0 where it is malformed. */
+static int
+read_mem_entries (Shared * s, const uint8_t * p, int bytes, LayoutRef * layout)
+{
+  StInsnLayoutHeader header;
+  if (bytes < (int) sizeof header)
+    return 0;
+  memcpy (&header, p, sizeof header);
+  int at = sizeof header + (header.insn_count + ST_INSN_LENGTHS_ALIGN - 1) / ST_INSN_LENGTHS_ALIGN * ST_INSN_LENGTHS_ALIGN;
+  if (at + header.entry_count * (int) sizeof (StInsnLayoutEntry) > bytes)
+    return 0;
+  layout->mem_first = s->mem_entries;
+  layout->mem_count = 0;
+  for (int i = 0; i < header.entry_count; i++)
+  {
+    StInsnLayoutEntry e;
+    memcpy (&e, p + at + i * sizeof e, sizeof e);
+    if (e.what != ST_INSN_VALUE_MEM_READ && e.what != ST_INSN_VALUE_MEM_WRITE)
+      continue;
+    s->mems_of[s->mem_entries++] = (MemEntry) { .insn = e.insn, .write = e.what == ST_INSN_VALUE_MEM_WRITE, .bytes = e.bytes,
+        .recorded = (e.flags & ST_INSN_VALUE_UNRECORDED) == 0 };
+    layout->mem_count++;
+  }
+  return 1;
+}
+
+/*
+ * Every layout, read once per connection: its instructions (insn_rows names each instruction of a
+ * run from them) and its memory entries (mem_accesses reads a run's accesses by them).
+ */
+static int
+read_layouts (Table * t)
+{
+  Shared * s = t->shared;
+  if (s->layouts_read)
+    return SQLITE_OK;
+  sqlite3_stmt * stmt;
+  int rc = sqlite3_prepare_v2 (t->db, "SELECT count(*), coalesce(sum(insn_count), 0), coalesce(sum(length(layout)), 0) FROM main.insn_layouts",
+      -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return fail_db (&t->base, rc);
+  rc = sqlite3_step (stmt);
+  sqlite3_int64 layouts = sqlite3_column_int64 (stmt, 0), insns = sqlite3_column_int64 (stmt, 1), bytes = sqlite3_column_int64 (stmt, 2);
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW)
+    return fail_db (&t->base, rc);
+  s->layouts = sqlite3_malloc64 ((layouts + 1) * sizeof (LayoutRef));
+  s->insns_of = sqlite3_malloc64 ((insns + 1) * sizeof (LayoutInsn));
+  /* No more entries than payload bytes hold. */
+  s->mems_of = sqlite3_malloc64 ((bytes / sizeof (StInsnLayoutEntry) + 1) * sizeof (MemEntry));
+  if (s->insns_of == NULL || s->layouts == NULL || s->mems_of == NULL)
+    return SQLITE_NOMEM;
+  memset (s->insns_of, 0, (insns + 1) * sizeof (LayoutInsn));
+  rc = sqlite3_prepare_v2 (t->db, "SELECT id, insn_count, layout FROM main.insn_layouts ORDER BY id", -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return fail_db (&t->base, rc);
+  s->layout_count = 0;
+  s->mem_entries = 0;
+  sqlite3_int64 first = 0;
+  int good = 1;
+  while (good && s->layout_count < layouts && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  {
+    LayoutRef * layout = &s->layouts[s->layout_count++];
+    layout->id = sqlite3_column_int64 (stmt, 0);
+    layout->count = sqlite3_column_int (stmt, 1);
+    layout->first = (int) first;
+    first += layout->count;
+    good = first <= insns && read_mem_entries (s, sqlite3_column_blob (stmt, 2), sqlite3_column_bytes (stmt, 2), layout);
+  }
+  sqlite3_finalize (stmt);
+  if (!good)
+    return fail (&t->base, SQLITE_CORRUPT, "the trace database is damaged: an instruction layout cannot be read");
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    return fail_db (&t->base, rc);
+  rc = sqlite3_prepare_v2 (t->db, "SELECT layout_id, insn, address, size, location_id FROM main.insn_layout_insns", -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return fail_db (&t->base, rc);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  {
+    const LayoutRef * layout = find_layout (s, sqlite3_column_int64 (stmt, 0));
+    int insn = sqlite3_column_int (stmt, 1);
+    if (layout == NULL || insn < 0 || insn >= layout->count)
+      continue;
+    s->insns_of[layout->first + insn] = (LayoutInsn) { .address = sqlite3_column_int64 (stmt, 2), .size = sqlite3_column_int (stmt, 3),
+        .location = sqlite3_column_int64 (stmt, 4) };
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return fail_db (&t->base, rc);
+  s->layouts_read = 1;
+  return SQLITE_OK;
 }
 
 /* A column's bytes, bounds checked: a read past the end marks it damaged. */
@@ -730,43 +798,80 @@ decode_regs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, const F
   return r->bad ? damaged (&t->base, s->id) : SQLITE_OK;
 }
 
-/* mem_accesses: the instructions' own accesses. */
 static int
-decode_mems (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f)
+compare_rows (const void * a, const void * b)
 {
-  uint64_t address = 0;
-  sqlite3_int64 seq = first_seq, ordinal = 0;
-  for (; r->p < r->end && !r->bad; ordinal++)
+  const Row * x = a, * y = b;
+  if (x->seq != y->seq)
+    return x->seq < y->seq ? -1 : 1;
+  return x->ordinal < y->ordinal ? -1 : x->ordinal > y->ordinal;
+}
+
+/*
+ * mem_accesses: the instructions' own accesses, each run's by its layout's memory entries. `r`
+ * reads the chunk's runs, `m` its mems; values stay in mem_values until a row's is asked for.
+ */
+static int
+decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 first_seq, const Filter * f)
+{
+  const Shared * shared = t->shared;
+  /* Each layout memory entry's previous address in the chunk. */
+  uint64_t * previous = sqlite3_malloc64 ((shared->mem_entries + 1) * sizeof (uint64_t));
+  if (previous == NULL)
+    return SQLITE_NOMEM;
+  memset (previous, 0, (shared->mem_entries + 1) * sizeof (uint64_t));
+  sqlite3_int64 end = first_seq, ordinal = 0, offset = 0;
+  int sorted = 1, rc = SQLITE_OK;
+  while (r->p < r->end && !r->bad && !m->bad && rc == SQLITE_OK)
   {
-    seq += (sqlite3_int64) varint (r);
-    int flags = byte (r);
-    uint64_t size = varint (r);
-    address += unzigzag (varint (r));
-    const uint8_t * value = (flags & ST_INSN_MEM_RECORDED) ? take (r, size) : NULL;
-    if (r->bad || size > INT32_MAX)
+    sqlite3_int64 run = end + (sqlite3_int64) varint (r);
+    const LayoutRef * layout = find_layout (shared, (sqlite3_int64) varint (r));
+    if (r->bad || layout == NULL)
     {
       r->bad = 1;
       break;
     }
-    if (seq > f->seq_hi)
+    end = run + layout->count;
+    if (run > f->seq_hi)
       break;
-    int write = (flags & ST_INSN_MEM_WRITE) != 0;
-    if (!in_seq (f, seq) || (f->access >= 0 && write != f->access) || (sqlite3_int64) address < f->address_lo ||
-        (sqlite3_int64) address > f->address_hi)
-      continue;
-    Row * row = add_row (s);
-    if (row == NULL)
-      return SQLITE_NOMEM;
-    row->seq = seq;
-    row->a = (sqlite3_int64) address;
-    row->d = (int) size;
-    row->write = write;
-    row->type = value != NULL ? SQLITE_BLOB : SQLITE_NULL;
-    row->bytes = value;
-    row->len = (int) size;
-    row->ordinal = ordinal;
+    for (int i = 0; i < layout->mem_count && !m->bad; i++, ordinal++)
+    {
+      const MemEntry * e = &shared->mems_of[layout->mem_first + i];
+      uint64_t address = previous[layout->mem_first + i] += unzigzag (varint (m));
+      sqlite3_int64 at = offset;
+      if (e->recorded)
+        offset += e->bytes;
+      sqlite3_int64 seq = run + e->insn;
+      if (!in_seq (f, seq) || (f->access >= 0 && e->write != f->access) || (sqlite3_int64) address < f->address_lo ||
+          (sqlite3_int64) address > f->address_hi)
+        continue;
+      Row * row = add_row (s);
+      if (row == NULL)
+      {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      if (s->count > 1 && seq < s->rows[s->count - 2].seq)
+        sorted = 0;
+      row->seq = seq;
+      row->a = (sqlite3_int64) address;
+      row->d = e->bytes;
+      row->write = e->write;
+      row->type = e->recorded ? SQLITE_BLOB : SQLITE_NULL;
+      row->layout = at;
+      row->len = e->bytes;
+      row->ordinal = ordinal;
+    }
   }
-  return r->bad ? damaged (&t->base, s->id) : SQLITE_OK;
+  sqlite3_free (previous);
+  if (rc != SQLITE_OK)
+    return rc;
+  if (r->bad || m->bad)
+    return damaged (&t->base, s->id);
+  /* A layout whose entries are not in instruction order: rows in seq order, each instruction's in entry order. */
+  if (!sorted)
+    qsort (s->rows, s->count, sizeof (Row), compare_rows);
+  return SQLITE_OK;
 }
 
 static int
@@ -831,22 +936,29 @@ open_pending (Cursor * c)
     sqlite3_reset (c->decode);
     return fail_db (&t->base, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
   }
+  /* mem_accesses decodes two columns: runs, then mems. */
+  int columns = sqlite3_column_count (c->decode);
   int bytes = sqlite3_column_bytes (c->decode, 0);
-  s->data = sqlite3_malloc (bytes > 0 ? bytes : 1);
+  int more = columns > 1 ? sqlite3_column_bytes (c->decode, 1) : 0;
+  s->data = sqlite3_malloc (bytes + more + 1);
   if (s->data == NULL)
   {
     free_source (s);
+    sqlite3_reset (c->decode);
     return SQLITE_NOMEM;
   }
   if (bytes > 0)
     memcpy (s->data, sqlite3_column_blob (c->decode, 0), bytes);
+  if (more > 0)
+    memcpy (s->data + bytes, sqlite3_column_blob (c->decode, 1), more);
   sqlite3_reset (c->decode);
   Reader r = { s->data, s->data + bytes, 0 };
+  Reader m = { s->data + bytes, s->data + bytes + more, 0 };
   switch (t->kind)
   {
     case T_INSNS: rc = decode_runs (t, s, &r, c->pending_first, &c->f); break;
     case T_REGS: rc = decode_regs (t, s, &r, c->pending_first, &c->f); break;
-    default: rc = decode_mems (t, s, &r, c->pending_first, &c->f); break;
+    default: rc = decode_mems (t, s, &r, &m, c->pending_first, &c->f); break;
   }
   if (rc != SQLITE_OK)
   {
@@ -984,7 +1096,11 @@ kernel_source (Cursor * c)
   return add_active (c, s);
 }
 
-static const char * const columns[] = { [T_INSNS] = "runs", [T_REGS] = "regs", [T_MEMS] = "mems" };
+static const char * const columns[] = {
+  [T_INSNS] = "stalk_insn_column(codec, runs, id)",
+  [T_REGS] = "stalk_insn_column(codec, regs, id)",
+  [T_MEMS] = "stalk_insn_column(codec, runs, id), stalk_insn_column(codec, mems, id)",
+};
 
 static int
 prepare_chunks (Cursor * c)
@@ -1151,7 +1267,7 @@ filter (sqlite3_vtab_cursor * cursor, int idx_num, const char * codes, int argc,
   c->counts = (idx_num & PLAN_COUNTS) != 0;
   c->eof = 0;
   int empty = 0, nomem = 0;
-  int rc = t->kind == T_REGS ? read_registers (t) : t->kind == T_INSNS ? read_layouts (t) : SQLITE_OK;
+  int rc = t->kind == T_REGS ? read_registers (t) : read_layouts (t);
   if (rc != SQLITE_OK)
     return rc;
   for (int i = 0; i < argc; i++)
@@ -1212,7 +1328,7 @@ filter (sqlite3_vtab_cursor * cursor, int idx_num, const char * codes, int argc,
     return rc;
   if (c->decode == NULL)
   {
-    char * sql = sqlite3_mprintf ("SELECT stalk_insn_column(codec, %s, id) FROM main.insn_chunks WHERE id = ?1", columns[t->kind]);
+    char * sql = sqlite3_mprintf ("SELECT %s FROM main.insn_chunks WHERE id = ?1", columns[t->kind]);
     if (sql == NULL)
       return SQLITE_NOMEM;
     rc = sqlite3_prepare_v2 (t->db, sql, -1, &c->decode, NULL);
@@ -1255,15 +1371,54 @@ rowid (sqlite3_vtab_cursor * cursor, sqlite3_int64 * out)
   return SQLITE_OK;
 }
 
-static void
-result_value (sqlite3_context * context, const Row * row)
+/* An instruction's recorded memory value, read from its chunk's mem_values alone. */
+static int
+result_mem_value (Cursor * c, sqlite3_context * context, const Row * row)
+{
+  Table * t = (Table *) c->base.pVtab;
+  sqlite3_int64 chunk = c->current->id;
+  int rc = SQLITE_OK;
+  if (c->values == NULL)
+    rc = sqlite3_blob_open (t->db, "main", "insn_chunks", "mem_values", chunk, 0, &c->values);
+  else if (c->values_chunk != chunk)
+    rc = sqlite3_blob_reopen (c->values, chunk);
+  if (rc != SQLITE_OK)
+  {
+    sqlite3_blob_close (c->values);
+    c->values = NULL;
+    return fail_db (&t->base, rc);
+  }
+  c->values_chunk = chunk;
+  uint8_t * bytes = sqlite3_malloc (row->len + 1);
+  if (bytes == NULL)
+    return SQLITE_NOMEM;
+  rc = sqlite3_blob_read (c->values, bytes, row->len, (int) row->layout);
+  if (rc != SQLITE_OK)
+  {
+    sqlite3_free (bytes);
+    return rc == SQLITE_ERROR ? damaged (&t->base, chunk) : fail_db (&t->base, rc);
+  }
+  sqlite3_result_blob (context, bytes, row->len, sqlite3_free);
+  return SQLITE_OK;
+}
+
+static int
+result_value (Cursor * c, sqlite3_context * context, const Row * row)
 {
   switch (row->type)
   {
-    case SQLITE_INTEGER: sqlite3_result_int64 (context, row->a); break;
-    case SQLITE_BLOB: sqlite3_result_blob (context, row->bytes, row->len, SQLITE_TRANSIENT); break;
-    default: sqlite3_result_null (context);
+    case SQLITE_INTEGER:
+      sqlite3_result_int64 (context, row->a);
+      break;
+    case SQLITE_BLOB:
+      if (row->bytes == NULL)
+        return result_mem_value (c, context, row);
+      sqlite3_result_blob (context, row->bytes, row->len, SQLITE_TRANSIENT);
+      break;
+    default:
+      sqlite3_result_null (context);
   }
+  return SQLITE_OK;
 }
 
 static int
@@ -1313,7 +1468,7 @@ column (sqlite3_vtab_cursor * cursor, sqlite3_context * context, int column)
           else
             sqlite3_result_null (context);
           break;
-        case RW_VALUE: result_value (context, row); break;
+        case RW_VALUE: return result_value (c, context, row);
         default: sqlite3_result_int64 (context, s->thread); break;
       }
       break;
@@ -1323,7 +1478,7 @@ column (sqlite3_vtab_cursor * cursor, sqlite3_context * context, int column)
         case MA_ACCESS: sqlite3_result_text (context, row->write ? "w" : "r", 1, SQLITE_STATIC); break;
         case MA_ADDRESS: sqlite3_result_int64 (context, row->a); break;
         case MA_SIZE: sqlite3_result_int (context, row->d); break;
-        case MA_VALUE: result_value (context, row); break;
+        case MA_VALUE: return result_value (c, context, row);
         case MA_SYSCALL_ID:
           if (row->kernel)
             sqlite3_result_int64 (context, row->c);
@@ -1352,6 +1507,7 @@ free_shared (void * p)
     sqlite3_free (s->names[i]);
   sqlite3_free (s->layouts);
   sqlite3_free (s->insns_of);
+  sqlite3_free (s->mems_of);
   sqlite3_free (s);
 }
 

@@ -42,8 +42,8 @@ export class InsnWriter {
     this.insertRegister = db.prepare('INSERT OR IGNORE INTO insn_registers (id, name, size) VALUES (?, ?, ?)');
     this.insertLayout = db.prepare('INSERT INTO insn_layouts (id, address, insn_count, layout) VALUES (?, ?, ?, ?)');
     this.insertLayoutInsn = db.prepare('INSERT INTO insn_layout_insns (layout_id, insn, address, size, location_id) VALUES (?, ?, ?, ?, ?)');
-    this.insertChunk = db.prepare(`INSERT INTO insn_chunks (thread_id, first_seq, last_seq, insns, codec, runs, regs, mems, value_filter)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertChunk = db.prepare(`INSERT INTO insn_chunks (thread_id, first_seq, last_seq, insns, codec, runs, regs, mems, mem_values, value_filter)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertChunkReg = db.prepare('INSERT INTO insn_chunk_regs (reg, chunk_id, writes) VALUES (?, ?, ?)');
     this.insertChunkPage = db.prepare('INSERT INTO insn_chunk_pages (page, chunk_id, access) VALUES (?, ?, ?)');
     this.insertKernelWrite = db.prepare('INSERT INTO insn_kernel_writes (seq, address, size, value, syscall_id) VALUES (?, ?, ?, ?, ?)');
@@ -88,15 +88,18 @@ export class InsnWriter {
     this.insertLayoutInsn.run(layoutId, insn, address, size, locationId);
   }
 
-  /** The thread's open chunk, with room for a run of `count` instructions starting at `seq`, which it records. */
-  run(seq: number, threadId: number, layoutId: number, count: number): InsnChunk {
+  /**
+   * The thread's open chunk, with room for a run of `count` instructions starting at `seq`, which
+   * it records; the layout has `memEntries` memory entries, which follow through InsnChunk.mem.
+   */
+  run(seq: number, threadId: number, layoutId: number, count: number, memEntries: number): InsnChunk {
     let chunk = this.open.get(threadId);
     if (chunk !== undefined && chunk.insns + count > INSN_CHUNK_MAX_INSNS) {
       this.store(chunk);
       chunk = undefined;
     }
     if (chunk === undefined) this.open.set(threadId, (chunk = new InsnChunk(threadId)));
-    chunk.run(seq, layoutId, count);
+    chunk.run(seq, layoutId, count, memEntries);
     return chunk;
   }
 
@@ -127,7 +130,7 @@ export class InsnWriter {
     const regs = encodeRecords(chunk.regs.data());
     const mems = encodeRecords(chunk.mems.data());
     const id = Number(this.insertChunk.run(chunk.threadId, chunk.firstSeq, chunk.lastSeq, chunk.insns, runs.codec, runs.data, regs.data, mems.data,
-      buildFilter(chunk.hashes, chunk.hashCount)).lastInsertRowid);
+      chunk.memValues.data(), buildFilter(chunk.hashes, chunk.hashCount)).lastInsertRowid);
     chunk.regCounts.forEach((writes, reg) => {
       if (writes !== 0) this.insertChunkReg.run(reg, id, writes);
     });

@@ -49,8 +49,6 @@ static inline int16_t st_stored_call_depth (const uint8_t * r) { int16_t v = 0; 
 #define ST_INSN_FORM_COPY 2
 #define ST_INSN_FORM_RAW 3
 #define ST_INSN_FORM_BYTES 4
-#define ST_INSN_MEM_WRITE 1
-#define ST_INSN_MEM_RECORDED 2
 #define ST_INSN_PAGE_SHIFT 12
 
 #endif

@@ -1,6 +1,5 @@
 -- Schema version 7. Instructions are stored in chunks: a thread's consecutive runs, up to
--- records.json insnChunk.maxInsns instructions, as three compressed column blobs (records.json
--- insnChunk), with small tables that say which chunks can hold what a query asks for. They
+-- records.json insnChunk.maxInsns instructions, as column blobs (records.json insnChunk), with small tables that say which chunks can hold what a query asks for. They
 -- replace insn_runs, insn_reg_writes and the instructions' rows of mem_accesses (about 40 bytes
 -- an instruction stored as rows and indexes); upgrading a trace moves their rows into chunks
 -- (host/store/insn-chunk-upgrade.ts). The reg_writes, mem_accesses and insn_rows virtual tables
@@ -16,6 +15,7 @@ CREATE TABLE insn_chunks (
   runs BLOB NOT NULL,
   regs BLOB NOT NULL,
   mems BLOB NOT NULL,
+  mem_values BLOB NOT NULL,          -- never compressed: a query reads the values it returns, not the chunk's
   -- A Bloom filter of the register values written (host/store/insn-value-filter.ts): a query for
   -- one value reads only the chunks it may be in.
   value_filter BLOB NOT NULL
