@@ -617,9 +617,12 @@ typedef struct
   int bad;
 } Reader;
 
-static uint64_t
+static inline uint64_t
 varint (Reader * r)
 {
+  /* Most are one byte: deltas of a loop's addresses, seqs and layout ids. */
+  if (r->p < r->end && *r->p < 0x80)
+    return *r->p++;
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7)
   {
@@ -695,13 +698,15 @@ static int
 decode_runs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f)
 {
   sqlite3_int64 end = first_seq, ordinal = 0;
+  const LayoutRef * layout = NULL;
   while (r->p < r->end && !r->bad)
   {
     sqlite3_int64 run = end + (sqlite3_int64) varint (r);
     sqlite3_int64 id = (sqlite3_int64) varint (r);
     if (r->bad)
       break;
-    const LayoutRef * layout = find_layout (t->shared, id);
+    if (layout == NULL || layout->id != id)
+      layout = find_layout (t->shared, id);
     if (layout == NULL)
       return damaged (&t->base, s->id);
     end = run + layout->count;
@@ -822,10 +827,14 @@ decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 first_
   memset (previous, 0, (shared->mem_entries + 1) * sizeof (uint64_t));
   sqlite3_int64 end = first_seq, ordinal = 0, offset = 0;
   int sorted = 1, rc = SQLITE_OK;
+  const LayoutRef * layout = NULL;
   while (r->p < r->end && !r->bad && !m->bad && rc == SQLITE_OK)
   {
     sqlite3_int64 run = end + (sqlite3_int64) varint (r);
-    const LayoutRef * layout = find_layout (shared, (sqlite3_int64) varint (r));
+    sqlite3_int64 id = (sqlite3_int64) varint (r);
+    /* Runs of one layout follow each other in a loop: look it up only when it changes. */
+    if (layout == NULL || layout->id != id)
+      layout = find_layout (shared, id);
     if (r->bad || layout == NULL)
     {
       r->bad = 1;
@@ -1096,10 +1105,11 @@ kernel_source (Cursor * c)
   return add_active (c, s);
 }
 
-static const char * const columns[] = {
-  [T_INSNS] = "stalk_insn_column(codec, runs, id)",
-  [T_REGS] = "stalk_insn_column(codec, regs, id)",
-  [T_MEMS] = "stalk_insn_column(codec, runs, id), stalk_insn_column(codec, mems, id)",
+static const char * const decoders[] = {
+  [T_INSNS] = "SELECT stalk_insn_column(codec, runs, id) FROM main.insn_chunks WHERE id = ?1",
+  [T_REGS] = "SELECT stalk_insn_column(c.codec, w.regs, c.id) FROM main.insn_chunks c JOIN main.insn_chunk_reg_writes w ON w.chunk_id = c.id "
+      "WHERE c.id = ?1",
+  [T_MEMS] = "SELECT stalk_insn_column(codec, runs, id), stalk_insn_column(codec, mems, id) FROM main.insn_chunks WHERE id = ?1",
 };
 
 static int
@@ -1328,11 +1338,7 @@ filter (sqlite3_vtab_cursor * cursor, int idx_num, const char * codes, int argc,
     return rc;
   if (c->decode == NULL)
   {
-    char * sql = sqlite3_mprintf ("SELECT %s FROM main.insn_chunks WHERE id = ?1", columns[t->kind]);
-    if (sql == NULL)
-      return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2 (t->db, sql, -1, &c->decode, NULL);
-    sqlite3_free (sql);
+    rc = sqlite3_prepare_v2 (t->db, decoders[t->kind], -1, &c->decode, NULL);
     if (rc != SQLITE_OK)
       return fail_db (&t->base, rc);
   }
@@ -1379,7 +1385,7 @@ result_mem_value (Cursor * c, sqlite3_context * context, const Row * row)
   sqlite3_int64 chunk = c->current->id;
   int rc = SQLITE_OK;
   if (c->values == NULL)
-    rc = sqlite3_blob_open (t->db, "main", "insn_chunks", "mem_values", chunk, 0, &c->values);
+    rc = sqlite3_blob_open (t->db, "main", "insn_chunk_mem_values", "mem_values", chunk, 0, &c->values);
   else if (c->values_chunk != chunk)
     rc = sqlite3_blob_reopen (c->values, chunk);
   if (rc != SQLITE_OK)

@@ -30,6 +30,8 @@ export class InsnWriter {
   private readonly insertLayout: Statement;
   private readonly insertLayoutInsn: Statement;
   private readonly insertChunk: Statement;
+  private readonly insertRegWrites: Statement;
+  private readonly insertMemValues: Statement;
   private readonly insertChunkReg: Statement;
   private readonly insertChunkPage: Statement;
   private readonly insertKernelWrite: Statement;
@@ -42,8 +44,10 @@ export class InsnWriter {
     this.insertRegister = db.prepare('INSERT OR IGNORE INTO insn_registers (id, name, size) VALUES (?, ?, ?)');
     this.insertLayout = db.prepare('INSERT INTO insn_layouts (id, address, insn_count, layout) VALUES (?, ?, ?, ?)');
     this.insertLayoutInsn = db.prepare('INSERT INTO insn_layout_insns (layout_id, insn, address, size, location_id) VALUES (?, ?, ?, ?, ?)');
-    this.insertChunk = db.prepare(`INSERT INTO insn_chunks (thread_id, first_seq, last_seq, insns, codec, runs, regs, mems, mem_values, value_filter)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertChunk = db.prepare(`INSERT INTO insn_chunks (thread_id, first_seq, last_seq, insns, codec, runs, mems, value_filter)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertRegWrites = db.prepare('INSERT INTO insn_chunk_reg_writes (chunk_id, regs) VALUES (?, ?)');
+    this.insertMemValues = db.prepare('INSERT INTO insn_chunk_mem_values (chunk_id, mem_values) VALUES (?, ?)');
     this.insertChunkReg = db.prepare('INSERT INTO insn_chunk_regs (reg, chunk_id, writes) VALUES (?, ?, ?)');
     this.insertChunkPage = db.prepare('INSERT INTO insn_chunk_pages (page, chunk_id, access) VALUES (?, ?, ?)');
     this.insertKernelWrite = db.prepare('INSERT INTO insn_kernel_writes (seq, address, size, value, syscall_id) VALUES (?, ?, ?, ?, ?)');
@@ -129,8 +133,10 @@ export class InsnWriter {
     const runs = encodeRecords(chunk.runs.data());
     const regs = encodeRecords(chunk.regs.data());
     const mems = encodeRecords(chunk.mems.data());
-    const id = Number(this.insertChunk.run(chunk.threadId, chunk.firstSeq, chunk.lastSeq, chunk.insns, runs.codec, runs.data, regs.data, mems.data,
-      chunk.memValues.data(), buildFilter(chunk.hashes, chunk.hashCount)).lastInsertRowid);
+    const id = Number(this.insertChunk.run(chunk.threadId, chunk.firstSeq, chunk.lastSeq, chunk.insns, runs.codec, runs.data, mems.data,
+      buildFilter(chunk.hashes, chunk.hashCount)).lastInsertRowid);
+    this.insertRegWrites.run(id, regs.data);
+    this.insertMemValues.run(id, chunk.memValues.data());
     chunk.regCounts.forEach((writes, reg) => {
       if (writes !== 0) this.insertChunkReg.run(reg, id, writes);
     });

@@ -11,17 +11,28 @@ CREATE TABLE insn_chunks (
   first_seq INTEGER NOT NULL,        -- its first instruction
   last_seq INTEGER NOT NULL,         -- its last instruction (other threads' instructions may lie between)
   insns INTEGER NOT NULL,
-  codec INTEGER NOT NULL,            -- records.json storedCodecs, for each blob
+  codec INTEGER NOT NULL,            -- records.json storedCodecs, for runs, mems and insn_chunk_reg_writes.data
   runs BLOB NOT NULL,
-  regs BLOB NOT NULL,
   mems BLOB NOT NULL,
-  mem_values BLOB NOT NULL,          -- never compressed: a query reads the values it returns, not the chunk's
   -- A Bloom filter of the register values written (host/store/insn-value-filter.ts): a query for
-  -- one value reads only the chunks it may be in.
+  -- one value reads only the chunks it may be in. Last, so that reading the columns before it
+  -- does not read through it.
   value_filter BLOB NOT NULL
 );
 CREATE INDEX insn_chunks_first ON insn_chunks (first_seq, last_seq, thread_id);
 CREATE INDEX insn_chunks_last ON insn_chunks (last_seq, first_seq, thread_id);
+
+-- A chunk's two large columns, each in its own table: SQLite reads a row's blobs through their
+-- pages in column order, so a query of memory accesses would otherwise read the register values
+-- too. mem_values is never compressed: a query reads only the values of the rows it returns.
+CREATE TABLE insn_chunk_reg_writes (
+  chunk_id INTEGER PRIMARY KEY,      -- insn_chunks.id
+  regs BLOB NOT NULL
+);
+CREATE TABLE insn_chunk_mem_values (
+  chunk_id INTEGER PRIMARY KEY,      -- insn_chunks.id
+  mem_values BLOB NOT NULL
+);
 
 -- How many times each register is written in each chunk: one register's history reads only the
 -- chunks that write it, and its count reads no chunk at all.
