@@ -10,7 +10,7 @@ const TWO_32 = 4294967296;
 
 /** A growing byte column. */
 class Column {
-  bytes = Buffer.allocUnsafe(1 << 16);
+  bytes = Buffer.allocUnsafe(4096);
   length = 0;
 
   private room(n: number): void {
@@ -92,7 +92,7 @@ export class InsnChunk {
   /** Memory pages touched: page -> 1 read, 2 written, 3 both. */
   readonly pages = new Map<number, number>();
   /** Hash pairs of the integer and vector values written, for the value filter. */
-  hashes = new Uint32Array(1 << 14);
+  hashes = new Uint32Array(2048);
   hashCount = 0;
   private runEnd = 0;
   private regSeq = 0;

@@ -26,6 +26,7 @@
 SQLITE_EXTENSION_INIT1
 
 #include "stored-layout.generated.h"
+#include "vtab-constraints.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -38,8 +39,6 @@ enum { MA_SEQ, MA_ACCESS, MA_ADDRESS, MA_SIZE, MA_VALUE, MA_SYSCALL_ID, MA_THREA
 
 /* idxNum bits. */
 enum { PLAN_DESC = 1, PLAN_COUNTS = 2 };
-
-#define MAX_PUSHED 16
 
 /* Instructions of one run at most (an insnlayout's count is 16 bits): bounds seq from run_seq. */
 #define MAX_RUN 65535
@@ -131,6 +130,9 @@ typedef struct
   int count;
   int capacity;
   int at;
+  /* mem_accesses: the chunk's mem_values, read whole when a row's value is first asked for. */
+  uint8_t * values;
+  int values_len;
 } Source;
 
 typedef struct
@@ -157,9 +159,8 @@ typedef struct
   int pending;
   sqlite3_int64 pending_id, pending_thread, pending_first, pending_last;
   sqlite3_stmt * decode;
-  /* mem_accesses: the mem_values blob the last value was read from. */
-  sqlite3_blob * values;
-  sqlite3_int64 values_chunk;
+  /* mem_accesses: reads a chunk's mem_values. */
+  sqlite3_stmt * values;
   Source ** active;
   int active_count;
   int active_capacity;
@@ -169,14 +170,6 @@ typedef struct
   sqlite3_int64 left, count_chunk, count_thread;
   int count_reg;
 } Cursor;
-
-static int
-fail (sqlite3_vtab * vtab, int rc, const char * message)
-{
-  sqlite3_free (vtab->zErrMsg);
-  vtab->zErrMsg = sqlite3_mprintf ("%s", message);
-  return rc;
-}
 
 static int
 fail_db (sqlite3_vtab * vtab, int rc)
@@ -248,6 +241,7 @@ free_source (Source * s)
     return;
   sqlite3_free (s->data);
   sqlite3_free (s->rows);
+  sqlite3_free (s->values);
   sqlite3_free (s);
 }
 
@@ -282,7 +276,7 @@ close_cursor (sqlite3_vtab_cursor * cursor)
   sqlite3_free (c->active);
   sqlite3_finalize (c->chunks);
   sqlite3_finalize (c->decode);
-  sqlite3_blob_close (c->values);
+  sqlite3_finalize (c->values);
   sqlite3_free (c);
   return SQLITE_OK;
 }
@@ -291,29 +285,6 @@ static int
 eof (sqlite3_vtab_cursor * cursor)
 {
   return ((Cursor *) cursor)->eof;
-}
-
-static char
-operator_code (unsigned char op)
-{
-  switch (op)
-  {
-    case SQLITE_INDEX_CONSTRAINT_EQ: return '=';
-    case SQLITE_INDEX_CONSTRAINT_GT: return '>';
-    case SQLITE_INDEX_CONSTRAINT_GE: return 'G';
-    case SQLITE_INDEX_CONSTRAINT_LT: return '<';
-    case SQLITE_INDEX_CONSTRAINT_LE: return 'L';
-    default: return 0;
-  }
-}
-
-static void
-push (sqlite3_index_info * info, int i, char what, char op, char * codes, int * count)
-{
-  info->aConstraintUsage[i].argvIndex = *count + 1;
-  codes[2 * *count] = what;
-  codes[2 * *count + 1] = op;
-  (*count)++;
 }
 
 /* Columns per table: which one is seq, thread_id, and the constraints each can take. */
@@ -421,54 +392,6 @@ best_index (sqlite3_vtab * vtab, sqlite3_index_info * info)
   info->estimatedCost = 10 + scanned;
   info->estimatedRows = (sqlite3_int64) (rows < 1 ? 1 : rows);
   return SQLITE_OK;
-}
-
-#define EMPTY_LO INT64_MAX
-#define EMPTY_HI INT64_MIN
-
-/* Narrows [lo, hi] to the integers x with `x op v`; only numbers narrow (SQLite checks again anyway). */
-static void
-narrow (sqlite3_value * v, char op, sqlite3_int64 * lo, sqlite3_int64 * hi)
-{
-  double l = -INFINITY, h = INFINITY;
-  if (sqlite3_value_type (v) == SQLITE_INTEGER)
-  {
-    sqlite3_int64 i = sqlite3_value_int64 (v);
-    if ((op == '>' && i == INT64_MAX) || (op == '<' && i == INT64_MIN))
-    {
-      *lo = EMPTY_LO;
-      *hi = EMPTY_HI;
-      return;
-    }
-    if ((op == '=' || op == 'G' || op == '>') && *lo < i + (op == '>'))
-      *lo = i + (op == '>');
-    if ((op == '=' || op == 'L' || op == '<') && *hi > i - (op == '<'))
-      *hi = i - (op == '<');
-    return;
-  }
-  if (sqlite3_value_type (v) != SQLITE_FLOAT)
-    return;
-  double d = sqlite3_value_double (v);
-  switch (op)
-  {
-    case '=': l = h = (d == floor (d)) ? d : NAN; break;
-    case '>': l = floor (d) + 1; break;
-    case 'G': l = ceil (d); break;
-    case '<': h = ceil (d) - 1; break;
-    case 'L': h = floor (d); break;
-  }
-  /* Beyond +-2^62 a bound excludes everything or nothing. */
-  const double edge = 4611686018427387904.0;
-  if (isnan (l) || l > edge || h < -edge)
-  {
-    *lo = EMPTY_LO;
-    *hi = EMPTY_HI;
-    return;
-  }
-  if (l > -edge && *lo < (sqlite3_int64) l)
-    *lo = (sqlite3_int64) l;
-  if (h < edge && *hi > (sqlite3_int64) h)
-    *hi = (sqlite3_int64) h;
 }
 
 static int
@@ -1377,34 +1300,42 @@ rowid (sqlite3_vtab_cursor * cursor, sqlite3_int64 * out)
   return SQLITE_OK;
 }
 
-/* An instruction's recorded memory value, read from its chunk's mem_values alone. */
+/*
+ * An instruction's recorded memory value, from its chunk's mem_values: read once per chunk, when a
+ * row's value is first asked for (one read of the blob costs less than a read per value).
+ */
 static int
 result_mem_value (Cursor * c, sqlite3_context * context, const Row * row)
 {
   Table * t = (Table *) c->base.pVtab;
-  sqlite3_int64 chunk = c->current->id;
-  int rc = SQLITE_OK;
-  if (c->values == NULL)
-    rc = sqlite3_blob_open (t->db, "main", "insn_chunk_mem_values", "mem_values", chunk, 0, &c->values);
-  else if (c->values_chunk != chunk)
-    rc = sqlite3_blob_reopen (c->values, chunk);
-  if (rc != SQLITE_OK)
+  Source * s = c->current;
+  int rc;
+  if (s->values == NULL)
   {
-    sqlite3_blob_close (c->values);
-    c->values = NULL;
-    return fail_db (&t->base, rc);
+    if (c->values == NULL)
+    {
+      rc = sqlite3_prepare_v2 (t->db, "SELECT mem_values FROM main.insn_chunk_mem_values WHERE chunk_id = ?1", -1, &c->values, NULL);
+      if (rc != SQLITE_OK)
+        return fail_db (&t->base, rc);
+    }
+    sqlite3_bind_int64 (c->values, 1, s->id);
+    rc = sqlite3_step (c->values);
+    if (rc != SQLITE_ROW)
+    {
+      sqlite3_reset (c->values);
+      return rc == SQLITE_DONE ? damaged (&t->base, s->id) : fail_db (&t->base, rc);
+    }
+    s->values_len = sqlite3_column_bytes (c->values, 0);
+    s->values = sqlite3_malloc (s->values_len + 1);
+    if (s->values != NULL && s->values_len > 0)
+      memcpy (s->values, sqlite3_column_blob (c->values, 0), s->values_len);
+    sqlite3_reset (c->values);
+    if (s->values == NULL)
+      return SQLITE_NOMEM;
   }
-  c->values_chunk = chunk;
-  uint8_t * bytes = sqlite3_malloc (row->len + 1);
-  if (bytes == NULL)
-    return SQLITE_NOMEM;
-  rc = sqlite3_blob_read (c->values, bytes, row->len, (int) row->layout);
-  if (rc != SQLITE_OK)
-  {
-    sqlite3_free (bytes);
-    return rc == SQLITE_ERROR ? damaged (&t->base, chunk) : fail_db (&t->base, rc);
-  }
-  sqlite3_result_blob (context, bytes, row->len, sqlite3_free);
+  if (row->layout + row->len > s->values_len)
+    return damaged (&t->base, s->id);
+  sqlite3_result_blob (context, s->values + row->layout, row->len, SQLITE_TRANSIENT);
   return SQLITE_OK;
 }
 
