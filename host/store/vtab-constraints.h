@@ -12,7 +12,7 @@
 
 #define MAX_PUSHED 16
 
-static int
+static inline int
 fail (sqlite3_vtab * vtab, int rc, const char * message)
 {
   sqlite3_free (vtab->zErrMsg);
@@ -20,7 +20,7 @@ fail (sqlite3_vtab * vtab, int rc, const char * message)
   return rc;
 }
 
-static char
+static inline char
 operator_code (unsigned char op)
 {
   switch (op)
@@ -35,7 +35,7 @@ operator_code (unsigned char op)
 }
 
 /* Passes constraint i to xFilter as the next argument, described by `what` and its operator. */
-static void
+static inline void
 push (sqlite3_index_info * info, int i, char what, char op, char * codes, int * count)
 {
   info->aConstraintUsage[i].argvIndex = *count + 1;
@@ -51,7 +51,7 @@ push (sqlite3_index_info * info, int i, char what, char op, char * codes, int * 
  * Narrows [lo, hi] to the integers x with `x op v`. Only numbers narrow: to SQLite an integer is
  * less than any text or blob, and it checks the constraint again anyway.
  */
-static void
+static inline void
 narrow (sqlite3_value * v, char op, sqlite3_int64 * lo, sqlite3_int64 * hi)
 {
   double l = -INFINITY, h = INFINITY;
