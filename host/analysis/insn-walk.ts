@@ -32,39 +32,46 @@ export interface InsnStep {
   mems: MemRow[];
 }
 
-/** An iterator whose next row can be looked at before it is taken. */
-class Peek<T> {
-  private row: IteratorResult<T>;
+type InsnRow = { seq: number; run_seq: number; layout_id: number };
+type WriteRow = { seq: bigint; reg: string; value: bigint | Buffer | null };
 
-  constructor(private readonly rows: IterableIterator<T>) {
-    this.row = rows.next();
-  }
+/** Instructions a thread's walk reads at once: each table is queried (and a chunk decoded) once per this many, not per call. */
+const WINDOW = 16384;
 
-  /** Takes the rows for which `wanted` holds, from the front; rows before them, `skip` says, are passed over. */
-  take(wanted: (row: T) => boolean, skip: (row: T) => boolean): T[] {
-    const out: T[] = [];
-    while (!this.row.done && (skip(this.row.value) || wanted(this.row.value))) {
-      if (!skip(this.row.value)) out.push(this.row.value);
-      this.row = this.rows.next();
-    }
-    return out;
-  }
+/** A thread's instructions from seq `from` to before `until`, with their writes and memory accesses, in seq order. */
+interface Window {
+  from: number;
+  until: number;
+  insns: InsnRow[];
+  writes: WriteRow[];
+  mems: MemRow[];
+}
 
-  close(): void {
-    this.rows.return?.();
+/** Index of the first row with seq >= `seq` in rows sorted by seq. */
+function firstAt<T extends { seq: number | bigint | null }>(rows: T[], seq: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const s = rows[mid].seq;
+    if (s === null || Number(s) < seq) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
 }
 
 /**
  * A thread's recorded instructions in order, with a model of its registers beside them: the last
  * insnsync, then every write. The one place that reads instructions, writes, memory accesses and
  * syncs together; replay --regs and export -F tenet both walk it. It reads the session's
- * instruction tables (insn_rows, reg_writes, mem_accesses), each scan once in seq order.
+ * instruction tables (insn_rows, reg_writes, mem_accesses) a window of instructions at a time.
  */
 export class InsnWalk {
   readonly registers: RegisterSet;
   private readonly layouts = new Map<number, LayoutInsn[]>();
   private readonly states = new Map<number, { state: RegisterState; at: number }>();
+  /** Per thread, the instructions read last: replay asks for a few at a time between events. */
+  private readonly windows = new Map<number, Window>();
   private readonly insns: Statement;
   private readonly writes: Statement;
   private readonly mems: Statement;
@@ -74,7 +81,7 @@ export class InsnWalk {
 
   constructor(db: TraceDb, readonly arch: ArchName) {
     this.registers = registerSet(arch);
-    this.insns = db.prepare('SELECT seq, run_seq, layout_id FROM insn_rows WHERE thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq');
+    this.insns = db.prepare(`SELECT seq, run_seq, layout_id FROM insn_rows WHERE thread_id = ? AND seq >= ? ORDER BY seq LIMIT ${WINDOW}`);
     this.writes = db.prepare('SELECT seq, reg, value FROM reg_writes WHERE thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq').safeIntegers();
     this.mems = db.prepare(`SELECT seq, access, address, size, value, syscall_id FROM mem_accesses WHERE thread_id = ? AND seq >= ? AND seq < ?
       ORDER BY seq`).safeIntegers();
@@ -103,7 +110,7 @@ export class InsnWalk {
   }
 
   /** A reg_writes row with its register by id, as the register model knows it. */
-  private regRow(w: { seq: bigint; reg: string; value: bigint | Buffer | null }): RegRow {
+  private regRow(w: WriteRow): RegRow {
     return { seq: w.seq, reg: BigInt(this.registers.ids.get(w.reg) ?? -1), value: w.value };
   }
 
@@ -123,11 +130,22 @@ export class InsnWalk {
 
   /** Applies a thread's writes between two seqs, reading nothing else. */
   private advance(tid: number, state: RegisterState, from: number, to: number): RegisterState {
-    for (const w of this.writes.iterate(tid, from, to) as IterableIterator<{ seq: bigint; reg: string; value: bigint | Buffer | null }>) {
+    for (const w of this.writes.iterate(tid, from, to) as IterableIterator<WriteRow>) {
       state.write(this.registers.ids.get(w.reg) ?? -1, w.value);
     }
     this.states.set(tid, { state, at: to });
     return state;
+  }
+
+  /** The thread's window holding seq `at`: the one read last, or the next WINDOW instructions from `at`. */
+  private window(tid: number, at: number): Window {
+    const known = this.windows.get(tid);
+    if (known && known.from <= at && at < known.until) return known;
+    const insns = this.insns.all(tid, at) as InsnRow[];
+    const until = insns.length < WINDOW ? Number.MAX_SAFE_INTEGER : insns[insns.length - 1].seq + 1;
+    const w = { from: at, until, insns, writes: this.writes.all(tid, at, until) as WriteRow[], mems: this.mems.all(tid, at, until) as MemRow[] };
+    this.windows.set(tid, w);
+    return w;
   }
 
   /**
@@ -137,10 +155,12 @@ export class InsnWalk {
    */
   *steps(tid: number, from: number, to: number, state: RegisterState): Generator<InsnStep> {
     const end = Number.isFinite(to) ? to : Number.MAX_SAFE_INTEGER;
-    const writes = new Peek(this.writes.iterate(tid, from, end) as IterableIterator<{ seq: bigint; reg: string; value: bigint | Buffer | null }>);
-    const mems = new Peek(this.mems.iterate(tid, from, end) as IterableIterator<MemRow>);
-    try {
-      for (const row of this.insns.iterate(tid, from, end) as IterableIterator<{ seq: number; run_seq: number; layout_id: number }>) {
+    for (let at = from; at < end;) {
+      const w = this.window(tid, at);
+      let write = firstAt(w.writes, at);
+      let mem = firstAt(w.mems, at);
+      for (let i = firstAt(w.insns, at); i < w.insns.length && w.insns[i].seq < end; i++) {
+        const row = w.insns[i];
         const { seq } = row;
         const index = seq - row.run_seq;
         // A sync at the run's first instruction only: the state carries everything before it.
@@ -148,15 +168,18 @@ export class InsnWalk {
           const sync = this.syncAt.all(tid, seq) as RegRow[];
           if (sync.length > 0) this.sync(state, sync);
         }
-        const at = BigInt(seq);
-        const written = writes.take((w) => w.seq === at, (w) => w.seq < at).map((w) => this.regRow(w));
-        const accessed = mems.take((m) => m.seq === at, (m) => m.seq === null || m.seq < at);
+        const written: RegRow[] = [];
+        for (; write < w.writes.length && Number(w.writes[write].seq) <= seq; write++) {
+          if (Number(w.writes[write].seq) === seq) written.push(this.regRow(w.writes[write]));
+        }
+        const accessed: MemRow[] = [];
+        for (; mem < w.mems.length && Number(w.mems[mem].seq) <= seq; mem++) {
+          if (Number(w.mems[mem].seq) === seq) accessed.push(w.mems[mem]);
+        }
         yield { seq, layoutId: row.layout_id, index, insn: this.layout(row.layout_id)[index], writes: written, mems: accessed };
-        for (const w of written) state.write(Number(w.reg), w.value);
+        for (const x of written) state.write(Number(x.reg), x.value);
       }
-    } finally {
-      writes.close();
-      mems.close();
+      at = w.until;
     }
     this.states.set(tid, { state, at: end });
   }
