@@ -370,7 +370,9 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
   db.exec('ALTER TABLE event_chunks DROP COLUMN insn_seq');
   // Nor chunk kind counts (version 6), nor instruction chunks (version 7).
   db.exec('DROP TABLE event_chunk_kinds');
-  for (const table of ['insn_chunks', 'insn_chunk_regs', 'insn_chunk_pages', 'insn_kernel_writes']) db.exec(`DROP TABLE ${table}`);
+  for (const table of ['insn_chunks', 'insn_chunk_reg_writes', 'insn_chunk_mem_values', 'insn_chunk_regs', 'insn_chunk_pages', 'insn_kernel_writes']) {
+    db.exec(`DROP TABLE ${table}`);
+  }
   db.pragma('user_version = 1');
   db.pragma('application_id = 0');
   db.close();

@@ -131,7 +131,17 @@ const FILLS: Record<number, (db: TraceDb) => void> = { 6: countChunkKinds, 7: mo
 export function upgradeTrace(path: string): number {
   const version = traceVersion(path, inspectTrace(path));
   try {
-    closeFinished(openTraceForWriting(path));
+    const db = openTraceForWriting(path);
+    try {
+      // Moving rows into a compact form (schema 7's instruction chunks) can leave most of the file
+      // free: then it is compacted, as SQLite does, through a copy it swaps in at the end.
+      const free = db.pragma('freelist_count', { simple: true }) as number;
+      if (free * 2 > (db.pragma('page_count', { simple: true }) as number)) db.exec('VACUUM');
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    closeFinished(db);
   } catch (e) {
     throw describeWriteError(path, e);
   }

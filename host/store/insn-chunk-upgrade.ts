@@ -1,8 +1,8 @@
 import type { TraceDb } from './database.js';
 import { InsnWriter } from './insn-writer.js';
 
-/** Instructions moved per pass: the rows of one pass are held in memory at once. */
-const WINDOW = 1 << 18;
+/** Runs moved per pass: the rows of one pass (a few hundred thousand instructions') are held in memory at once. */
+const WINDOW = 1 << 15;
 
 type Integer = number | bigint;
 
@@ -20,7 +20,7 @@ export function moveInsnsToChunks(db: TraceDb): void {
   const writer = new InsnWriter(db);
   const runs = db.prepare(`SELECT r.seq, r.thread_id, r.layout_id, l.insn_count FROM insn_runs r JOIN insn_layouts l ON l.id = r.layout_id
     WHERE r.seq >= ? ORDER BY r.seq LIMIT ${WINDOW}`);
-  const regs = db.prepare('SELECT DISTINCT reg FROM insn_reg_writes').pluck().all() as number[];
+  const regs = db.prepare('SELECT id FROM insn_registers').pluck().all() as number[];
   const writes = db.prepare('SELECT seq, reg, value FROM insn_reg_writes WHERE reg = ? AND seq >= ? AND seq < ?').safeIntegers();
   // By rowid: the order an ingest stored them in, a run's in its layout's order.
   const accesses = db.prepare(`SELECT seq, access, address, value FROM mem_accesses WHERE syscall_id IS NULL AND seq >= ? AND seq < ?

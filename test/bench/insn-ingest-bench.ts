@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { generateCapture } from '../scenario/generate.js';
 import { insnLoopScenario, OUT, STACK } from '../insn-scenarios.js';
 import { openAnalysis } from '../../host/analysis/analysis-db.js';
-import type { TraceDb } from '../../host/store/database.js';
+import { upgradeTrace, type TraceDb } from '../../host/store/database.js';
 import { ROW_LAYOUT_VIEWS, toRowLayout } from '../insn-row-layout.js';
 import { mib, rate, report } from './report.js';
 
@@ -105,9 +105,15 @@ export function insnIngestBench(dir: string, insns: number): void {
   const big = captureAndIngest(dir, large, 'insn-loop-large');
   const rowLayout = join(dir, 'insn-loop-rows.db');
   copyFileSync(small.db, rowLayout);
-  const t0 = performance.now();
+  let t0 = performance.now();
   toRowLayout(rowLayout);
   const rowSeconds = (performance.now() - t0) / 1000;
+  // stalk-trace upgrade of that copy: schema 6's rows back into chunks.
+  const upgraded = join(dir, 'insn-loop-upgraded.db');
+  copyFileSync(rowLayout, upgraded);
+  t0 = performance.now();
+  upgradeTrace(upgraded);
+  const upgradeSeconds = (performance.now() - t0) / 1000;
   const row = (name: string, r: WorkerResult & { captureBytes: number }) => [name, r.events.toLocaleString('en-US'), mib(r.captureBytes),
     `${r.seconds.toFixed(2)} s`, rate(r.events / r.seconds), (r.bytes / r.events).toFixed(1), mib(r.maxRssBytes)];
   report('insn ingest: capture -> SQLite (tight loop: 8 instructions, 6 register writes, 2 memory accesses; target: <= 12 bytes/instruction, RSS flat)',
@@ -116,7 +122,10 @@ export function insnIngestBench(dir: string, insns: number): void {
       row('stalk-trace (chunks, schema 7), larger', big),
       ['rows, as schema 6 stored them', small.events.toLocaleString('en-US'), '', `(rebuilt in ${rowSeconds.toFixed(1)} s)`, '',
         (statSync(rowLayout).size / small.events).toFixed(1), ''],
+      ['those rows upgraded to chunks', small.events.toLocaleString('en-US'), '', `${upgradeSeconds.toFixed(2)} s`, rate(small.events / upgradeSeconds),
+        (statSync(upgraded).size / small.events).toFixed(1), ''],
     ]);
+  rmSync(upgraded);
   rmSync(big.db);
   report(`insn queries on ${small.events.toLocaleString('en-US')} instructions (target: < 100 ms each)`,
     ['query', 'rows', 'chunks (schema 7)', 'rows', 'rows (schema 6)'], queryTimes(small.db, rowLayout, small.events));
