@@ -107,6 +107,9 @@ function typescript() {
   constObject('StoredCall', { size: records.storedCall.size, ...offsets(records.storedCall.fields) });
   constObject('StoredCodec', withoutDescription(records.storedCodecs));
   constObject('StoredCallType', types(records.storedCall.fields));
+  constObject('InsnForm', withoutDescription(records.insnChunk.forms));
+  constObject('INSN_PAGE_SHIFT', records.insnChunk.pageShift);
+  constObject('INSN_CHUNK_MAX_INSNS', records.insnChunk.maxInsns);
   constObject('CaptureHeader', { size: capture.header.size, ...offsets(capture.header.fields) });
   constObject('CAPTURE_MAGIC', capture.header.magic);
   constObject('CAPTURE_VERSION', capture.header.version);
@@ -338,7 +341,10 @@ function storedC() {
     '#if !defined (__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__', '# error "stalk-trace reads stored records on little-endian hosts only"', '#endif', ''];
   out.push('static const char * const st_kind_names[256] = {', ...records.kinds.map((k) => `  [${k.value}] = "${k.name}",`), '};', '');
   out.push(...storedReaders('stored_event', records.storedEvent), ...storedReaders('stored_call', records.storedCall));
-  out.push('#endif', '');
+  const define = (name, value) => out.push(`#define ${name} ${value}`);
+  for (const [form, value] of Object.entries(withoutDescription(records.insnChunk.forms))) define(`ST_INSN_FORM_${camelToUpper(form)}`, value);
+  define('ST_INSN_PAGE_SHIFT', records.insnChunk.pageShift);
+  out.push('', '#endif', '');
   return out.join('\n');
 }
 

@@ -365,13 +365,14 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
   db.exec('DROP INDEX IF EXISTS syscalls_time');
   db.exec('ALTER TABLE syscalls DROP COLUMN time_ns');
   // Nor instruction tables (version 5).
-  for (const table of ['insn_registers', 'insn_layouts', 'insn_layout_insns', 'insn_runs', 'insn_reg_writes', 'mem_accesses', 'insn_syncs_at', 'insn_sync_values']) {
-    db.exec(`DROP TABLE ${table}`);
-  }
+  for (const table of ['insn_registers', 'insn_layouts', 'insn_layout_insns', 'insn_syncs_at', 'insn_sync_values']) db.exec(`DROP TABLE ${table}`);
   for (const column of ['next_seq', 'insns', 'unrecorded_regs', 'unrecorded_mem']) db.exec(`ALTER TABLE threads DROP COLUMN ${column}`);
   db.exec('ALTER TABLE event_chunks DROP COLUMN insn_seq');
-  // Nor chunk kind counts (version 6).
+  // Nor chunk kind counts (version 6), nor instruction chunks (version 7).
   db.exec('DROP TABLE event_chunk_kinds');
+  for (const table of ['insn_chunks', 'insn_chunk_reg_writes', 'insn_chunk_mem_values', 'insn_chunk_regs', 'insn_chunk_pages', 'insn_kernel_writes']) {
+    db.exec(`DROP TABLE ${table}`);
+  }
   db.pragma('user_version = 1');
   db.pragma('application_id = 0');
   db.close();
@@ -380,7 +381,7 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
     `upgrade it in place with: stalk-trace upgrade ${path}`);
   assert.ok(readFileSync(path).equals(before));
   const upgraded = runCli(['upgrade', path]);
-  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 6\n`);
+  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 7\n`);
   assert.equal(runCli(['info', path]).code, 0);
   assert.equal(runCli(['replay', path, '--json']).stdout, runCli(['replay', join(dir, 'new.db'), '--json']).stdout,
     'events stored before compression read as those stored after');

@@ -42,10 +42,11 @@ test('instructions get one trace-wide seq, in ingest order, each with its addres
   ]);
   assert.equal(insns[0].location, 'app!main');
   assert.equal(insns[10].location, 'app!main+0x25');
-  // One row per executed run, not per instruction.
-  assert.deepEqual(rows('SELECT seq, thread_id, layout_id FROM insn_runs ORDER BY seq'),
-    [{ seq: 0, thread_id: 7, layout_id: 1 }, { seq: 4, thread_id: 7, layout_id: 1 }, { seq: 8, thread_id: 7, layout_id: 2 },
-      { seq: 9, thread_id: 7, layout_id: 3 }, { seq: 11, thread_id: 8, layout_id: 1 }]);
+  assert.deepEqual(query('SELECT DISTINCT run_seq, thread_id FROM insns ORDER BY run_seq'),
+    [{ run_seq: 0, thread_id: 7 }, { run_seq: 4, thread_id: 7 }, { run_seq: 8, thread_id: 7 }, { run_seq: 9, thread_id: 7 }, { run_seq: 11, thread_id: 8 }]);
+  // Stored as one chunk per thread, not a row per run or per instruction.
+  assert.deepEqual(rows('SELECT thread_id, first_seq, last_seq, insns FROM insn_chunks ORDER BY id'),
+    [{ thread_id: 7, first_seq: 0, last_seq: 10, insns: 11 }, { thread_id: 8, first_seq: 11, last_seq: 14, insns: 4 }]);
 });
 
 test('a register history is its writes in seq order; vector values are bytes, unrecorded ones NULL', () => {
@@ -92,11 +93,12 @@ test('info counts instructions and the values their records did not carry', () =
     [{ thread_id: 7, seq: 5, kind: 'syscall' }, { thread_id: 7, seq: 6, kind: 'sysret' }]);
 });
 
-test('indexes answer register, address and value questions without a scan', () => {
+test('register, address and value questions reach the instruction tables, which read only the chunks that can match', () => {
   const plan = (sql: string) => (query(`EXPLAIN QUERY PLAN ${sql}`) as { detail: string }[]).map((r) => r.detail).join('; ');
-  assert.match(plan("SELECT seq, value FROM reg_writes WHERE reg = 'rax' ORDER BY seq"), /SEARCH w USING PRIMARY KEY \(reg=\?\)/);
-  assert.match(plan('SELECT * FROM mem_accesses WHERE address BETWEEN 0x7000 AND 0x7fff'), /USING INDEX mem_accesses_address/);
-  assert.match(plan('SELECT seq FROM reg_writes WHERE value = 4'), /USING (COVERING )?INDEX insn_reg_writes_value/);
+  // INDEX plan:constraints, two characters each: g register, d address, v value; in seq order, no sort.
+  assert.equal(plan("SELECT seq, value FROM reg_writes WHERE reg = 'rax' ORDER BY seq"), 'SCAN reg_writes VIRTUAL TABLE INDEX 0:g=');
+  assert.equal(plan('SELECT * FROM mem_accesses WHERE address BETWEEN 0x7000 AND 0x7fff'), 'SCAN mem_accesses VIRTUAL TABLE INDEX 0:dGdL');
+  assert.equal(plan('SELECT seq FROM reg_writes WHERE value = 4'), 'SCAN reg_writes VIRTUAL TABLE INDEX 0:v=');
 });
 
 test('a malformed instruction layout or record is refused in one sentence, and the ingest fails', () => {
@@ -129,8 +131,8 @@ test('where a lossy ring dropped a layout, the runs that use it are counted as m
   const trace = new Database(db, { readonly: true });
   try {
     assert.deepEqual(trace.prepare('SELECT id, lost, missing FROM threads ORDER BY id').all(), [{ id: 7, lost: 5, missing: 1 }, { id: 8, lost: 0, missing: 0 }]);
-    // Thread 7 keeps its two runs of layout 1 and its syscall run; thread 8 its one run.
-    assert.deepEqual(trace.prepare('SELECT count(*) AS n FROM insn_runs').get(), { n: 4 });
+    // Thread 7 keeps its two runs of layout 1 and its syscall run (9 instructions); thread 8 its one run (4).
+    assert.deepEqual(trace.prepare('SELECT thread_id, insns FROM insn_chunks ORDER BY thread_id').all(), [{ thread_id: 7, insns: 9 }, { thread_id: 8, insns: 4 }]);
   } finally {
     trace.close();
   }
@@ -186,7 +188,7 @@ test('a capture of format version 3 (before instruction records) still ingests',
   writeFileSync(v3, bytes);
   const r = runCli(['ingest', v3, '-o', join(dir, 'v3.db')]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(runCli(['query', join(dir, 'v3.db'), 'SELECT count(*) AS n FROM insn_runs', '--json']).stdout.trim(), '{"n":0}');
+  assert.equal(runCli(['query', join(dir, 'v3.db'), 'SELECT count(*) AS n FROM insns', '--json']).stdout.trim(), '{"n":0}');
 });
 
 test('the registers an instruction reads are named from its operands, its written-only destination left out', () => {

@@ -3,8 +3,6 @@ import type { ArchName } from '../schema/layout.generated.js';
 import { registerSet, type RegisterSet } from '../model/registers.js';
 import { RegisterState } from '../model/register-state.js';
 import type { TraceDb } from '../store/database.js';
-import { readInsnLayout } from '../capture/insn-records.js';
-import { InsnWhat } from '../schema/layout.generated.js';
 
 /** One instruction of a run's layout, as insn_layout_insns names it. */
 export interface LayoutInsn {
@@ -19,7 +17,7 @@ export interface LayoutInsn {
 export type RegRow = { seq: bigint; reg: bigint; value: bigint | Buffer | null };
 
 /** A memory access: 'r' the value before the instruction, 'w' after it; syscall_id set for what the kernel wrote. */
-export type MemRow = { seq: bigint; access: string; address: bigint; size: bigint; value: Buffer | null; syscall_id: bigint | null };
+export type MemRow = { seq: bigint | null; access: string; address: bigint; size: bigint; value: Buffer | null; syscall_id: bigint | null };
 
 /** One recorded instruction of a thread, as the walk hands it out. */
 export interface InsnStep {
@@ -34,46 +32,74 @@ export interface InsnStep {
   mems: MemRow[];
 }
 
+type InsnRow = { seq: number; run_seq: number; layout_id: number };
+type WriteRow = { seq: bigint; reg: string; value: bigint | Buffer | null };
+
+/** Instructions a thread's walk reads at once: each table is queried (and a chunk decoded) once per this many, not per call. */
+const WINDOW = 16384;
+
+/** A thread's instructions from seq `from` to before `until`, with their writes and memory accesses, in seq order. */
+interface Window {
+  from: number;
+  until: number;
+  insns: InsnRow[];
+  writes: WriteRow[];
+  mems: MemRow[];
+}
+
+/** Index of the first row with seq >= `seq` in rows sorted by seq. */
+function firstAt<T extends { seq: number | bigint | null }>(rows: T[], seq: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const s = rows[mid].seq;
+    if (s === null || Number(s) < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * A thread's recorded instructions in order, with a model of its registers beside them: the last
- * insnsync, then every write. The one place that reads runs, layouts, writes, memory accesses and
- * syncs together; replay --regs and export -F tenet both walk it.
+ * insnsync, then every write. The one place that reads instructions, writes, memory accesses and
+ * syncs together; replay --regs and export -F tenet both walk it. It reads the session's
+ * instruction tables (insn_rows, reg_writes, mem_accesses) a window of instructions at a time.
  */
 export class InsnWalk {
   readonly registers: RegisterSet;
   private readonly layouts = new Map<number, LayoutInsn[]>();
-  /** Per layout, the registers its instructions write, in id order: where its runs' writes are. */
-  private readonly written = new Map<number, number[]>();
   private readonly states = new Map<number, { state: RegisterState; at: number }>();
-  private readonly runs: Statement;
+  /** Per thread, the instructions read last: replay asks for a few at a time between events. */
+  private readonly windows = new Map<number, Window>();
+  private readonly insns: Statement;
   private readonly writes: Statement;
   private readonly mems: Statement;
   private readonly syncs: Statement;
   private readonly syncAt: Statement;
   private readonly insnsOf: Statement;
-  private readonly layoutOf: Statement;
 
   constructor(db: TraceDb, readonly arch: ArchName) {
     this.registers = registerSet(arch);
-    this.runs = db.prepare('SELECT seq, layout_id FROM insn_runs WHERE thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq');
-    this.writes = db.prepare('SELECT seq, reg, value FROM insn_reg_writes WHERE reg = ? AND seq >= ? AND seq < ?').safeIntegers();
-    this.mems = db.prepare('SELECT seq, access, address, size, value, syscall_id FROM mem_accesses WHERE seq >= ? AND seq < ? ORDER BY seq, rowid').safeIntegers();
+    this.insns = db.prepare(`SELECT seq, run_seq, layout_id FROM insn_rows WHERE thread_id = ? AND seq >= ? ORDER BY seq LIMIT ${WINDOW}`);
+    this.writes = db.prepare('SELECT seq, reg, value FROM reg_writes WHERE thread_id = ? AND seq >= ? AND seq < ? ORDER BY seq').safeIntegers();
+    this.mems = db.prepare(`SELECT seq, access, address, size, value, syscall_id FROM mem_accesses WHERE thread_id = ? AND seq >= ? AND seq < ?
+      ORDER BY seq`).safeIntegers();
     this.syncs = db.prepare(`SELECT seq, reg, value FROM insn_sync_values WHERE thread_id = @tid
       AND seq = (SELECT max(seq) FROM insn_syncs_at WHERE thread_id = @tid AND seq <= @seq)`).safeIntegers();
     this.syncAt = db.prepare('SELECT seq, reg, value FROM insn_sync_values WHERE thread_id = ? AND seq = ?').safeIntegers();
     this.insnsOf = db.prepare(`SELECT i.address, i.size, l.offset, m.name AS module FROM insn_layout_insns i JOIN locations l ON l.id = i.location_id
       LEFT JOIN modules m ON m.id = l.module_id WHERE i.layout_id = ? ORDER BY i.insn`);
-    this.layoutOf = db.prepare('SELECT address, layout FROM insn_layouts WHERE id = ?');
   }
 
   /** Whether the trace holds instruction records at all. */
   static present(db: TraceDb): boolean {
-    return db.prepare('SELECT 1 FROM insn_runs LIMIT 1').get() !== undefined;
+    return db.prepare('SELECT 1 FROM insn_chunks LIMIT 1').get() !== undefined;
   }
 
   /** The threads with instruction records, in id order. */
   static threads(db: TraceDb): number[] {
-    return db.prepare('SELECT DISTINCT thread_id FROM insn_runs ORDER BY thread_id').pluck().all() as number[];
+    return db.prepare('SELECT DISTINCT thread_id FROM insn_chunks ORDER BY thread_id').pluck().all() as number[];
   }
 
   /** A layout's instructions, in run order. */
@@ -83,19 +109,9 @@ export class InsnWalk {
     return insns;
   }
 
-  /** The register writes of a run of layout `layoutId` with seq in [from, to), in seq order (then register id). */
-  private writesOf(layoutId: number, from: number, to: number): RegRow[] {
-    let regs = this.written.get(layoutId);
-    if (!regs) {
-      const stored = this.layoutOf.get(layoutId) as { address: number; layout: Buffer } | undefined;
-      const entries = stored ? readInsnLayout(new DataView(stored.layout.buffer, stored.layout.byteOffset, stored.layout.byteLength), 0,
-        stored.layout.byteLength, layoutId, stored.address, this.registers).entries : [];
-      regs = [...new Set(entries.filter((e) => e.what === InsnWhat.reg).map((e) => e.reg))].sort((a, b) => a - b);
-      this.written.set(layoutId, regs);
-    }
-    const rows: RegRow[] = [];
-    for (const reg of regs) for (const w of this.writes.all(reg, from, to) as RegRow[]) rows.push(w);
-    return rows.sort((a, b) => Number(a.seq - b.seq) || Number(a.reg - b.reg));
+  /** A reg_writes row with its register by id, as the register model knows it. */
+  private regRow(w: WriteRow): RegRow {
+    return { seq: w.seq, reg: BigInt(this.registers.ids.get(w.reg) ?? -1), value: w.value };
   }
 
   /** A thread's register state just before instruction `seq`: from its last sync, then the writes after it. */
@@ -114,33 +130,56 @@ export class InsnWalk {
 
   /** Applies a thread's writes between two seqs, reading nothing else. */
   private advance(tid: number, state: RegisterState, from: number, to: number): RegisterState {
-    for (const run of this.runs.all(tid, from, to) as { seq: number; layout_id: number }[]) {
-      for (const w of this.writesOf(run.layout_id, run.seq, Math.min(to, run.seq + this.layout(run.layout_id).length))) state.write(Number(w.reg), w.value);
+    for (const w of this.writes.iterate(tid, from, to) as IterableIterator<WriteRow>) {
+      state.write(this.registers.ids.get(w.reg) ?? -1, w.value);
     }
     this.states.set(tid, { state, at: to });
     return state;
   }
 
+  /** The thread's window holding seq `at`: the one read last, or the next WINDOW instructions from `at`. */
+  private window(tid: number, at: number): Window {
+    const known = this.windows.get(tid);
+    if (known && known.from <= at && at < known.until) return known;
+    const insns = this.insns.all(tid, at) as InsnRow[];
+    const until = insns.length < WINDOW ? Number.MAX_SAFE_INTEGER : insns[insns.length - 1].seq + 1;
+    const w = { from: at, until, insns, writes: this.writes.all(tid, at, until) as WriteRow[], mems: this.mems.all(tid, at, until) as MemRow[] };
+    this.windows.set(tid, w);
+    return w;
+  }
+
   /**
    * A thread's instructions with seq in [from, to), each handed out with `state` as it is just
-   * before it (a sync at it applied); its writes are applied when the walk moves on.
+   * before it (a sync at its run's first instruction applied); its writes are applied when the
+   * walk moves on.
    */
   *steps(tid: number, from: number, to: number, state: RegisterState): Generator<InsnStep> {
     const end = Number.isFinite(to) ? to : Number.MAX_SAFE_INTEGER;
-    for (const run of this.runs.all(tid, from, end) as { seq: number; layout_id: number }[]) {
-      const insns = this.layout(run.layout_id);
-      const last = run.seq + insns.length;
-      const writes = this.writesOf(run.layout_id, run.seq, last);
-      const mems = this.mems.all(run.seq, last) as MemRow[];
-      // A sync at the run's first instruction only: the state carries everything before it.
-      const sync = this.syncAt.all(tid, run.seq) as RegRow[];
-      if (sync.length > 0) this.sync(state, sync);
-      for (const [index, insn] of insns.entries()) {
-        const seq = run.seq + index;
-        const written = writes.filter((w) => Number(w.seq) === seq);
-        yield { seq, layoutId: run.layout_id, index, insn, writes: written, mems: mems.filter((m) => Number(m.seq) === seq) };
-        for (const w of written) state.write(Number(w.reg), w.value);
+    for (let at = from; at < end;) {
+      const w = this.window(tid, at);
+      let write = firstAt(w.writes, at);
+      let mem = firstAt(w.mems, at);
+      for (let i = firstAt(w.insns, at); i < w.insns.length && w.insns[i].seq < end; i++) {
+        const row = w.insns[i];
+        const { seq } = row;
+        const index = seq - row.run_seq;
+        // A sync at the run's first instruction only: the state carries everything before it.
+        if (index === 0) {
+          const sync = this.syncAt.all(tid, seq) as RegRow[];
+          if (sync.length > 0) this.sync(state, sync);
+        }
+        const written: RegRow[] = [];
+        for (; write < w.writes.length && Number(w.writes[write].seq) <= seq; write++) {
+          if (Number(w.writes[write].seq) === seq) written.push(this.regRow(w.writes[write]));
+        }
+        const accessed: MemRow[] = [];
+        for (; mem < w.mems.length && Number(w.mems[mem].seq) <= seq; mem++) {
+          if (Number(w.mems[mem].seq) === seq) accessed.push(w.mems[mem]);
+        }
+        yield { seq, layoutId: row.layout_id, index, insn: this.layout(row.layout_id)[index], writes: written, mems: accessed };
+        for (const x of written) state.write(Number(x.reg), x.value);
       }
+      at = w.until;
     }
     this.states.set(tid, { state, at: end });
   }

@@ -2,7 +2,7 @@
 // instructions once, and each insn record of that run carries only the values the layout places.
 // Read and written here through the generated offsets, so ingest and test captures agree.
 import { InsnEntryFlag, InsnLayoutEntry, InsnLayoutHeader, INSN_LENGTHS_ALIGN, INSN_MAX_VALUE_BYTES, InsnWhat } from '../schema/layout.generated.js';
-import { readU64, writeU64 } from '../base/little-endian.js';
+import { writeU64 } from '../base/little-endian.js';
 import type { RegisterSet } from '../model/registers.js';
 import { ChunkError } from './chunks.js';
 
@@ -96,20 +96,6 @@ export function insnAddresses(layout: InsnLayout): number[] {
     address += length;
   }
   return out;
-}
-
-/** A register entry's value at `at`: up to 8 bytes as an exact integer (number where it fits, else bigint), wider ones as bytes. */
-export function registerValue(v: DataView, at: number, bytes: number): number | bigint | Buffer {
-  if (bytes > 8) return Buffer.from(v.buffer.slice(v.byteOffset + at, v.byteOffset + at + bytes));
-  const high = v.getUint32(at + 4, true);
-  // Numbers are exact below 2^53; above, SQLite's signed 64-bit integer as a bigint.
-  return high < 0x200000 ? readU64(v, at) : v.getBigInt64(at, true);
-}
-
-/** A memory entry's bytes at `at` (just past its address), as they were in memory. */
-export function memoryValue(v: DataView, at: number, bytes: number): Buffer {
-  // One copy: the capture's buffer is not kept once its frame is stored.
-  return Buffer.from(new Uint8Array(v.buffer, v.byteOffset + at, bytes));
 }
 
 /** An entry as a test capture describes it: offsets and the values size are worked out by writeInsnLayout. */

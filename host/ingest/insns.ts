@@ -1,10 +1,9 @@
 import { InsnSyncReason, InsnWhat } from '../schema/layout.generated.js';
-import { readU64 } from '../base/little-endian.js';
 import type { MemoryRead } from '../model/memory-read.js';
 import type { RegisterSet } from '../model/registers.js';
 import { ChunkError } from '../capture/chunks.js';
 import type { RecordDecoder } from '../capture/ring-records.js';
-import { insnAddresses, MEMORY_ADDRESS_BYTES, memoryValue, readInsnLayout, registerValue, type InsnLayout } from '../capture/insn-records.js';
+import { insnAddresses, MEMORY_ADDRESS_BYTES, readInsnLayout, type InsnEntry, type InsnLayout } from '../capture/insn-records.js';
 import type { InsnWriter } from '../store/insn-writer.js';
 import type { Locations } from './locations.js';
 import { PerThread } from './per-thread.js';
@@ -14,6 +13,13 @@ import type { ThreadState } from './threads.js';
 interface KnownLayout extends InsnLayout {
   /** The record payload, to tell a layout described again from one described differently. */
   payload: Buffer;
+  /**
+   * The register entries stored, in instruction order (a chunk's seqs only grow); of two writes of
+   * one register by one instruction, the later alone (its value after the instruction).
+   */
+  regs: InsnEntry[];
+  /** The memory entries, in layout order, as a chunk's mems column has them. */
+  mems: InsnEntry[];
   unrecordedRegs: number;
   unrecordedMem: number;
 }
@@ -37,7 +43,7 @@ export class Insns {
   private readonly layouts = new Map<number, KnownLayout>();
   /** Threads that record instructions: their syscalls' output buffers become memory writes. */
   private readonly recording = new Set<number>();
-  /** Per thread, kernel writes (mem_accesses rowids) waiting for the thread's next instruction. */
+  /** Per thread, kernel writes (insn_kernel_writes ids) waiting for the thread's next instruction. */
   private readonly pending = new PerThread<number>();
   /** The seq the next instruction gets. */
   seq: number;
@@ -55,7 +61,11 @@ export class Insns {
 
   private keep(layout: InsnLayout, payload: Buffer): KnownLayout {
     const unrecorded = (memory: boolean) => layout.entries.filter((e) => e.unrecorded && (e.what !== InsnWhat.reg) === memory).length;
-    const known = { ...layout, payload, unrecordedRegs: unrecorded(false), unrecordedMem: unrecorded(true) };
+    const regs = layout.entries.filter((e, i) => e.what === InsnWhat.reg &&
+      !layout.entries.some((o, j) => j > i && o.what === InsnWhat.reg && o.insn === e.insn && o.reg === e.reg));
+    regs.sort((a, b) => a.insn - b.insn);
+    const mems = layout.entries.filter((e) => e.what !== InsnWhat.reg);
+    const known = { ...layout, payload, regs, mems, unrecordedRegs: unrecorded(false), unrecordedMem: unrecorded(true) };
     this.layouts.set(layout.id, known);
     return known;
   }
@@ -90,7 +100,8 @@ export class Insns {
     }
     this.recording.add(t.tid);
     const seq = this.seq;
-    this.writer.run(seq, t.tid, layout.id);
+    const count = layout.lengths.length;
+    const chunk = this.writer.run(seq, t.tid, layout.id, count, layout.mems.length);
     const waiting = this.pending.of(t.tid);
     if (waiting.length > 0) {
       for (const rowid of waiting) this.writer.kernelWritePlaced(rowid, seq);
@@ -98,16 +109,19 @@ export class Insns {
     }
     const v = r.view;
     const base = r.payloadAt;
-    for (const e of layout.entries) {
+    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    for (const e of layout.regs) {
       const at = base + e.offset;
-      if (e.what === InsnWhat.reg) {
-        this.writer.regWrite(seq + e.insn, e.reg, e.unrecorded ? null : registerValue(v, at, e.bytes));
-      } else {
-        const value = e.unrecorded ? null : memoryValue(v, at + MEMORY_ADDRESS_BYTES, e.bytes);
-        this.writer.access(seq + e.insn, e.what === InsnWhat.memRead ? 'r' : 'w', readU64(v, at), e.bytes, value);
-      }
+      // Up to 8 bytes: the 8 bytes the record holds for it; wider: the vector's bytes.
+      if (e.unrecorded) chunk.regUnrecorded(seq + e.insn, e.reg);
+      else if (e.bytes > 8) chunk.regBytes(seq + e.insn, e.reg, bytes.subarray(at, at + e.bytes));
+      else chunk.regInteger(seq + e.insn, e.reg, v.getUint32(at, true), v.getUint32(at + 4, true));
     }
-    const count = layout.lengths.length;
+    layout.mems.forEach((e, i) => {
+      const at = base + e.offset;
+      const value = e.unrecorded ? null : bytes.subarray(at + MEMORY_ADDRESS_BYTES, at + MEMORY_ADDRESS_BYTES + e.bytes);
+      chunk.mem(i, e.what === InsnWhat.memWrite, v.getUint32(at, true), v.getUint32(at + 4, true), value);
+    });
     this.seq = seq + count;
     t.insns += count;
     t.unrecordedRegs += layout.unrecordedRegs;

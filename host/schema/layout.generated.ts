@@ -371,6 +371,18 @@ export const StoredCallType = {
   "depth": "i16"
 } as const;
 
+export const InsnForm = {
+  "unrecorded": 0,
+  "delta": 1,
+  "copy": 2,
+  "raw": 3,
+  "bytes": 4
+} as const;
+
+export const INSN_PAGE_SHIFT = 12 as const;
+
+export const INSN_CHUNK_MAX_INSNS = 65536 as const;
+
 export const CaptureHeader = {
   "size": 32,
   "magic": 0,

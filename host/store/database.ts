@@ -4,6 +4,7 @@ import { UserError } from '../base/errors.js';
 import { packagePath } from '../base/paths.js';
 import { describeReadError, openReadOnly } from './connection.js';
 import { countChunkKinds } from './chunk-kinds.js';
+import { moveInsnsToChunks } from './insn-chunk-upgrade.js';
 import { identify, TRACE_APPLICATION_ID, type TraceIdentity } from './trace-identity.js';
 import { describeWriteError } from './write-errors.js';
 
@@ -124,13 +125,23 @@ export function openTraceForWriting(path: string, journal: JournalMode = 'wal'):
 }
 
 /** What a migration's SQL cannot do, run after it: by version. */
-const FILLS: Record<number, (db: TraceDb) => void> = { 6: countChunkKinds };
+const FILLS: Record<number, (db: TraceDb) => void> = { 6: countChunkKinds, 7: moveInsnsToChunks };
 
 /** Brings an older trace up to this stalk-trace's schema in place; returns the version it had. */
 export function upgradeTrace(path: string): number {
   const version = traceVersion(path, inspectTrace(path));
   try {
-    closeFinished(openTraceForWriting(path));
+    const db = openTraceForWriting(path);
+    try {
+      // Moving rows into a compact form (schema 7's instruction chunks) can leave most of the file
+      // free: then it is compacted, as SQLite does, through a copy it swaps in at the end.
+      const free = db.pragma('freelist_count', { simple: true }) as number;
+      if (free * 2 > (db.pragma('page_count', { simple: true }) as number)) db.exec('VACUUM');
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    closeFinished(db);
   } catch (e) {
     throw describeWriteError(path, e);
   }

@@ -18,6 +18,7 @@
 SQLITE_EXTENSION_INIT1
 
 #include "stored-layout.generated.h"
+#include "vtab-constraints.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -34,10 +35,9 @@ enum { CE_THREAD_ID, CE_SEQ, CE_DEPTH, CE_SITE_ID, CE_CALLEE_ID, CE_FOR_CALLEE }
 enum { PLAN_COUNTS = 1, PLAN_KIND_ASC = 2, PLAN_KIND_DESC = 4 };
 
 /*
- * Pushed constraints, two characters each in idxStr: what (t thread, s seq, k kind, l location,
- * c callee, or a value column's number) and the operator.
+ * Pushed constraints (vtab-constraints.h), what: t thread, s seq, k kind, l location, c callee,
+ * or a value column's number.
  */
-#define MAX_PUSHED 16
 
 /* A row id: the chunk's (or call list's) id above the record's index, so that it stays the same across scans. */
 #define ROWID(chunk, index) (((sqlite3_int64) (chunk) << 32) | (sqlite3_int64) (index))
@@ -102,14 +102,6 @@ typedef struct
   /* call_events: the current list's callee. */
   sqlite3_int64 callee;
 } Cursor;
-
-static int
-fail (sqlite3_vtab * vtab, int rc, const char * message)
-{
-  sqlite3_free (vtab->zErrMsg);
-  vtab->zErrMsg = sqlite3_mprintf ("%s", message);
-  return rc;
-}
 
 /* A failed statement of ours: SQLite's message, which for a stalk_* function is the one it threw. */
 static int
@@ -187,30 +179,6 @@ rowid (sqlite3_vtab_cursor * cursor, sqlite3_int64 * out)
   Cursor * c = (Cursor *) cursor;
   *out = ROWID (c->chunk_id, c->index);
   return SQLITE_OK;
-}
-
-static char
-operator_code (unsigned char op)
-{
-  switch (op)
-  {
-    case SQLITE_INDEX_CONSTRAINT_EQ: return '=';
-    case SQLITE_INDEX_CONSTRAINT_GT: return '>';
-    case SQLITE_INDEX_CONSTRAINT_GE: return 'G';
-    case SQLITE_INDEX_CONSTRAINT_LT: return '<';
-    case SQLITE_INDEX_CONSTRAINT_LE: return 'L';
-    default: return 0;
-  }
-}
-
-/* Passes constraint i to xFilter as the next argument, described by `what` and its operator. */
-static void
-push (sqlite3_index_info * info, int i, char what, char op, char * codes, int * count)
-{
-  info->aConstraintUsage[i].argvIndex = *count + 1;
-  codes[2 * *count] = what;
-  codes[2 * *count + 1] = op;
-  (*count)++;
 }
 
 static int
@@ -364,57 +332,6 @@ calls_best_index (sqlite3_vtab * vtab, sqlite3_index_info * info)
     }
   }
   return plan (info, codes, 0, rows, rows);
-}
-
-#define EMPTY_LO INT64_MAX
-#define EMPTY_HI INT64_MIN
-
-/*
- * Narrows [lo, hi] to the integers x with `x op v`. Only numbers narrow: to SQLite an integer is
- * less than any text or blob, and it checks the constraint again anyway.
- */
-static void
-narrow (sqlite3_value * v, char op, sqlite3_int64 * lo, sqlite3_int64 * hi)
-{
-  double l = -INFINITY, h = INFINITY;
-  if (sqlite3_value_type (v) == SQLITE_INTEGER)
-  {
-    sqlite3_int64 i = sqlite3_value_int64 (v);
-    if ((op == '>' && i == INT64_MAX) || (op == '<' && i == INT64_MIN))
-    {
-      *lo = EMPTY_LO;
-      *hi = EMPTY_HI;
-      return;
-    }
-    if ((op == '=' || op == 'G' || op == '>') && *lo < i + (op == '>'))
-      *lo = i + (op == '>');
-    if ((op == '=' || op == 'L' || op == '<') && *hi > i - (op == '<'))
-      *hi = i - (op == '<');
-    return;
-  }
-  if (sqlite3_value_type (v) != SQLITE_FLOAT)
-    return;
-  double d = sqlite3_value_double (v);
-  switch (op)
-  {
-    case '=': l = h = (d == floor (d)) ? d : NAN; break;
-    case '>': l = floor (d) + 1; break;
-    case 'G': l = ceil (d); break;
-    case '<': h = ceil (d) - 1; break;
-    case 'L': h = floor (d); break;
-  }
-  /* Beyond +-2^62 a bound excludes everything or nothing. */
-  const double edge = 4611686018427387904.0;
-  if (isnan (l) || l > edge || h < -edge)
-  {
-    *lo = EMPTY_LO;
-    *hi = EMPTY_HI;
-    return;
-  }
-  if (l > -edge && *lo < (sqlite3_int64) l)
-    *lo = (sqlite3_int64) l;
-  if (h < edge && *hi > (sqlite3_int64) h)
-    *hi = (sqlite3_int64) h;
 }
 
 /*

@@ -1,6 +1,10 @@
 import type { Statement } from 'better-sqlite3';
+import { INSN_CHUNK_MAX_INSNS } from '../schema/layout.generated.js';
 import type { RegisterSet } from '../model/registers.js';
 import type { TraceDb } from './database.js';
+import { InsnChunk } from './insn-chunk.js';
+import { buildFilter } from './insn-value-filter.js';
+import { encodeRecords } from './stored-codec.js';
 
 /** A layout an earlier ingest stored: its record payload, read again to decode its runs. */
 export interface StoredLayout {
@@ -15,72 +19,39 @@ export interface PendingKernelWrite {
   threadId: number;
 }
 
-export type IntegerOrBytes = number | bigint | Buffer;
-
-/** Rows a batched INSERT carries: one statement execution per this many register writes or accesses. */
-const BATCH_ROWS = 128;
-
 /**
- * Rows of one table gathered as flat parameters and inserted BATCH_ROWS at a time by one
- * multi-row INSERT (statement executions, not rows, are what ingest pays for most); the rest by
- * the single-row form when flushed.
- */
-class BatchedInsert {
-  private readonly many: Statement;
-  private readonly one: Statement;
-  private readonly params: unknown[] = [];
-  private readonly width: number;
-
-  constructor(db: TraceDb, head: string, width: number) {
-    const row = `(${Array(width).fill('?').join(', ')})`;
-    this.many = db.prepare(`${head} VALUES ${Array(BATCH_ROWS).fill(row).join(', ')}`);
-    this.one = db.prepare(`${head} VALUES ${row}`);
-    this.width = width;
-  }
-
-  add(...row: unknown[]): void {
-    const p = this.params;
-    for (const v of row) p.push(v);
-    if (p.length === BATCH_ROWS * this.width) {
-      this.many.run(p);
-      p.length = 0;
-    }
-  }
-
-  flush(): void {
-    const p = this.params;
-    for (let at = 0; at < p.length; at += this.width) this.one.run(p.slice(at, at + this.width));
-    p.length = 0;
-  }
-}
-
-/**
- * The instruction tables (schemas/sqlite/0005_insns.sql). Each statement is prepared once and run
- * inside the ingest's transaction, which commits as the ingest driver's policy says; runs,
- * register writes and the instructions' own memory accesses are batched until flush().
+ * The instruction tables (schemas/sqlite/0005_insns.sql, 0007_insn_chunks.sql). Each thread's
+ * runs, register writes and memory accesses gather in its open chunk (InsnChunk), stored as one
+ * insn_chunks row with its index rows when full and at every flush (before a commit): what a
+ * commit leaves is complete, and memory holds one chunk per thread at most.
  */
 export class InsnWriter {
   private readonly insertRegister: Statement;
   private readonly insertLayout: Statement;
   private readonly insertLayoutInsn: Statement;
-  private readonly insertRun: BatchedInsert;
-  private readonly insertRegWrite: BatchedInsert;
-  private readonly insertAccess: BatchedInsert;
-  private readonly insertMem: Statement;
+  private readonly insertChunk: Statement;
+  private readonly insertRegWrites: Statement;
+  private readonly insertMemValues: Statement;
+  private readonly insertChunkReg: Statement;
+  private readonly insertChunkPage: Statement;
+  private readonly insertKernelWrite: Statement;
   private readonly placeKernelWrite: Statement;
   private readonly insertSync: Statement;
   private readonly insertSyncValue: Statement;
+  private readonly open = new Map<number, InsnChunk>();
 
   constructor(private readonly db: TraceDb) {
     this.insertRegister = db.prepare('INSERT OR IGNORE INTO insn_registers (id, name, size) VALUES (?, ?, ?)');
     this.insertLayout = db.prepare('INSERT INTO insn_layouts (id, address, insn_count, layout) VALUES (?, ?, ?, ?)');
     this.insertLayoutInsn = db.prepare('INSERT INTO insn_layout_insns (layout_id, insn, address, size, location_id) VALUES (?, ?, ?, ?, ?)');
-    this.insertRun = new BatchedInsert(db, 'INSERT INTO insn_runs (seq, thread_id, layout_id)', 3);
-    // OR REPLACE: an instruction that names one register twice keeps the value written last.
-    this.insertRegWrite = new BatchedInsert(db, 'INSERT OR REPLACE INTO insn_reg_writes (reg, seq, value)', 3);
-    this.insertAccess = new BatchedInsert(db, 'INSERT INTO mem_accesses (seq, access, address, size, value)', 5);
-    this.insertMem = db.prepare('INSERT INTO mem_accesses (seq, access, address, size, value, syscall_id) VALUES (?, ?, ?, ?, ?, ?)');
-    this.placeKernelWrite = db.prepare('UPDATE mem_accesses SET seq = ? WHERE rowid = ?');
+    this.insertChunk = db.prepare(`INSERT INTO insn_chunks (thread_id, first_seq, last_seq, insns, codec, runs, mems, value_filter)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertRegWrites = db.prepare('INSERT INTO insn_chunk_reg_writes (chunk_id, regs) VALUES (?, ?)');
+    this.insertMemValues = db.prepare('INSERT INTO insn_chunk_mem_values (chunk_id, mem_values) VALUES (?, ?)');
+    this.insertChunkReg = db.prepare('INSERT INTO insn_chunk_regs (reg, chunk_id, writes) VALUES (?, ?, ?)');
+    this.insertChunkPage = db.prepare('INSERT INTO insn_chunk_pages (page, chunk_id, access) VALUES (?, ?, ?)');
+    this.insertKernelWrite = db.prepare('INSERT INTO insn_kernel_writes (seq, address, size, value, syscall_id) VALUES (?, ?, ?, ?, ?)');
+    this.placeKernelWrite = db.prepare('UPDATE insn_kernel_writes SET seq = ? WHERE id = ?');
     this.insertSync = db.prepare('INSERT OR REPLACE INTO insn_syncs_at (seq, thread_id, reason) VALUES (?, ?, ?)');
     this.insertSyncValue = db.prepare('INSERT OR REPLACE INTO insn_sync_values (seq, thread_id, reg, value) VALUES (?, ?, ?, ?)');
   }
@@ -97,21 +68,20 @@ export class InsnWriter {
     return this.db.prepare('SELECT id, address, layout FROM insn_layouts').iterate() as Iterable<StoredLayout>;
   }
 
-  /** The seq the next instruction gets: after the last run an earlier ingest stored. */
+  /** The seq the next instruction gets: after the last one an earlier ingest stored. */
   nextSeq(): number {
-    return (this.db.prepare(`SELECT r.seq + l.insn_count FROM insn_runs r JOIN insn_layouts l ON l.id = r.layout_id
-      ORDER BY r.seq DESC LIMIT 1`).pluck().get() as number | undefined) ?? 0;
+    return this.db.prepare('SELECT coalesce(max(last_seq) + 1, 0) FROM insn_chunks').pluck().get() as number;
   }
 
   /** Threads an earlier ingest stored instructions or syncs of. */
   threads(): number[] {
-    return this.db.prepare('SELECT thread_id FROM insn_syncs_at UNION SELECT DISTINCT thread_id FROM insn_runs').pluck().all() as number[];
+    return this.db.prepare('SELECT thread_id FROM insn_syncs_at UNION SELECT DISTINCT thread_id FROM insn_chunks').pluck().all() as number[];
   }
 
   /** Kernel writes still waiting for the seq of their thread's next instruction. */
   pendingKernelWrites(): PendingKernelWrite[] {
-    return this.db.prepare(`SELECT m.rowid, s.thread_id AS threadId FROM mem_accesses m JOIN syscalls s ON s.id = m.syscall_id
-      WHERE m.seq IS NULL`).all() as PendingKernelWrite[];
+    return this.db.prepare(`SELECT k.id AS rowid, s.thread_id AS threadId FROM insn_kernel_writes k JOIN syscalls s ON s.id = k.syscall_id
+      WHERE k.seq IS NULL`).all() as PendingKernelWrite[];
   }
 
   layout(id: number, address: number, insnCount: number, payload: Buffer): void {
@@ -122,30 +92,24 @@ export class InsnWriter {
     this.insertLayoutInsn.run(layoutId, insn, address, size, locationId);
   }
 
-  run(seq: number, threadId: number, layoutId: number): void {
-    this.insertRun.add(seq, threadId, layoutId);
+  /**
+   * The thread's open chunk, with room for a run of `count` instructions starting at `seq`, which
+   * it records; the layout has `memEntries` memory entries, which follow through InsnChunk.mem.
+   */
+  run(seq: number, threadId: number, layoutId: number, count: number, memEntries: number): InsnChunk {
+    let chunk = this.open.get(threadId);
+    if (chunk !== undefined && chunk.insns + count > INSN_CHUNK_MAX_INSNS) {
+      this.store(chunk);
+      chunk = undefined;
+    }
+    if (chunk === undefined) this.open.set(threadId, (chunk = new InsnChunk(threadId)));
+    chunk.run(seq, layoutId, count, memEntries);
+    return chunk;
   }
 
-  /** A JavaScript number binds as REAL; the column's INTEGER affinity stores it as the integer it is. */
-  regWrite(seq: number, reg: number, value: IntegerOrBytes | null): void {
-    this.insertRegWrite.add(reg, seq, value);
-  }
-
-  /** A memory access an instruction made. */
-  access(seq: number, access: 'r' | 'w', address: number | bigint, size: number, value: Buffer | null): void {
-    this.insertAccess.add(seq, access, address, size, value);
-  }
-
-  /** What the kernel wrote during a syscall; seq null until the thread's next instruction is stored. Returns its rowid. */
+  /** What the kernel wrote during a syscall; seq null until the thread's next instruction is stored. Returns its row id. */
   kernelWrite(seq: number | null, address: number | bigint, size: number, value: Buffer, syscallId: number): number {
-    return Number(this.insertMem.run(seq, 'w', address, size, value, syscallId).lastInsertRowid);
-  }
-
-  /** Inserts the rows still batched. */
-  flush(): void {
-    this.insertRun.flush();
-    this.insertRegWrite.flush();
-    this.insertAccess.flush();
+    return Number(this.insertKernelWrite.run(seq, address, size, value, syscallId).lastInsertRowid);
   }
 
   kernelWritePlaced(rowid: number, seq: number): void {
@@ -155,5 +119,27 @@ export class InsnWriter {
   sync(seq: number, threadId: number, reason: string, values: [reg: number, value: bigint][]): void {
     this.insertSync.run(seq, threadId, reason);
     for (const [reg, value] of values) this.insertSyncValue.run(seq, threadId, reg, value);
+  }
+
+  /** Stores every open chunk. */
+  flush(): void {
+    for (const chunk of this.open.values()) this.store(chunk);
+    this.open.clear();
+  }
+
+  private store(chunk: InsnChunk): void {
+    this.open.delete(chunk.threadId);
+    if (chunk.insns === 0) return;
+    const runs = encodeRecords(chunk.runs.data());
+    const regs = encodeRecords(chunk.regs.data());
+    const mems = encodeRecords(chunk.mems.data());
+    const id = Number(this.insertChunk.run(chunk.threadId, chunk.firstSeq, chunk.lastSeq, chunk.insns, runs.codec, runs.data, mems.data,
+      buildFilter(chunk.hashes, chunk.hashCount)).lastInsertRowid);
+    this.insertRegWrites.run(id, regs.data);
+    this.insertMemValues.run(id, chunk.memValues.data());
+    chunk.regCounts.forEach((writes, reg) => {
+      if (writes !== 0) this.insertChunkReg.run(reg, id, writes);
+    });
+    for (const [page, access] of chunk.pages) this.insertChunkPage.run(page, id, access);
   }
 }

@@ -44,4 +44,11 @@ static inline uint32_t st_stored_call_site_id (const uint8_t * r) { uint32_t v =
 static inline uint64_t st_stored_call_seq (const uint8_t * r) { uint64_t v = 0; memcpy (&v, r + 8, 6); return v; }
 static inline int16_t st_stored_call_depth (const uint8_t * r) { int16_t v = 0; memcpy (&v, r + 14, sizeof v); return v; }
 
+#define ST_INSN_FORM_UNRECORDED 0
+#define ST_INSN_FORM_DELTA 1
+#define ST_INSN_FORM_COPY 2
+#define ST_INSN_FORM_RAW 3
+#define ST_INSN_FORM_BYTES 4
+#define ST_INSN_PAGE_SHIFT 12
+
 #endif

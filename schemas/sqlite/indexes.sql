@@ -12,10 +12,3 @@ CREATE INDEX IF NOT EXISTS function_stats_function ON function_stats (function_i
 CREATE INDEX IF NOT EXISTS call_edges_callee ON call_edges (callee_id);
 CREATE INDEX IF NOT EXISTS api_calls_thread ON api_calls (thread_id, seq);
 CREATE INDEX IF NOT EXISTS api_calls_function ON api_calls (function_id);
--- Instructions (--events insn): a thread's runs (the rowid, seq, orders each thread's entries);
--- where a value came from; what touched an address or a range (and who last wrote what an
--- instruction read); an instruction's accesses. One register's history is insn_reg_writes' own key.
-CREATE INDEX IF NOT EXISTS insn_runs_thread ON insn_runs (thread_id);
-CREATE INDEX IF NOT EXISTS insn_reg_writes_value ON insn_reg_writes (value);
-CREATE INDEX IF NOT EXISTS mem_accesses_address ON mem_accesses (address, seq);
-CREATE INDEX IF NOT EXISTS mem_accesses_seq ON mem_accesses (seq);

@@ -6,6 +6,20 @@
 --   call_events(thread_id, seq, depth, site_id, callee_id)
 --     every call, from call_lists; `WHERE for_callee = ID` reads one callee's calls only
 --   syscall_names(nr, name) for the trace's architecture
+--   reg_writes(seq, reg, value, thread_id HIDDEN)
+--     registers instructions wrote, by name: value after the instruction (INTEGER, or BLOB for
+--     vector registers), NULL where not recorded. `WHERE reg = 'rax' ORDER BY seq` is one
+--     register's history (its count reads no chunk); `WHERE value = X` reads only the chunks
+--     whose value filter may hold X
+--   mem_accesses(seq, access, address, size, value, syscall_id, thread_id HIDDEN)
+--     memory an instruction read ('r', the value before it) or wrote ('w', after it), in memory
+--     order; value NULL where not recorded. Rows with syscall_id are what the kernel wrote into
+--     an output buffer during that syscall, as its return captured it; their seq is the thread's
+--     next instruction (NULL until it is stored). Filters on address (= or a range) read only
+--     the chunks that touch those pages
+--   insn_rows(seq, thread_id, address, location_id, size, run_seq), what insns names
+--     these three from insn_chunks (host/store/insn-tables.c): rows come in seq order, and
+--     filters on seq, thread_id, reg, value, address and access read only the chunks that can match
 
 -- Every event with its addresses named.
 CREATE TEMP VIEW resolved_events AS
@@ -81,19 +95,11 @@ LEFT JOIN api_memory e ON e.call_id = a.call_id AND e.position = a.position AND 
 LEFT JOIN api_memory x ON x.call_id = a.call_id AND x.position = a.position AND x.at_return = 1;
 
 -- Instructions (--events insn), one row each: seq numbers them across the trace; run_seq is
--- the seq of its run's first instruction (`WHERE run_seq BETWEEN s - 255 AND s` finds seq s fast).
+-- the seq of its run's first instruction.
 CREATE TEMP VIEW insns AS
-SELECT r.seq + i.insn AS seq, r.thread_id, i.address, l.name AS location, i.size, r.seq AS run_seq
-FROM insn_runs r
-JOIN insn_layout_insns i ON i.layout_id = r.layout_id
-JOIN locations l ON l.id = i.location_id;
-
--- Registers instructions wrote, by name: value after the instruction (INTEGER, or BLOB for
--- vector registers), NULL where not recorded. `WHERE reg = 'rax' ORDER BY seq` is one register's history.
-CREATE TEMP VIEW reg_writes AS
-SELECT w.seq, g.name AS reg, w.value
-FROM insn_registers g
-JOIN insn_reg_writes w ON w.reg = g.id;
+SELECT r.seq, r.thread_id, r.address, l.name AS location, r.size, r.run_seq
+FROM insn_rows r
+CROSS JOIN locations l ON l.id = r.location_id;
 
 -- Every register of an insnsync, before the instruction seq runs.
 CREATE TEMP VIEW insn_syncs AS

@@ -121,9 +121,8 @@ const INSN_TABLES: QueryTable[] = [
   {
     // A register's value is an integer, or a vector register's bytes: one column each.
     name: 'reg_writes',
-    sql: `SELECT w.seq, g.name AS reg, CASE WHEN typeof(w.value) = 'integer' THEN w.value END AS value,
-      CASE WHEN typeof(w.value) = 'blob' THEN w.value END AS bytes
-      FROM insn_registers g JOIN insn_reg_writes w ON w.reg = g.id`,
+    sql: `SELECT seq, reg, CASE WHEN typeof(value) = 'integer' THEN value END AS value,
+      CASE WHEN typeof(value) = 'blob' THEN value END AS bytes FROM reg_writes`,
     columns: { seq: 'distinct', reg: 'text', value: 'uint', bytes: 'bytes' },
   },
   {
@@ -289,7 +288,7 @@ function callsTable(db: TraceDb, locations: Locations): Source {
  */
 export async function writeParquetTables(db: TraceDb, dir: string, signal: AbortSignal): Promise<ParquetFile[]> {
   const locations = new Locations(db);
-  const hasInsns = db.prepare('SELECT EXISTS (SELECT 1 FROM insn_runs)').pluck().get() === 1;
+  const hasInsns = db.prepare('SELECT EXISTS (SELECT 1 FROM insn_chunks)').pluck().get() === 1;
   const query = (t: QueryTable): [string, () => Source] => [t.name, () => queryTable(db, t)];
   const tables: [string, () => Source][] = [
     ['events', () => eventsTable(db, locations)],

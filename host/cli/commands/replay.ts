@@ -36,11 +36,14 @@ export const replayCommand: CommandModule<object, Args> = {
     .conflicts('follow', 'func')
     .conflicts('regs', ['follow', 'json']),
   handler: async (args) => {
-    const [{ openTraceReadOnly }, { replay }] = await Promise.all([import('../../store/database.js'), import('../../analysis/replay.js')]);
+    const [{ openTraceReadOnly }, { addInsnTables }, { replay }] = await Promise.all([import('../../store/database.js'),
+      import('../../store/insn-tables.js'), import('../../analysis/replay.js')]);
     sequenceNumber('--from', args.from);
     sequenceNumber('--to', args.to);
     const db = openTraceReadOnly(args.trace);
     try {
+      // --regs walks the instructions through the tables that read insn_chunks.
+      if (args.regs) addInsnTables(db);
       await replay(db, {
         thread: args.thread, fromSeq: args.from, toSeq: args.to, func: args.func, disassemble: args.disasm, follow: args.follow, json: args.json, regs: args.regs,
       }, new Output());
