@@ -106,6 +106,7 @@ function typescript() {
   constObject('StoredEventType', types(records.storedEvent.fields));
   constObject('StoredCall', { size: records.storedCall.size, ...offsets(records.storedCall.fields) });
   constObject('StoredCodec', withoutDescription(records.storedCodecs));
+  constObject('RowBatchTag', records.rowBatch.tags);
   constObject('StoredCallType', types(records.storedCall.fields));
   constObject('InsnForm', withoutDescription(records.insnChunk.forms));
   constObject('INSN_PAGE_SHIFT', records.insnChunk.pageShift);
@@ -344,6 +345,7 @@ function storedC() {
   const define = (name, value) => out.push(`#define ${name} ${value}`);
   for (const [form, value] of Object.entries(withoutDescription(records.insnChunk.forms))) define(`ST_INSN_FORM_${camelToUpper(form)}`, value);
   define('ST_INSN_PAGE_SHIFT', records.insnChunk.pageShift);
+  for (const [tag, value] of Object.entries(records.rowBatch.tags)) define(`ST_ROW_${camelToUpper(tag)}`, value);
   out.push('', '#endif', '');
   return out.join('\n');
 }

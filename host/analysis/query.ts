@@ -4,6 +4,7 @@ import { UserError } from '../base/errors.js';
 import type { Output } from '../base/output.js';
 import { packagePath } from '../base/paths.js';
 import type { TraceDb } from '../store/database.js';
+import { rowBatches } from '../store/row-batches.js';
 import { toJson } from './json.js';
 
 export type QueryFormat = 'table' | 'csv' | 'json';
@@ -65,31 +66,35 @@ export function prepareReadOnly(db: TraceDb, sql: string): Statement {
 }
 
 function cellText(value: unknown, format: QueryFormat): string {
+  if (typeof value === 'number') return String(value);
   if (value === null || value === undefined) return format === 'table' ? 'NULL' : '';
   if (Buffer.isBuffer(value)) return format === 'table' ? `x'${value.toString('hex')}'` : value.toString('hex');
   return String(value);
 }
 
-function csvCell(text: string): string {
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+const CSV_QUOTED = /[",\n\r]/;
+
+/** Only a text can hold what CSV quotes. */
+function csvCell(value: unknown): string {
+  if (typeof value !== 'string') return cellText(value, 'csv');
+  return CSV_QUOTED.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 /** Columns are sized from this many rows; later rows are padded to them but never cut. */
 const TABLE_SAMPLE = 1000;
 
-/** Runs a read-only statement and streams its rows. Integers keep all 64 bits. */
+/**
+ * Runs a read-only statement and streams its rows, a batch at a time (row-batches.c): a row made
+ * by better-sqlite3 costs about a microsecond, a row in a batch a small part of that. Integers
+ * keep all 64 bits.
+ */
 export async function runQuery(db: TraceDb, sql: string, format: QueryFormat, out: Output): Promise<void> {
-  const stmt = prepareReadOnly(db, sql).safeIntegers(true).raw(true);
-  const names = stmt.columns().map((c) => c.name);
-  let iterator: IterableIterator<unknown[]>;
-  try {
-    iterator = stmt.iterate() as IterableIterator<unknown[]>;
-  } catch (e) {
-    throw sqlError(e);
-  }
-  const next = (): IteratorResult<unknown[]> => {
+  const names = prepareReadOnly(db, sql).columns().map((c) => c.name);
+  const batches = rowBatches(db, sql, names.length);
+  const next = (): unknown[][] | undefined => {
     try {
-      return iterator.next();
+      const r = batches.next();
+      return r.done ? undefined : r.value;
     } catch (e) {
       throw sqlError(e);
     }
@@ -97,31 +102,41 @@ export async function runQuery(db: TraceDb, sql: string, format: QueryFormat, ou
   try {
     await writeRows(names, next, format, out);
   } finally {
-    iterator.return?.();
+    batches.return(undefined);
   }
   await out.flush();
 }
 
-async function writeRows(names: string[], next: () => IteratorResult<unknown[]>, format: QueryFormat, out: Output): Promise<void> {
+/** Each batch's rows as one piece of text, so the output is written once a batch. */
+async function writeRows(names: string[], next: () => unknown[][] | undefined, format: QueryFormat, out: Output): Promise<void> {
+  let line: (row: unknown[]) => string;
+  let rows = next();
   if (format === 'json') {
-    for (let r = next(); !r.done && !out.closed; r = next()) {
-      await out.line(toJson(Object.fromEntries(names.map((n, i) => [n, r.value[i]]))));
-    }
+    line = (row) => toJson(Object.fromEntries(names.map((n, i) => [n, row[i]])));
   } else if (format === 'csv') {
     await out.line(names.map(csvCell).join(','));
-    for (let r = next(); !r.done && !out.closed; r = next()) {
-      await out.line(r.value.map((v) => csvCell(cellText(v, format))).join(','));
-    }
+    line = (row) => row.map(csvCell).join(',');
   } else {
-    const sample: string[][] = [];
-    let r = next();
-    for (; !r.done && sample.length < TABLE_SAMPLE; r = next()) sample.push(r.value.map((v) => cellText(v, format)));
-    const numeric = names.map((_, i) => sample.length > 0 && sample.every((row) => row[i] === 'NULL' || /^-?\d+(\.\d+)?$/.test(row[i])));
-    const widths = names.map((n, i) => Math.max(n.length, ...sample.map((row) => row[i].length)));
-    const line = (cells: string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-    await out.line(line(names));
+    // The first rows size the columns.
+    const sample: unknown[][] = [];
+    while (rows !== undefined && sample.length < TABLE_SAMPLE) {
+      sample.push(...rows);
+      rows = next();
+    }
+    const cells = sample.slice(0, TABLE_SAMPLE).map((row) => row.map((v) => cellText(v, format)));
+    const numeric = names.map((_, i) => cells.length > 0 && cells.every((row) => row[i] === 'NULL' || /^-?\d+(\.\d+)?$/.test(row[i])));
+    const widths = names.map((n, i) => Math.max(n.length, ...cells.map((row) => row[i].length)));
+    const pad = (texts: string[]) => texts.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+    await out.line(pad(names));
     await out.line(widths.map((w) => '-'.repeat(w)).join('  '));
-    for (const row of sample) await out.line(line(row));
-    for (; !r.done && !out.closed; r = next()) await out.line(line(r.value.map((v) => cellText(v, format))));
+    line = (row) => pad(row.map((v) => cellText(v, format)));
+    if (sample.length > 0) await out.write(linesOf(sample, line));
   }
+  for (; rows !== undefined && !out.closed; rows = next()) await out.write(linesOf(rows, line));
+}
+
+function linesOf(rows: unknown[][], line: (row: unknown[]) => string): string {
+  let text = '';
+  for (const row of rows) text += `${line(row)}\n`;
+  return text;
 }

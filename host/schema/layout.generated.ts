@@ -364,6 +364,15 @@ export const StoredCodec = {
   "deflate": 1
 } as const;
 
+export const RowBatchTag = {
+  "null": 0,
+  "integer": 1,
+  "real": 2,
+  "text": 3,
+  "textAgain": 4,
+  "blob": 5
+} as const;
+
 export const StoredCallType = {
   "threadId": "u32",
   "siteId": "u32",

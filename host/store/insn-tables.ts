@@ -1,12 +1,7 @@
-import { existsSync } from 'node:fs';
-import { UserError } from '../base/errors.js';
-import { packagePath } from '../base/paths.js';
 import type { TraceDb } from './database.js';
+import { loadStoreExtension } from './extension.js';
 import { mayHold } from './insn-value-filter.js';
 import { decodeRecords } from './stored-codec.js';
-
-/** insn-tables.c, compiled by host/store/build-event-tables.mjs. */
-const EXTENSION = packagePath('dist', 'host', 'store', 'insn-tables.so');
 
 /**
  * Adds the insn_rows, reg_writes and mem_accesses virtual tables (insn-tables.c) to a connection,
@@ -14,13 +9,11 @@ const EXTENSION = packagePath('dist', 'host', 'store', 'insn-tables.so');
  * Nothing is written to the trace.
  */
 export function addInsnTables(db: TraceDb): void {
-  if (!existsSync(EXTENSION)) throw new UserError(`${EXTENSION} is missing: build stalk-trace with npm run build (it needs a C compiler)`);
   db.function('stalk_insn_column', { safeIntegers: false, directOnly: true },
     (codec, data, id) => decodeRecords(codec as number, data as Buffer, `instruction chunk ${id as number}`));
   // Values as SQLite has them: a 64-bit integer exactly.
   db.function('stalk_insn_may_hold', { safeIntegers: true, directOnly: true }, (filter, value) => (mayHold(filter as Buffer, value) ? 1 : 0));
-  // SQLite finds the entry point, sqlite3_insntables_init, from the file name.
-  db.loadExtension(EXTENSION);
+  loadStoreExtension(db, 'insn-tables');
   // A scan of every chunk's memory values reads megabytes of overflow pages: mapped, they are not
   // copied page by page through SQLite's small cache (about half the time of the address queries).
   db.pragma('mmap_size = 2147418112');

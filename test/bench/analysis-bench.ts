@@ -4,6 +4,7 @@ import { hotspots } from '../../host/analysis/hotspots.js';
 import { traceInfo } from '../../host/analysis/info.js';
 import { openReadOnly } from '../../host/store/connection.js';
 import { openTraceReadOnly, type TraceDb } from '../../host/store/database.js';
+import { addRowBatches, rowBatches } from '../../host/store/row-batches.js';
 import { eventCursor } from '../../host/store/stored-events.js';
 import { CLI } from '../helpers.js';
 import { report } from './report.js';
@@ -31,10 +32,14 @@ export function queryRows(trace: string, sql: string): { rows: number; first: un
   return out;
 }
 
+/** Rows as `query` reads them, in batches. */
 function rowsOf(db: TraceDb, sql: string): { rows: number; first: unknown } {
   let rows = 0;
   let first: unknown;
-  for (const row of db.prepare(sql).raw().iterate()) if (rows++ === 0) first = (row as unknown[])[0];
+  for (const batch of rowBatches(db, sql, db.prepare(sql).columns().length)) {
+    if (rows === 0) first = batch[0][0];
+    rows += batch.length;
+  }
   return { rows, first };
 }
 
@@ -45,6 +50,7 @@ function rowsOf(db: TraceDb, sql: string): { rows: number; first: unknown } {
  */
 function jsRows(trace: string, sql: string): { rows: number; first: unknown } {
   const db = openTraceReadOnly(trace);
+  addRowBatches(db);
   const reader = openReadOnly(trace);
   const value: Record<string, number> = { call: 5, ret: 5, block: 6, compile: 6, syscall: 7, sysret: 7, stall: 8, apicall: 9, apiret: 9 };
   db.table('js_events', {

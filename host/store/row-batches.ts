@@ -1,0 +1,87 @@
+import { RowBatchTag } from '../schema/layout.generated.js';
+import type { TraceDb } from './database.js';
+import { loadStoreExtension } from './extension.js';
+
+/** Adds stalk_batch_open/next/close (row-batches.c) to a connection. */
+export function addRowBatches(db: TraceDb): void {
+  loadStoreExtension(db, 'row-batches');
+}
+
+/**
+ * A batch ends at this many rows or bytes: few enough rows that they die young (V8 copies
+ * survivors of its young generation), and few bytes enough that `| head` stops soon.
+ */
+const BATCH_ROWS = 4096;
+const BATCH_BYTES = 256 << 10;
+
+/** Past this, an integer is a BigInt, so all 64 bits are kept: a Number is exact up to 2^53 - 1. */
+const SAFE_HIGH = 0x200000;
+
+/**
+ * The rows of one statement that reads, a batch at a time, each row its columns' values: NULL as
+ * null, integers as numbers (BigInt past 2^53), texts as strings, blobs as Buffers. The session
+ * must have addRowBatches. Errors of the statement are thrown as better-sqlite3 throws them.
+ */
+export function* rowBatches(db: TraceDb, sql: string, columns: number): Generator<unknown[][]> {
+  const handle = db.prepare('SELECT stalk_batch_open(?)').pluck().get(sql) as number;
+  const next = db.prepare('SELECT stalk_batch_next(?, ?, ?)').pluck();
+  try {
+    for (;;) {
+      const blob = next.get(handle, BATCH_BYTES, BATCH_ROWS) as Buffer | null;
+      if (blob === null) return;
+      yield decodeBatch(blob, columns);
+    }
+  } finally {
+    db.prepare('SELECT stalk_batch_close(?)').get(handle);
+  }
+}
+
+/** The rows of one batch (schemas/records.json rowBatch). */
+export function decodeBatch(blob: Buffer, columns: number): unknown[][] {
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const texts: string[] = [];
+  const rows: unknown[][] = [];
+  let at = 0;
+  while (at < blob.length) {
+    const row: unknown[] = new Array(columns);
+    for (let c = 0; c < columns; c++) {
+      const tag = blob[at++];
+      switch (tag) {
+        case RowBatchTag.null:
+          row[c] = null;
+          break;
+        case RowBatchTag.integer: {
+          const high = view.getInt32(at + 4, true);
+          row[c] = high > -SAFE_HIGH && high < SAFE_HIGH ? high * 2 ** 32 + view.getUint32(at, true) : view.getBigInt64(at, true);
+          at += 8;
+          break;
+        }
+        case RowBatchTag.real:
+          row[c] = view.getFloat64(at, true);
+          at += 8;
+          break;
+        case RowBatchTag.text: {
+          const end = at + 4 + view.getUint32(at, true);
+          texts.push(blob.toString('utf8', at + 4, end));
+          row[c] = texts[texts.length - 1];
+          at = end;
+          break;
+        }
+        case RowBatchTag.textAgain:
+          row[c] = texts[view.getUint32(at, true)];
+          at += 4;
+          break;
+        case RowBatchTag.blob: {
+          const end = at + 4 + view.getUint32(at, true);
+          row[c] = Buffer.from(blob.subarray(at + 4, end));
+          at = end;
+          break;
+        }
+        default:
+          throw new Error(`row batch: unknown tag ${tag} at byte ${at - 1}`);
+      }
+    }
+    rows.push(row);
+  }
+  return rows;
+}
