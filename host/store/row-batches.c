@@ -48,6 +48,16 @@ typedef struct
   TextSlot slots[TEXT_SLOTS];
 } Batches;
 
+/* Columns whose last text a batch remembers: a column's text is often the one of the row before. */
+#define LAST_TEXTS 16
+
+typedef struct
+{
+  uint32_t number;
+  uint32_t length;
+  size_t offset;
+} LastText;
+
 typedef struct
 {
   uint8_t * data;
@@ -55,6 +65,8 @@ typedef struct
   sqlite3_uint64 capacity;
   uint32_t texts;
   int failed;
+  /* length UINT32_MAX: none yet */
+  LastText last[LAST_TEXTS];
 } Buffer;
 
 static uint8_t *
@@ -114,31 +126,55 @@ hash_of (const uint8_t * bytes, uint32_t length)
   return h;
 }
 
-/* A text as a number it already has in this batch, or as its bytes (numbered next). */
-static void
-put_text (Batches * s, Buffer * b, const uint8_t * text, uint32_t length)
+/* The slot of a text this batch has already, or NULL with the slot it goes in and its hash. */
+static TextSlot *
+find_text (Batches * s, Buffer * b, const uint8_t * text, uint32_t length, uint32_t * hash, uint32_t * free_slot)
 {
-  if (length > MAX_SHARED_TEXT || b->texts >= TEXT_SLOTS / 2)
-  {
-    put_tagged (b, ST_ROW_TEXT, length, text, length);
-    b->texts++;
-    return;
-  }
   uint32_t h = hash_of (text, length);
   uint32_t i = h & (TEXT_SLOTS - 1);
   for (; s->slots[i].batch == s->batch; i = (i + 1) & (TEXT_SLOTS - 1))
   {
     TextSlot * slot = &s->slots[i];
     if (slot->hash == h && slot->length == length && memcmp (b->data + slot->offset, text, length) == 0)
+      return slot;
+  }
+  *hash = h;
+  *free_slot = i;
+  return NULL;
+}
+
+/* Column `column`'s text as a number it already has in this batch, or as its bytes (numbered next). */
+static void
+put_text (Batches * s, Buffer * b, int column, const uint8_t * text, uint32_t length)
+{
+  LastText * last = column < LAST_TEXTS ? &b->last[column] : NULL;
+  uint32_t h = 0;
+  uint32_t i = TEXT_SLOTS;
+
+  if (last != NULL && last->length == length && memcmp (b->data + last->offset, text, length) == 0)
+  {
+    put_tagged (b, ST_ROW_TEXT_AGAIN, last->number, NULL, 0);
+    return;
+  }
+  if (length <= MAX_SHARED_TEXT && b->texts < TEXT_SLOTS / 2)
+  {
+    TextSlot * known = find_text (s, b, text, length, &h, &i);
+    if (known != NULL)
     {
-      put_tagged (b, ST_ROW_TEXT_AGAIN, slot->number, NULL, 0);
+      put_tagged (b, ST_ROW_TEXT_AGAIN, known->number, NULL, 0);
+      if (last != NULL)
+        *last = (LastText) { known->number, length, known->offset };
       return;
     }
   }
   put_tagged (b, ST_ROW_TEXT, length, text, length);
   if (b->failed)
     return;
-  s->slots[i] = (TextSlot) { s->batch, h, b->texts++, length, b->size - length };
+  uint32_t number = b->texts++;
+  if (i != TEXT_SLOTS)
+    s->slots[i] = (TextSlot) { s->batch, h, number, length, b->size - length };
+  if (last != NULL)
+    *last = (LastText) { number, length, b->size - length };
 }
 
 static void
@@ -164,7 +200,7 @@ put_row (Batches * s, Buffer * b, sqlite3_stmt * stmt)
       case SQLITE_TEXT:
       {
         const uint8_t * text = sqlite3_column_text (stmt, c);
-        put_text (s, b, text, (uint32_t) sqlite3_column_bytes (stmt, c));
+        put_text (s, b, c, text, (uint32_t) sqlite3_column_bytes (stmt, c));
         break;
       }
       case SQLITE_BLOB:
@@ -244,6 +280,8 @@ batch_next (sqlite3_context * ctx, int argc, sqlite3_value ** argv)
   sqlite3_int64 limit = sqlite3_value_int64 (argv[1]);
   sqlite3_int64 rows = sqlite3_value_int64 (argv[2]);
   Buffer b = { 0 };
+  for (int c = 0; c < LAST_TEXTS; c++)
+    b.last[c].length = UINT32_MAX;
   /* Slots of batch 0 would read as filled once the count wraps. */
   if (++s->batch == 0)
   {
