@@ -278,6 +278,95 @@ put_u64 (uint8_t * p, uint64_t v)
   put_u32 (p + 4, (uint32_t) (v >> 32));
 }
 
+/* Whether the slots at `a` and `b` hold the same `bytes` (a multiple of the slot size); Frida's CModule has no memcmp. */
+static int
+same_slots (const uint8_t * a, const uint8_t * b, uint32_t bytes)
+{
+  const uint64_t * x = (const uint64_t *) a;
+  const uint64_t * y = (const uint64_t *) b;
+  uint32_t i;
+  for (i = 0; i != bytes / 8; i++)
+  {
+    if (x[i] != y[i])
+      return 0;
+  }
+  return 1;
+}
+
+/*
+ * Record starts a copy remembers: a group of records that repeats right after itself begins at
+ * one of them.
+ */
+#define ST_REPEAT_LOOKBACK 4
+
+/*
+ * The thread's records from `from`, copied to `out` as they are but for groups of whole records
+ * that occur again right after themselves (a loop's calls and returns, the same each time): the
+ * copies become one repeat record, which the reader expands. Writing fewer bytes is what keeps
+ * the drain ahead of the thread. Returns the bytes written (never more than `bytes`); `records`:
+ * the records they stand for; `repeated`: set where a repeat record was written.
+ */
+static uint32_t
+copy_records (uint8_t * out, const uint8_t * from, uint32_t bytes, uint32_t * records, int * repeated)
+{
+  uint32_t starts[ST_REPEAT_LOOKBACK];
+  uint32_t known = 0;
+  uint32_t newest = 0;
+  uint32_t at = 0;
+  uint32_t copied = 0;
+  uint32_t written = 0;
+  uint32_t n = 0;
+
+  while (at < bytes)
+  {
+    const uint64_t word0 = *(const uint64_t *) (from + at);
+    uint32_t found = 0;
+    uint32_t times;
+    uint32_t i;
+
+    /* A group since each start remembered, newest first (after a repeat: its last copy). */
+    for (i = 0; found == 0 && i != known; i++)
+    {
+      uint32_t p = at - starts[(newest + ST_REPEAT_LOOKBACK - i) % ST_REPEAT_LOOKBACK];
+      if (at + p <= bytes && *(const uint64_t *) (from + at - p) == word0 && same_slots (from + at, from + at - p, p))
+        found = p;
+    }
+    if (found != 0)
+    {
+      times = 1;
+      while (at + (times + 1) * found <= bytes && same_slots (from + at + times * found, from + at - found, found))
+        times++;
+    }
+    /* One repeat record in place of more than one slot. */
+    if (found != 0 && times * found > ST_SLOT_SIZE)
+    {
+      memcpy (out + written, from + copied, at - copied);
+      written += at - copied;
+      st_record_set ((StRecord *) (out + written), found / ST_SLOT_SIZE, ST_KIND_REPEAT, 0, times);
+      written += ST_SLOT_SIZE;
+      n += times * count_records (from + at - found, from + at);
+      at += times * found;
+      copied = at;
+      *repeated = 1;
+      /* The last copy's first record: the group may go on repeating from there. */
+      starts[0] = at - found;
+      newest = 0;
+      known = 1;
+      continue;
+    }
+    newest = (newest + 1) % ST_REPEAT_LOOKBACK;
+    starts[newest] = at;
+    if (known != ST_REPEAT_LOOKBACK)
+      known++;
+    at += ST_SLOT_SIZE * record_slots (from + at);
+    n++;
+  }
+  memcpy (out + written, from + copied, bytes - copied);
+  written += bytes - copied;
+  *records = n;
+  return written;
+}
+
 /* One chunk into the outbox (locked by the caller); 0 when it does not fit. */
 static int
 emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread_exited)
@@ -285,23 +374,24 @@ emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread
   StOutbox * ob = &t->outbox;
   uint8_t * out;
   uint32_t records;
+  uint32_t written;
+  int repeated = 0;
 
   if (ob->used[ob->active] + ST_CHUNK_HEADER_SIZE + bytes > ob->capacity)
     return 0;
   out = ob->buffers[ob->active] + ob->used[ob->active];
-  records = count_records (from, from + bytes);
+  written = copy_records (out + ST_CHUNK_HEADER_SIZE, from, bytes, &records, &repeated);
   put_u32 (out + ST_CHUNK_MAGIC_OFFSET, ST_CHUNK_MAGIC);
   put_u32 (out + ST_CHUNK_THREAD_ID_OFFSET, r->thread_id);
   put_u64 (out + ST_CHUNK_FIRST_SEQ_OFFSET, r->records_drained);
   put_u32 (out + ST_CHUNK_RECORD_COUNT_OFFSET, records);
-  put_u32 (out + ST_CHUNK_SLOT_COUNT_OFFSET, bytes / ST_SLOT_SIZE);
+  put_u32 (out + ST_CHUNK_SLOT_COUNT_OFFSET, written / ST_SLOT_SIZE);
   r->lost_reported = r->lossy ? lost_so_far (r) : r->lost;
   put_u64 (out + ST_CHUNK_LOST_OFFSET, r->lost_reported);
   put_u64 (out + ST_CHUNK_TIMESTAMP_NS_OFFSET, st_now_ns () - t->started_ns);
-  put_u32 (out + ST_CHUNK_FLAGS_OFFSET, thread_exited ? ST_CHUNK_THREAD_ENDED : 0);
+  put_u32 (out + ST_CHUNK_FLAGS_OFFSET, (thread_exited ? ST_CHUNK_THREAD_ENDED : 0) | (repeated ? ST_CHUNK_REPEATS : 0));
   put_u32 (out + ST_CHUNK_RESERVED_OFFSET, 0);
-  memcpy (out + ST_CHUNK_HEADER_SIZE, from, bytes);
-  ob->used[ob->active] += ST_CHUNK_HEADER_SIZE + bytes;
+  ob->used[ob->active] += ST_CHUNK_HEADER_SIZE + written;
   r->records_drained += records;
   return 1;
 }

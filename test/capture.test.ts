@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { CaptureReader } from '../host/capture/reader.js';
 import { CaptureWriter } from '../host/capture/writer.js';
 import { crc32 } from 'node:zlib';
-import { chunksOf, writeChunkHeader } from '../host/capture/chunks.js';
-import { Arch, CaptureHeader, FrameHeader, SLOT_SIZE } from '../host/schema/layout.generated.js';
+import { ChunkError, chunksOf, writeChunkHeader } from '../host/capture/chunks.js';
+import { RecordDecoder, writeRecord } from '../host/capture/ring-records.js';
+import { Arch, CaptureHeader, FrameHeader, Kind, SLOT_SIZE } from '../host/schema/layout.generated.js';
 import { tempDir } from './helpers.js';
 
 /** Frame start offsets, walked with the schema's layout: the file header, then frames of a header and `length` bytes. */
@@ -137,7 +138,7 @@ function agentFrame(payload: Buffer, flags = 1): Buffer {
 
 /** Chunks of one-slot records, `records` each (their contents are not read here). */
 const agentChunks = (...records: number[]) => Buffer.concat(records.flatMap((n, i) => [
-  writeChunkHeader({ threadId: 7, firstSeq: i * 10, recordCount: n, slotCount: n, lost: 0, timestampNs: 0, threadEnded: false }),
+  writeChunkHeader({ threadId: 7, firstSeq: i * 10, recordCount: n, slotCount: n, lost: 0, timestampNs: 0, threadEnded: false, repeats: false }),
   Buffer.alloc(n * SLOT_SIZE, 0x5a),
 ]));
 
@@ -175,4 +176,33 @@ test('a frame with flags this format does not define is damage, named', () => {
   const r = CaptureReader.open(path);
   assert.throws(() => r.scan(), { message: `${path} is corrupt at byte offset ${offset}: unknown frame flags 2 (events frame)` });
   r.close();
+});
+
+/** One chunk of thread 7: `records` as a ring holds them, repeat records among them. */
+function repeatChunk(recordCount: number, records: [kind: number, location: number, target: number][]): Buffer {
+  const body = Buffer.alloc(records.length * SLOT_SIZE);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  records.forEach(([kind, location, target], i) => writeRecord(view, i * SLOT_SIZE, kind, location, target));
+  return Buffer.concat([writeChunkHeader({ threadId: 7, firstSeq: 0, recordCount, slotCount: records.length, lost: 0, timestampNs: 0,
+    threadEnded: false, repeats: true }), body]);
+}
+
+test('a chunk with repeat records reads back as the records the thread wrote', () => {
+  // ret A, ret B, then that pair 3 times more, then ret C: 9 records in 4 slots.
+  const [chunk] = [...chunksOf(repeatChunk(9, [[Kind.ret, 0x10, 1], [Kind.ret, 0x20, 2], [Kind.repeat, 2, 3], [Kind.ret, 0x30, 3]]))];
+  assert.deepEqual([chunk.recordCount, chunk.slotCount, chunk.repeats], [9, 9, true]);
+  const decoder = new RecordDecoder(true);
+  assert.equal(decoder.decode(chunk), 9);
+  assert.deepEqual([...decoder.locations.subarray(0, 9)], [0x10, 0x20, 0x10, 0x20, 0x10, 0x20, 0x10, 0x20, 0x30]);
+  assert.deepEqual([...decoder.targets.subarray(0, 9)], [1, 2, 1, 2, 1, 2, 1, 2, 3]);
+  assert.ok(decoder.kinds.subarray(0, 9).every((k) => k === Kind.ret));
+});
+
+test('a repeat record that reaches back past its chunk, or repeats nothing, is damage', () => {
+  assert.throws(() => [...chunksOf(repeatChunk(3, [[Kind.ret, 0x10, 1], [Kind.repeat, 2, 1]]))],
+    (e: Error) => e instanceof ChunkError && /does not repeat records before it/.test(e.message));
+  assert.throws(() => [...chunksOf(repeatChunk(1, [[Kind.ret, 0x10, 1], [Kind.repeat, 1, 0]]))], ChunkError);
+  // The header's count is of the records expanded: a count the expansion does not reach is caught where they are decoded.
+  const [chunk] = [...chunksOf(repeatChunk(4, [[Kind.ret, 0x10, 1], [Kind.repeat, 1, 4]]))];
+  assert.throws(() => new RecordDecoder(true).decode(chunk), /more records than its header says/);
 });

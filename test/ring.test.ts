@@ -10,11 +10,16 @@ import { chunksOf } from '../host/capture/chunks.js';
 import { CaptureReader } from '../host/capture/reader.js';
 import { CaptureWriter } from '../host/capture/writer.js';
 import { FrameFollower } from '../host/capture/frame-follower.js';
+import { RecordDecoder } from '../host/capture/ring-records.js';
+import { Kind } from '../host/schema/layout.generated.js';
 import { cCompilers, tempDir } from './helpers.js';
 
 const compilers = cCompilers('the in-target ring buffer, compiled natively');
 
-interface Outcome { written: number; received: number; lost: number; stalls: number; stallNs: number; exited: number; errors: number; writeError: number }
+interface Outcome {
+  written: number; received: number; lost: number; stalls: number; stallNs: number; exited: number; errors: number; writeError: number;
+  repeatedChunks: number;
+}
 
 for (const cc of compilers) {
   const dir = tempDir();
@@ -24,13 +29,14 @@ for (const cc of compilers) {
   /**
    * `hold`: the first take waits until the producers cannot go on without one; `transport`: the
    * outbox is taken, or appended to `capture` by the writer thread, while the link is held or
-   * after it was let go of (see ring-stress.c).
+   * after it was let go of; `repeat`: each group of three records is written that many times
+   * (see ring-stress.c).
    */
   const run = (threads: number, records: number, lossy: boolean, takeEveryUs: number, outboxBytes: number, hold = false,
-    transport: 'outbox' | 'file' | 'file-host-gone' = 'outbox', capture = ''): Outcome => {
+    transport: 'outbox' | 'file' | 'file-host-gone' = 'outbox', capture = '', repeat = 0): Outcome => {
     assert.equal(build.status, 0, build.stderr);
     const mode = ['outbox', 'file', 'file-host-gone'].indexOf(transport);
-    const r = spawnSync(exe, [threads, records, lossy ? 1 : 0, takeEveryUs, outboxBytes, hold ? 1 : 0, mode, capture].map(String),
+    const r = spawnSync(exe, [threads, records, lossy ? 1 : 0, takeEveryUs, outboxBytes, hold ? 1 : 0, mode, capture, repeat].map(String),
       { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout);
@@ -45,6 +51,15 @@ for (const cc of compilers) {
   test(`${cc}: every record of every thread arrives once, in order, with payloads intact`, () => {
     const o = run(4, 300_000, false, 1000, 16 << 20);
     assert.deepEqual([o.received, o.lost, o.errors, o.exited], [4 * 300_000, 0, 0, 4]);
+  });
+
+  test(`${cc}: records that repeat a group before them arrive as repeat records, which expand to every record in order`, () => {
+    // ring-stress checks every record after expanding the repeats itself.
+    const o = run(2, 300_000, false, 1000, 16 << 20, false, 'outbox', '', 50);
+    assert.deepEqual([o.received, o.lost, o.errors, o.exited], [2 * 300_000, 0, 0, 2]);
+    assert.ok(o.repeatedChunks > 0, JSON.stringify(o));
+    // Records that never repeat (every one carries its own number) are copied as they are.
+    assert.equal(run(2, 100_000, false, 1000, 16 << 20).repeatedChunks, 0);
   });
 
   test(`${cc}: lossless: when the agent is slow the threads wait, and say for how long`, () => {
@@ -68,6 +83,31 @@ for (const cc of compilers) {
     const o = run(4, 300_000, false, 1000, 16 << 20, false, 'file', capture);
     assert.deepEqual([o.received, o.lost, o.errors, o.exited, o.writeError], [4 * 300_000, 0, 0, 4, 0]);
     assert.ok(statSync(capture).size > 4 * 300_000 * 16, 'the frames hold every record');
+  });
+
+  test(`${cc}: repeats appended to the capture are read back expanded, each record as the thread wrote it`, () => {
+    const capture = join(dir, `repeats-${cc}.stcap`);
+    const host = CaptureWriter.create(capture, { arch: 'x64', pointerSize: 8 });
+    const hostEnd = host.size;
+    host.close();
+    const o = run(1, 90_000, false, 1000, 16 << 20, false, 'file', capture, 1000);
+    assert.deepEqual([o.received, o.errors, o.writeError], [90_000, 0, 0]);
+    // 90,000 records of 16 to 64 bytes, nearly all of them repeats.
+    assert.ok(statSync(capture).size < 90_000 * 16 / 20, `${statSync(capture).size} bytes`);
+    const reader = CaptureReader.open(capture);
+    const decoder = new RecordDecoder(true);
+    const targets: number[] = [];
+    for (const frame of reader.frames(hostEnd, reader.scan().end)) {
+      for (const chunk of chunksOf(frame.payload)) {
+        const count = decoder.decode(chunk);
+        for (let i = 0; i < count; i++) if (decoder.kinds[i] !== Kind.stall) targets.push(decoder.targets[i]);
+      }
+    }
+    reader.close();
+    // Groups of three numbers, each written 1,000 times: record i carries floor(i / 3000) * 3 + i % 3.
+    assert.equal(targets.length, 90_000);
+    const wrong = targets.findIndex((t, i) => t !== Math.floor(i / 3000) * 3 + (i % 3));
+    assert.equal(wrong, -1, `record ${wrong} carries ${targets[wrong]}`);
   });
 
   test(`${cc}: lossy, appended to the capture: what the rings dropped is counted, and the rest arrives`, () => {

@@ -1,5 +1,5 @@
-import { CHUNK_MAGIC, ChunkFlag, ChunkHeader, SLOT_SIZE } from '../schema/layout.generated.js';
-import { readU64, writeU64 } from '../base/little-endian.js';
+import { CHUNK_MAGIC, ChunkFlag, ChunkHeader, Kind, MAX_FRAME_LENGTH, RingRecord, SLOT_SIZE } from '../schema/layout.generated.js';
+import { readU48, readU64, writeU64 } from '../base/little-endian.js';
 
 /** One thread's drained run of ring records, as the agent sent it. */
 export interface Chunk {
@@ -10,6 +10,8 @@ export interface Chunk {
   lost: number;
   timestampNs: number;
   threadEnded: boolean;
+  /** Whether the chunk as sent holds repeat records (chunksOf gives its records expanded). */
+  repeats: boolean;
   /** The records: slotCount slots of SLOT_SIZE bytes. */
   records: DataView;
 }
@@ -38,22 +40,81 @@ export function readChunkHeader(view: DataView, at: number): Omit<Chunk, 'record
     lost: readU64(view, at + ChunkHeader.lost),
     timestampNs: readU64(view, at + ChunkHeader.timestampNs),
     threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.threadEnded) !== 0,
+    repeats: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.repeats) !== 0,
     end,
   };
 }
 
-/** The chunks of an events frame's payload, back to back. */
+/** The headers of the whole chunks at the start of a payload, each with where its chunk ends (records unread). */
+export function* chunkHeadersOf(payload: Uint8Array): Generator<Omit<Chunk, 'records'> & { end: number }> {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  for (let at = 0; payload.byteLength - at >= ChunkHeader.size;) {
+    const header = readChunkHeader(view, at);
+    yield header;
+    at = header.end;
+  }
+}
+
+/**
+ * The chunks of an events frame's payload, back to back, each with its records as the thread
+ * wrote them: repeat records expanded, and slotCount counting the slots expanded.
+ */
 export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   let at = 0;
   while (at < payload.byteLength) {
     if (payload.byteLength - at < ChunkHeader.size) throw new ChunkError('partial chunk header', at);
     const { end, ...header } = readChunkHeader(view, at);
-    if (end > payload.byteLength || header.recordCount > header.slotCount) throw new ChunkError('chunk overruns its frame', at);
+    if (end > payload.byteLength) throw new ChunkError('chunk overruns its frame', at);
     const start = at + ChunkHeader.size;
-    yield { ...header, records: new DataView(payload.buffer, payload.byteOffset + start, end - start) };
+    const sent = new DataView(payload.buffer, payload.byteOffset + start, end - start);
+    const records = header.repeats ? expandRepeats(sent, at) : sent;
+    const slotCount = records.byteLength / SLOT_SIZE;
+    if (header.recordCount > slotCount) throw new ChunkError('chunk holds fewer slots than records', at);
+    yield { ...header, slotCount, records };
     at = end;
   }
+}
+
+/**
+ * A chunk's records with each repeat record replaced by the slots before it, as many times as it
+ * says (records.json, kind repeat). `at`: where the chunk starts, for errors. A chunk expands to
+ * no more than a frame could have held.
+ */
+function expandRepeats(sent: DataView, at: number): DataView {
+  const bytes = new Uint8Array(sent.buffer, sent.byteOffset, sent.byteLength);
+  // What each record takes, checked first: then the copy is sized once.
+  let size = 0;
+  for (let p = 0; p < bytes.length;) {
+    if (bytes[p + RingRecord.kind] === Kind.repeat) {
+      const span = readU48(sent, p + RingRecord.location) * SLOT_SIZE;
+      const times = readU48(sent, p + RingRecord.target);
+      if (span === 0 || span > size || times === 0) throw new ChunkError('a repeat record does not repeat records before it in its chunk', at);
+      size += span * times;
+      p += SLOT_SIZE;
+    } else {
+      const length = SLOT_SIZE * (1 + bytes[p + RingRecord.aux]);
+      if (p + length > bytes.length) throw new ChunkError('a record overruns its chunk', at);
+      size += length;
+      p += length;
+    }
+    if (size > MAX_FRAME_LENGTH) throw new ChunkError('repeat records expand past what a frame can hold', at);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (let p = 0; p < bytes.length;) {
+    if (bytes[p + RingRecord.kind] === Kind.repeat) {
+      const span = readU48(sent, p + RingRecord.location) * SLOT_SIZE;
+      for (let times = readU48(sent, p + RingRecord.target); times > 0; times--, o += span) out.copyWithin(o, o - span, o);
+      p += SLOT_SIZE;
+    } else {
+      const length = SLOT_SIZE * (1 + bytes[p + RingRecord.aux]);
+      out.set(bytes.subarray(p, p + length), o);
+      o += length;
+      p += length;
+    }
+  }
+  return new DataView(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** The header chunksOf reads, for chunks written without a target (tests). */
@@ -67,6 +128,6 @@ export function writeChunkHeader(chunk: Omit<Chunk, 'records'>): Buffer {
   v.setUint32(ChunkHeader.slotCount, chunk.slotCount, true);
   writeU64(v, ChunkHeader.lost, chunk.lost);
   writeU64(v, ChunkHeader.timestampNs, chunk.timestampNs);
-  v.setUint32(ChunkHeader.flags, chunk.threadEnded ? ChunkFlag.threadEnded : 0, true);
+  v.setUint32(ChunkHeader.flags, (chunk.threadEnded ? ChunkFlag.threadEnded : 0) | (chunk.repeats ? ChunkFlag.repeats : 0), true);
   return b;
 }

@@ -1,8 +1,8 @@
 import { crc32 } from 'node:zlib';
 import {
-  Arch, type ArchName, CAPTURE_MAGIC, CAPTURE_VERSION, CaptureHeader, ChunkHeader, FrameFlag, FrameHeader, FrameType, MAX_FRAME_LENGTH,
+  Arch, type ArchName, CAPTURE_MAGIC, CAPTURE_VERSION, CaptureHeader, FrameFlag, FrameHeader, FrameType, MAX_FRAME_LENGTH,
 } from '../schema/layout.generated.js';
-import { ChunkError, readChunkHeader } from './chunks.js';
+import { ChunkError, chunkHeadersOf } from './chunks.js';
 
 export interface CaptureInfo {
   version: number;
@@ -87,10 +87,9 @@ export function decodeFrameHeader(b: Buffer, offset: number): FrameHeaderFields 
 /** Whether the payload is what its header says: its CRC, or for an unchecked frame, whole chunks filling it exactly. */
 export function payloadMatches(payload: Uint8Array, header: FrameHeaderFields): boolean {
   if (!header.unchecked) return crc32(payload) === header.payloadCrc;
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   let at = 0;
   try {
-    while (payload.byteLength - at >= ChunkHeader.size) at = readChunkHeader(view, at).end;
+    for (const chunk of chunkHeadersOf(payload)) at = chunk.end;
   } catch (e) {
     if (e instanceof ChunkError) return false;
     throw e;

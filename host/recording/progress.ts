@@ -1,4 +1,4 @@
-import { chunksOf, type Chunk } from '../capture/chunks.js';
+import { chunkHeadersOf, type Chunk } from '../capture/chunks.js';
 
 /** What the agent sent so far, read from chunk headers only: for the progress line and the summary. */
 export class RecordingStats {
@@ -7,7 +7,7 @@ export class RecordingStats {
   readonly threads = new Set<number>();
 
   add(payload: Uint8Array): void {
-    for (const chunk of chunksOf(payload)) this.addChunk(chunk);
+    for (const chunk of chunkHeadersOf(payload)) this.addChunk(chunk);
   }
 
   addChunk(chunk: Pick<Chunk, 'threadId' | 'recordCount' | 'lost'>): void {

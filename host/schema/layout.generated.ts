@@ -33,7 +33,8 @@ export const Kind = {
   "sysret": 33,
   "apicall": 48,
   "apiret": 49,
-  "stall": 64
+  "stall": 64,
+  "repeat": 65
 } as const;
 
 export type KindName = keyof typeof Kind;
@@ -331,7 +332,8 @@ export const ChunkHeader = {
 export const CHUNK_MAGIC = 1263027027 as const;
 
 export const ChunkFlag = {
-  "threadEnded": 1
+  "threadEnded": 1,
+  "repeats": 2
 } as const;
 
 export const StoredEvent = {
@@ -404,7 +406,7 @@ export const CaptureHeader = {
 
 export const CAPTURE_MAGIC = "STKTRCAP" as const;
 
-export const CAPTURE_VERSION = 5 as const;
+export const CAPTURE_VERSION = 6 as const;
 
 export const Arch = {
   "x64": 1,

@@ -1,8 +1,11 @@
-import { KIND_NAMES, StoredCall, StoredEvent, type KindName } from '../schema/layout.generated.js';
+import { KIND_NAMES, Kind, StoredCall, StoredEvent, type KindName } from '../schema/layout.generated.js';
 import type { TraceDb } from './database.js';
 import { UserError } from '../base/errors.js';
 import { readU48, readU64 } from '../base/little-endian.js';
 import { decodeRecords } from './stored-codec.js';
+
+/** A stored event's kind: any record kind but repeat, which only chunks in transit hold. */
+export type EventKindName = Exclude<KindName, 'repeat'>;
 
 /**
  * Walks stored events without allocating per event: fields are updated in place by next().
@@ -11,7 +14,7 @@ import { decodeRecords } from './stored-codec.js';
 export class EventCursor {
   threadId = 0;
   seq = 0;
-  kind: KindName = 'call';
+  kind: EventKindName = 'call';
   kindValue = 0;
   depth = 0;
   locationId = 0;
@@ -41,7 +44,7 @@ export class EventCursor {
     const v = this.view;
     const at = this.at;
     this.kindValue = v.getUint8(at + StoredEvent.kind);
-    this.kind = KIND_NAMES[this.kindValue];
+    this.kind = KIND_NAMES[this.kindValue] as EventKindName;
     this.depth = v.getInt16(at + StoredEvent.depth, true);
     this.locationId = v.getUint32(at + StoredEvent.locationId, true);
     this.value = readU64(v, at + StoredEvent.value);
@@ -51,11 +54,11 @@ export class EventCursor {
   }
 }
 
-/** A chunk's records, every event's kind checked: one the schema names. */
+/** A chunk's records, every event's kind checked: one the schema names for events. */
 export function decodeEventChunk(codec: number, data: Buffer, threadId: number): Buffer {
   const records = decodeRecords(codec, data, `an event chunk of thread ${threadId}`);
   for (let at = StoredEvent.kind; at < records.length; at += StoredEvent.size) {
-    if (KIND_NAMES[records[at]] === undefined) {
+    if (KIND_NAMES[records[at]] === undefined || records[at] === Kind.repeat) {
       throw new UserError(`the trace database is damaged: thread ${threadId} has an event of unknown kind ${records[at]}`);
     }
   }

@@ -29,6 +29,7 @@ static const char * const st_kind_names[256] = {
   [48] = "apicall",
   [49] = "apiret",
   [64] = "stall",
+  [65] = "repeat",
 };
 
 #define ST_STORED_EVENT_SIZE 16

@@ -2,7 +2,7 @@
  * Producers write numbered records into their rings while the drain thread empties them into
  * the outbox and this program takes the outbox, as the agent does, and checks what arrives.
  *
- * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD [TRANSPORT CAPTURE]]
+ * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD [TRANSPORT CAPTURE [REPEAT]]]
  * HOLD 1: the first take waits until no producer can go on without one (lossless: every ring
  * is full; lossy: every producer has finished), so stalls or drops are certain, not a matter
  * of how the threads were scheduled.
@@ -12,7 +12,10 @@
  * or die then, and nothing more is written). CAPTURE may be a file that refuses writes.
  * Every 97th record is a syscall record with a six-argument payload and every 7th a call with its
  * stack-pointer payload (written by st_ring_write); the others are one-slot return records
- * (st_ring_write_slot, as the inline writer writes them). Every record's target is its number.
+ * (st_ring_write_slot, as the inline writer writes them). Every record's target is its number,
+ * and its kind and payload follow from that number. REPEAT N (lossless only): records come in
+ * groups of three numbers, each group written N times over (a loop's records), which the drain
+ * writes as repeat records; this program expands them itself.
  * Prints one JSON line.
  */
 #define _GNU_SOURCE
@@ -40,11 +43,22 @@ typedef struct
   uint64_t lost;
   uint64_t stalls;
   uint64_t stall_ns;
+  uint64_t repeated_chunks;
   int exited;
 } Seen;
 
 static Seen seen[MAX_THREADS];
 static int errors;
+static uint64_t repeat_run;
+
+#define REPEAT_GROUP 3
+
+/* The number the i-th record of a thread carries. */
+static uint64_t
+number_of (uint64_t i)
+{
+  return repeat_run == 0 ? i : i / (repeat_run * REPEAT_GROUP) * REPEAT_GROUP + i % REPEAT_GROUP;
+}
 /* A mutex, not an atomic builtin: tcc has none. */
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t producers_done;
@@ -65,20 +79,21 @@ produce (void * data)
 
   for (i = 0; i != p->records; i++)
   {
-    if (i % 97 == 0)
+    uint64_t n = number_of (i);
+    if (n % 97 == 0)
     {
-      uint64_t args[6] = { i, i + 1, i + 2, i + 3, i + 4, i + 5 };
-      st_ring_write (ring, ST_KIND_SYSCALL, 0x401000, i, args, sizeof (args));
+      uint64_t args[6] = { n, n + 1, n + 2, n + 3, n + 4, n + 5 };
+      st_ring_write (ring, ST_KIND_SYSCALL, 0x401000, n, args, sizeof (args));
     }
-    else if (i % 7 == 0)
+    else if (n % 7 == 0)
     {
-      uint64_t payload[2] = { 0x7ffff000 - i, 5 };
-      st_ring_write (ring, ST_KIND_CALL, 0x401000, i, payload, sizeof (payload));
+      uint64_t payload[2] = { 0x7ffff000 - n, 5 };
+      st_ring_write (ring, ST_KIND_CALL, 0x401000, n, payload, sizeof (payload));
     }
     else
     {
       StRecord r;
-      st_record_set (&r, 0x401000 + (i & 0xff), ST_KIND_RET, 0, i);
+      st_record_set (&r, 0x401000 + (n & 0xff), ST_KIND_RET, 0, n);
       st_ring_write_slot (ring, r.word[0], r.word[1]);
     }
   }
@@ -97,9 +112,47 @@ u64_at (const uint8_t * p)
   return v;
 }
 
+/*
+ * The records a chunk stands for, into `out` (grown as needed): each repeat record becomes the
+ * bytes of the slots before it, as many times as it says. Returns the size, or 0 where a repeat
+ * reaches back past the chunk's start.
+ */
+static uint64_t
+expand (const uint8_t * slot, const uint8_t * end, uint8_t ** out, uint64_t * capacity)
+{
+  uint64_t size = 0;
+  while (slot < end)
+  {
+    uint64_t word0 = u64_at (slot);
+    uint64_t span = ST_SLOT_SIZE * (word0 & ST_ADDRESS_MASK);
+    uint64_t times = slot[6] == ST_KIND_REPEAT ? u64_at (slot + 8) & ST_ADDRESS_MASK : 1;
+    uint64_t bytes = slot[6] == ST_KIND_REPEAT ? span * times : ST_SLOT_SIZE * (1 + (uint64_t) slot[7]);
+    if (slot[6] == ST_KIND_REPEAT && (span == 0 || span > size))
+      return 0;
+    while (size + bytes > *capacity)
+      *out = realloc (*out, *capacity *= 2);
+    if (slot[6] == ST_KIND_REPEAT)
+    {
+      uint64_t k;
+      for (k = 0; k != times; k++)
+        memcpy (*out + size + k * span, *out + size - span, span);
+      slot += ST_SLOT_SIZE;
+    }
+    else
+    {
+      memcpy (*out + size, slot, bytes);
+      slot += bytes;
+    }
+    size += bytes;
+  }
+  return size;
+}
+
 static void
 check_chunks (const uint8_t * data, uint64_t size, int lossy)
 {
+  static uint8_t * expanded;
+  static uint64_t capacity;
   uint64_t at = 0;
   while (at < size)
   {
@@ -122,6 +175,18 @@ check_chunks (const uint8_t * data, uint64_t size, int lossy)
     s->exited |= h.flags & 1;
     slot = data + at + ST_CHUNK_HEADER_SIZE;
     end = slot + (uint64_t) h.slot_count * ST_SLOT_SIZE;
+    if ((h.flags & ST_CHUNK_REPEATS) != 0)
+    {
+      uint64_t bytes;
+      if (expanded == NULL)
+        expanded = malloc (capacity = 1 << 16);
+      bytes = expand (slot, end, &expanded, &capacity);
+      if (bytes == 0)
+        fail ("a repeat record reaches back past its chunk", h.thread_id);
+      slot = expanded;
+      end = expanded + bytes;
+      s->repeated_chunks++;
+    }
     while (slot < end)
     {
       unsigned kind = slot[6];
@@ -134,7 +199,7 @@ check_chunks (const uint8_t * data, uint64_t size, int lossy)
         slot += ST_SLOT_SIZE;
         continue;
       }
-      if (lossy ? target < s->next_number : target != s->next_number)
+      if (lossy ? target < s->next_number : target != number_of (s->received))
         fail ("record out of order or missing", h.thread_id);
       if (kind == ST_KIND_SYSCALL)
       {
@@ -260,6 +325,7 @@ main (int argc, char ** argv)
   int hold = argc > 6 && atoi (argv[6]) != 0;
   int transport = argc > 7 ? atoi (argv[7]) : 0;
   const char * capture = argc > 8 ? argv[8] : NULL;
+  uint64_t repeated_chunks = 0;
   int link = -1;
   struct stat file;
   long before = 0;
@@ -269,6 +335,7 @@ main (int argc, char ** argv)
   uint64_t received = 0, lost = 0, stalls = 0, stall_ns = 0;
   uint32_t i, exited = 0;
 
+  repeat_run = argc > 9 ? strtoull (argv[9], NULL, 10) : 0;
   st_tracer_start (tracer);
   if (transport != 0)
   {
@@ -330,11 +397,12 @@ main (int argc, char ** argv)
     stalls += seen[i].stalls;
     stall_ns += seen[i].stall_ns;
     exited += seen[i].exited;
+    repeated_chunks += seen[i].repeated_chunks;
   }
   printf ("{\"written\": %llu, \"received\": %llu, \"lost\": %llu, \"stalls\": %llu, \"stallNs\": %llu, "
-      "\"exited\": %u, \"errors\": %d, \"writeError\": %d}\n", (unsigned long long) (threads * records), (unsigned long long) received,
+      "\"exited\": %u, \"errors\": %d, \"writeError\": %d, \"repeatedChunks\": %llu}\n", (unsigned long long) (threads * records), (unsigned long long) received,
       (unsigned long long) lost, (unsigned long long) stalls, (unsigned long long) stall_ns, exited, errors,
-      st_tracer_write_error (tracer));
+      st_tracer_write_error (tracer), (unsigned long long) repeated_chunks);
   st_tracer_free (tracer);
   return 0;
 }

@@ -115,7 +115,7 @@ class ChunkWriter {
     if (this.records === 0 && !threadEnded) return;
     const header = writeChunkHeader({
       threadId: this.tid, firstSeq: this.cursor.seq, recordCount: this.records, slotCount: this.used, lost: this.cursor.lost,
-      timestampNs: this.cursor.seq * 10, threadEnded,
+      timestampNs: this.cursor.seq * 10, threadEnded, repeats: false,
     });
     this.pending.push(header, Buffer.from(this.slots.buffer.slice(0, this.used * SLOT_SIZE)));
     this.cursor.seq += this.records;
