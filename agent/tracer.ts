@@ -30,6 +30,7 @@ export class Tracer {
     private readonly recordingFromStart: boolean) {
     this.cm = new CModule(CMODULE_SOURCE[arch], {
       syscall: Module.getGlobalExportByName('syscall'),
+      memcmp: Module.getGlobalExportByName('memcmp'),
       // Where syscall() leaves errno: glibc's name, else bionic's.
       st_errno_location: Module.findGlobalExportByName('__errno_location') ?? Module.getGlobalExportByName('__errno'),
       st_globals: this.globals,

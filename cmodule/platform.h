@@ -6,6 +6,7 @@
 #ifndef STALK_TRACE_PLATFORM_H
 #define STALK_TRACE_PLATFORM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Orders the stores before it ahead of those after it (publishing a write position). */
@@ -18,6 +19,9 @@ void st_futex_wait (volatile uint32_t * word, uint32_t expected, uint32_t timeou
 void st_futex_wake (volatile uint32_t * word);
 
 uint64_t st_now_ns (void);
+
+/* libc's, which Frida's CModule headers do not declare (inside the target the agent passes it in). */
+int memcmp (const void * a, const void * b, size_t n);
 
 /*
  * Copies up to `size` bytes at `address` into `into` without faulting; returns how many were

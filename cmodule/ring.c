@@ -278,26 +278,23 @@ put_u64 (uint8_t * p, uint64_t v)
   put_u32 (p + 4, (uint32_t) (v >> 32));
 }
 
-/* Whether the slots at `a` and `b` hold the same `bytes` (a multiple of the slot size); Frida's CModule has no memcmp. */
-static int
-same_slots (const uint8_t * a, const uint8_t * b, uint32_t bytes)
-{
-  const uint64_t * x = (const uint64_t *) a;
-  const uint64_t * y = (const uint64_t *) b;
-  uint32_t i;
-  for (i = 0; i != bytes / 8; i++)
-  {
-    if (x[i] != y[i])
-      return 0;
-  }
-  return 1;
-}
-
 /*
  * Record starts a copy remembers: a group of records that repeats right after itself begins at
  * one of them.
  */
 #define ST_REPEAT_LOOKBACK 4
+
+/*
+ * Whether a group may start with this record: control flow, which a loop writes the same each
+ * time. Records of values (registers, arguments, times) seldom repeat, and comparing them costs
+ * the drain more than it saves.
+ */
+static int
+may_start_group (uint64_t word0)
+{
+  unsigned kind = (unsigned) (word0 >> ST_REC_KIND_SHIFT) & 0xff;
+  return kind == ST_KIND_CALL || kind == ST_KIND_RET || kind == ST_KIND_EXEC || kind == ST_KIND_BLOCK;
+}
 
 /*
  * The thread's records from `from`, copied to `out` as they are but for groups of whole records
@@ -325,17 +322,24 @@ copy_records (uint8_t * out, const uint8_t * from, uint32_t bytes, uint32_t * re
     uint32_t i;
 
     /* A group since each start remembered, newest first (after a repeat: its last copy). */
-    for (i = 0; found == 0 && i != known; i++)
+    for (i = 0; found == 0 && i != known && may_start_group (word0); i++)
     {
       uint32_t p = at - starts[(newest + ST_REPEAT_LOOKBACK - i) % ST_REPEAT_LOOKBACK];
-      if (at + p <= bytes && *(const uint64_t *) (from + at - p) == word0 && same_slots (from + at, from + at - p, p))
+      if (at + p <= bytes && *(const uint64_t *) (from + at - p) == word0 && memcmp (from + at, from + at - p, p) == 0)
         found = p;
     }
     if (found != 0)
     {
+      uint32_t step;
+      /* Copies of the group double while the bytes after them repeat them all, then take what is left in halving steps. */
       times = 1;
-      while (at + (times + 1) * found <= bytes && same_slots (from + at + times * found, from + at - found, found))
-        times++;
+      while (at + 2 * times * found <= bytes && memcmp (from + at + times * found, from + at, times * found) == 0)
+        times *= 2;
+      for (step = times / 2; step != 0; step /= 2)
+      {
+        if (at + (times + step) * found <= bytes && memcmp (from + at + times * found, from + at, step * found) == 0)
+          times += step;
+      }
     }
     /* One repeat record in place of more than one slot. */
     if (found != 0 && times * found > ST_SLOT_SIZE)
