@@ -282,7 +282,7 @@ put_u64 (uint8_t * p, uint64_t v)
  * Record starts a copy remembers: a group of records that repeats right after itself begins at
  * one of them.
  */
-#define ST_REPEAT_LOOKBACK 4
+#define ST_REPEAT_LOOKBACK 8
 
 /*
  * Whether a group may start with this record: control flow, which a loop writes the same each

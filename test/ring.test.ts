@@ -29,8 +29,8 @@ for (const cc of compilers) {
   /**
    * `hold`: the first take waits until the producers cannot go on without one; `transport`: the
    * outbox is taken, or appended to `capture` by the writer thread, while the link is held or
-   * after it was let go of; `repeat`: each group of three records is written that many times
-   * (see ring-stress.c).
+   * after it was let go of; `repeat`: records come in runs of that many, each a group of 1 to 5
+   * records written over and over (see ring-stress.c).
    */
   const run = (threads: number, records: number, lossy: boolean, takeEveryUs: number, outboxBytes: number, hold = false,
     transport: 'outbox' | 'file' | 'file-host-gone' = 'outbox', capture = '', repeat = 0): Outcome => {
@@ -104,9 +104,13 @@ for (const cc of compilers) {
       }
     }
     reader.close();
-    // Groups of three numbers, each written 1,000 times: record i carries floor(i / 3000) * 3 + i % 3.
+    // Runs of 1,000 records, run r a group of 1 + (7r + 3) % 5 numbers from 8r over and over.
     assert.equal(targets.length, 90_000);
-    const wrong = targets.findIndex((t, i) => t !== Math.floor(i / 3000) * 3 + (i % 3));
+    const numberOf = (i: number) => {
+      const run = Math.floor(i / 1000);
+      return run * 8 + ((i % 1000) % (1 + ((7 * run + 3) % 5)));
+    };
+    const wrong = targets.findIndex((t, i) => t !== numberOf(i));
     assert.equal(wrong, -1, `record ${wrong} carries ${targets[wrong]}`);
   });
 

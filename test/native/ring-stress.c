@@ -14,8 +14,9 @@
  * stack-pointer payload (written by st_ring_write); the others are one-slot return records
  * (st_ring_write_slot, as the inline writer writes them). Every record's target is its number,
  * and its kind and payload follow from that number. REPEAT N (lossless only): records come in
- * groups of three numbers, each group written N times over (a loop's records), which the drain
- * writes as repeat records; this program expands them itself.
+ * runs of N, each a group of 1 to 5 numbers written over and over (a loop's records; the group's
+ * size changes from run to run, and a run may end inside a group), which the drain writes as
+ * repeat records; this program expands them itself.
  * Prints one JSON line.
  */
 #define _GNU_SOURCE
@@ -51,13 +52,12 @@ static Seen seen[MAX_THREADS];
 static int errors;
 static uint64_t repeat_run;
 
-#define REPEAT_GROUP 3
-
-/* The number the i-th record of a thread carries. */
+/* The number the i-th record of a thread carries: under REPEAT, run r repeats a group of 1 + (7r + 3) % 5 numbers from 8r. */
 static uint64_t
 number_of (uint64_t i)
 {
-  return repeat_run == 0 ? i : i / (repeat_run * REPEAT_GROUP) * REPEAT_GROUP + i % REPEAT_GROUP;
+  uint64_t run = repeat_run == 0 ? 0 : i / repeat_run;
+  return repeat_run == 0 ? i : run * 8 + i % repeat_run % (1 + (7 * run + 3) % 5);
 }
 /* A mutex, not an atomic builtin: tcc has none. */
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
