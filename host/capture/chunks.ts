@@ -104,8 +104,14 @@ function expandRepeats(sent: DataView, at: number): DataView {
   let o = 0;
   for (let p = 0; p < bytes.length;) {
     if (bytes[p + RingRecord.kind] === Kind.repeat) {
-      const span = readU48(sent, p + RingRecord.location) * SLOT_SIZE;
-      for (let times = readU48(sent, p + RingRecord.target); times > 0; times--, o += span) out.copyWithin(o, o - span, o);
+      // The copies so far are whole groups from `first`: copying them doubles them, a loop of thousands in a few calls.
+      const first = o - readU48(sent, p + RingRecord.location) * SLOT_SIZE;
+      const end = o + (o - first) * readU48(sent, p + RingRecord.target);
+      while (o < end) {
+        const n = Math.min(o - first, end - o);
+        out.copyWithin(o, first, first + n);
+        o += n;
+      }
       p += SLOT_SIZE;
     } else {
       const length = SLOT_SIZE * (1 + bytes[p + RingRecord.aux]);
