@@ -60,11 +60,8 @@ export function* chunkHeadersOf(payload: Uint8Array): Generator<Omit<Chunk, 'rec
  * wrote them: repeat records expanded, and slotCount counting the slots expanded.
  */
 export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   let at = 0;
-  while (at < payload.byteLength) {
-    if (payload.byteLength - at < ChunkHeader.size) throw new ChunkError('partial chunk header', at);
-    const { end, ...header } = readChunkHeader(view, at);
+  for (const { end, ...header } of chunkHeadersOf(payload)) {
     if (end > payload.byteLength) throw new ChunkError('chunk overruns its frame', at);
     const start = at + ChunkHeader.size;
     const sent = new DataView(payload.buffer, payload.byteOffset + start, end - start);
@@ -74,6 +71,7 @@ export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
     yield { ...header, slotCount, records };
     at = end;
   }
+  if (at < payload.byteLength) throw new ChunkError('partial chunk header', at);
 }
 
 /**

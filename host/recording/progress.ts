@@ -1,4 +1,5 @@
-import { chunkHeadersOf, type Chunk } from '../capture/chunks.js';
+import { chunkHeadersOf } from '../capture/chunks.js';
+import type { ChunkSummary } from '../capture/frame-follower.js';
 
 /** What the agent sent so far, read from chunk headers only: for the progress line and the summary. */
 export class RecordingStats {
@@ -10,7 +11,7 @@ export class RecordingStats {
     for (const chunk of chunkHeadersOf(payload)) this.addChunk(chunk);
   }
 
-  addChunk(chunk: Pick<Chunk, 'threadId' | 'recordCount' | 'lost'>): void {
+  addChunk(chunk: ChunkSummary): void {
     this.events += chunk.recordCount;
     this.threads.add(chunk.threadId);
     this.lostByThread.set(chunk.threadId, Math.max(this.lostByThread.get(chunk.threadId) ?? 0, chunk.lost));
