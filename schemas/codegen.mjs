@@ -105,6 +105,8 @@ function typescript() {
   constObject('StoredEvent', { size: records.storedEvent.size, ...offsets(records.storedEvent.fields) });
   constObject('StoredEventType', types(records.storedEvent.fields));
   constObject('StoredCall', { size: records.storedCall.size, ...offsets(records.storedCall.fields) });
+  constObject('StoredCallRepeat', { size: records.storedCallRepeat.size, ...offsets(records.storedCallRepeat.fields) });
+  constObject('StoredCallRepeatType', types(records.storedCallRepeat.fields));
   constObject('StoredCodec', withoutDescription(records.storedCodecs));
   constObject('RowBatchTag', records.rowBatch.tags);
   constObject('StoredCallType', types(records.storedCall.fields));

@@ -191,7 +191,7 @@ test('a trace that stores instructions as rows (schema 6) upgrades to chunks tha
     assert.match(refused.stderr, /is a trace from an older stalk-trace \(schema version 6\)/);
     const rowBytes = statSync(old).size;
     const upgraded = runCli(['upgrade', old]);
-    assert.equal(upgraded.stdout, `upgraded ${old} from trace schema version 6 to 7\n`, upgraded.stderr);
+    assert.equal(upgraded.stdout, `upgraded ${old} from trace schema version 6 to 8\n`, upgraded.stderr);
     // The rows' pages are given back: the loop's trace ends at a fraction of its size.
     if (fresh === loop) assert.ok(statSync(old).size * 3 < rowBytes, `${statSync(old).size} bytes after the upgrade, ${rowBytes} before`);
     for (const sql of ['SELECT * FROM reg_writes', 'SELECT * FROM mem_accesses', 'SELECT * FROM insns', 'SELECT * FROM insn_syncs ORDER BY seq, reg',

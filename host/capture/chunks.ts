@@ -1,5 +1,6 @@
 import { CHUNK_MAGIC, ChunkFlag, ChunkHeader, Kind, MAX_FRAME_LENGTH, RingRecord, SLOT_SIZE } from '../schema/layout.generated.js';
 import { readU48, readU64, writeU64 } from '../base/little-endian.js';
+import { copyRepeats } from '../base/repeat-copy.js';
 
 /** One thread's drained run of ring records, as the agent sent it. */
 export interface Chunk {
@@ -10,7 +11,7 @@ export interface Chunk {
   lost: number;
   timestampNs: number;
   threadEnded: boolean;
-  /** Whether the chunk as sent holds repeat records (chunksOf gives its records expanded). */
+  /** Whether the chunk as sent holds repeat records (chunksOf gives its records expanded, or with the loops it was asked to keep). */
   repeats: boolean;
   /** The records: slotCount slots of SLOT_SIZE bytes. */
   records: DataView;
@@ -57,59 +58,89 @@ export function* chunkHeadersOf(payload: Uint8Array): Generator<Omit<Chunk, 'rec
 
 /**
  * The chunks of an events frame's payload, back to back, each with its records as the thread
- * wrote them: repeat records expanded, and slotCount counting the slots expanded.
+ * wrote them: repeat records expanded, and slotCount counting the slots expanded. With
+ * `keepLoops`, a repeat of a group of calls, returns, execs and blocks stays a repeat record
+ * right after its group, for a reader that stores a loop once (the ingest); other repeats are
+ * expanded all the same.
  */
-export function* chunksOf(payload: Uint8Array): Generator<Chunk> {
+export function* chunksOf(payload: Uint8Array, keepLoops = false): Generator<Chunk> {
   let at = 0;
   for (const { end, ...header } of chunkHeadersOf(payload)) {
     if (end > payload.byteLength) throw new ChunkError('chunk overruns its frame', at);
     const start = at + ChunkHeader.size;
     const sent = new DataView(payload.buffer, payload.byteOffset + start, end - start);
-    const records = header.repeats ? expandRepeats(sent, at) : sent;
+    const records = header.repeats ? expandRepeats(sent, at, keepLoops) : sent;
     const slotCount = records.byteLength / SLOT_SIZE;
-    if (header.recordCount > slotCount) throw new ChunkError('chunk holds fewer slots than records', at);
+    if (header.recordCount > slotCount && !(header.repeats && keepLoops)) throw new ChunkError('chunk holds fewer slots than records', at);
     yield { ...header, slotCount, records };
     at = end;
   }
   if (at < payload.byteLength) throw new ChunkError('partial chunk header', at);
 }
 
+/** Kinds whose groups a loop repeat may keep: the ingest stores each as an event whose value is the same in every copy. */
+const LOOP_KINDS = new Set<number>([Kind.call, Kind.ret, Kind.exec, Kind.block]);
+
+interface Repeat {
+  /** Bytes its copies add, expanded. */
+  bytes: number;
+  /** Where its copies end in the records as the thread wrote them. */
+  end: number;
+  keep: boolean;
+}
+
 /**
  * A chunk's records with each repeat record replaced by the slots before it, as many times as it
- * says (records.json, kind repeat). `at`: where the chunk starts, for errors. A chunk expands to
- * no more than a frame could have held.
+ * says (records.json, kind repeat), but for the loops `keepLoops` keeps. `at`: where the chunk
+ * starts, for errors. A chunk expands to no more than a frame could have held.
  */
-function expandRepeats(sent: DataView, at: number): DataView {
+function expandRepeats(sent: DataView, at: number, keepLoops: boolean): DataView {
   const bytes = new Uint8Array(sent.buffer, sent.byteOffset, sent.byteLength);
-  // What each record takes, checked first: then the copy is sized once.
-  let size = 0;
+  // Decided first, each repeat kept or not, and the records' size as the thread wrote them.
+  const repeats: Repeat[] = [];
+  // Records written since the last repeat's copies: where each starts, as written, and its kind.
+  const recentStarts: number[] = [];
+  let recentLoop = 0;
+  let written = 0;
   for (let p = 0; p < bytes.length;) {
     if (bytes[p + RingRecord.kind] === Kind.repeat) {
       const span = readU48(sent, p + RingRecord.location) * SLOT_SIZE;
       const times = readU48(sent, p + RingRecord.target);
-      if (span === 0 || span > size || times === 0) throw new ChunkError('a repeat record does not repeat records before it in its chunk', at);
-      size += span * times;
+      if (span === 0 || span > written || times === 0) throw new ChunkError('a repeat record does not repeat records before it in its chunk', at);
+      const from = written - span;
+      // Repeats whose copies this group reaches into are expanded: the group's bytes must be whole before it.
+      for (let k = repeats.length - 1; k >= 0 && repeats[k].end > from; k--) repeats[k].keep = false;
+      const group = recentStarts.indexOf(from);
+      const keep = keepLoops && group >= 0 && group >= recentLoop;
+      written += span * times;
+      repeats.push({ bytes: span * times, end: written, keep });
+      recentStarts.length = 0;
+      recentLoop = 0;
       p += SLOT_SIZE;
     } else {
       const length = SLOT_SIZE * (1 + bytes[p + RingRecord.aux]);
       if (p + length > bytes.length) throw new ChunkError('a record overruns its chunk', at);
-      size += length;
+      // recentLoop: the first of the recent records after which every one is of a loop's kind.
+      if (!LOOP_KINDS.has(bytes[p + RingRecord.kind])) recentLoop = recentStarts.length + 1;
+      recentStarts.push(written);
+      written += length;
       p += length;
     }
-    if (size > MAX_FRAME_LENGTH) throw new ChunkError('repeat records expand past what a frame can hold', at);
+    if (written > MAX_FRAME_LENGTH) throw new ChunkError('repeat records expand past what a frame can hold', at);
   }
+  const size = repeats.reduce((total, r) => total - (r.keep ? r.bytes - SLOT_SIZE : 0), written);
   const out = Buffer.allocUnsafe(size);
   let o = 0;
+  let next = 0;
   for (let p = 0; p < bytes.length;) {
     if (bytes[p + RingRecord.kind] === Kind.repeat) {
-      // The copies so far are whole groups from `first`: copying them doubles them, a loop of thousands in a few calls.
-      const first = o - readU48(sent, p + RingRecord.location) * SLOT_SIZE;
-      const end = o + (o - first) * readU48(sent, p + RingRecord.target);
-      while (o < end) {
-        const n = Math.min(o - first, end - o);
-        out.copyWithin(o, first, first + n);
-        o += n;
+      if (repeats[next++].keep) {
+        out.set(bytes.subarray(p, p + SLOT_SIZE), o);
+        o += SLOT_SIZE;
+        p += SLOT_SIZE;
+        continue;
       }
+      o = copyRepeats(out, o - readU48(sent, p + RingRecord.location) * SLOT_SIZE, o, readU48(sent, p + RingRecord.target));
       p += SLOT_SIZE;
     } else {
       const length = SLOT_SIZE * (1 + bytes[p + RingRecord.aux]);

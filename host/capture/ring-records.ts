@@ -26,8 +26,9 @@ export class RecordDecoder {
   sps = new Float64Array(0);
   /** Where a call returns to: the address after its call instruction; other kinds' entries are stale. */
   returnAddresses = new Float64Array(0);
-  /** Byte in the chunk where each record starts, and after the last, where the chunk ends. */
-  private starts = new Int32Array(1);
+  /** Bytes in the chunk where each record starts and ends. */
+  private starts = new Int32Array(0);
+  private ends = new Int32Array(0);
 
   // The current record.
   kind = 0;
@@ -41,32 +42,39 @@ export class RecordDecoder {
   /** `callPayloads`: capture format 3 on, where calls carry a payload (callsCarryStackPointer). */
   constructor(private readonly callPayloads: boolean) {}
 
-  /** Decodes the chunk's records into the columns; returns how many. */
+  /**
+   * Decodes the chunk's records into the columns; returns how many. A repeat record a chunk
+   * kept (chunksOf's keepLoops) is one entry: its location is the records it repeats, right
+   * before it, its target how many more times they occur.
+   */
   decode(chunk: Chunk): number {
     this.view = chunk.records;
-    const count = chunk.recordCount;
-    if (this.kinds.length < count) this.grow(Math.max(count, this.kinds.length * 2));
-    const end = chunk.slotCount * SLOT_SIZE;
-    const at = this.fill(count, end);
-    if (at < end) {
-      const next = this.recordEnd(at);
-      throw new ChunkError(next > end ? overruns(at) : 'chunk holds more records than its header says', 0);
+    // Every record takes a slot at least; a repeat stands for more records than its one.
+    const limit = chunk.repeats ? chunk.slotCount : chunk.recordCount;
+    if (this.kinds.length < limit) this.grow(Math.max(limit, this.kinds.length * 2));
+    this.count = this.fill(limit, chunk.slotCount * SLOT_SIZE);
+    if (this.written !== chunk.recordCount) {
+      throw new ChunkError(`chunk holds ${this.written < chunk.recordCount ? 'fewer' : 'more'} records than its header says`, 0);
     }
-    this.starts[count] = end;
-    return (this.count = count);
+    return this.count;
   }
 
+  /** Records the chunk stands for, each repeat counted as the records it repeats, after decode(). */
+  written = 0;
+
   /**
-   * Decodes the chunk's first `count` records, which must end by byte `end`; returns where they
-   * end. Nothing but the return follows the loop: V8 compiles a long loop while it first runs,
-   * before any code after it has run, and code after it that had not run would throw that
-   * compiled loop away at the end of every chunk.
+   * Decodes the chunk's records, at most `limit`, which must end at byte `end`; returns how many.
+   * Nothing but the return follows the loop: V8 compiles a long loop while it first runs, before
+   * any code after it has run, and code after it that had not run would throw that compiled loop
+   * away at the end of every chunk.
    */
-  private fill(count: number, end: number): number {
-    const { view: v, kinds, locations, targets, sps, returnAddresses, starts, callPayloads } = this;
+  private fill(limit: number, end: number): number {
+    const { view: v, kinds, locations, targets, sps, returnAddresses, starts, ends, callPayloads } = this;
     let at = 0;
-    for (let i = 0; i < count; i++) {
-      if (at >= end) throw new ChunkError('chunk holds fewer records than its header says', 0);
+    let i = 0;
+    this.written = 0;
+    for (; at < end; i++) {
+      if (i === limit) throw new ChunkError('chunk holds more records than its header says', 0);
       const next = this.recordEnd(at);
       if (next > end) throw new ChunkError(overruns(at), 0);
       const kind = v.getUint8(at + RingRecord.kind);
@@ -75,6 +83,8 @@ export class RecordDecoder {
       locations[i] = location;
       targets[i] = readU48(v, at + RingRecord.target);
       starts[i] = at;
+      ends[i] = next;
+      this.written++;
       // Stored apart in each branch: a number chosen between a read and NaN would be boxed.
       if (kind === Kind.call && callPayloads) {
         sps[i] = readU64(v, at + SLOT_SIZE + Payload.call.sp);
@@ -82,15 +92,32 @@ export class RecordDecoder {
       } else if (kind === Kind.call) {
         sps[i] = NaN;
         returnAddresses[i] = location + v.getUint8(at + RingRecord.aux);
+      } else if (kind === Kind.repeat) {
+        this.repeat(i);
       }
       at = next;
     }
-    return at;
+    return i;
+  }
+
+  /** Repeat record `i`: its span from slots to the records before it, and the records it stands for. */
+  private repeat(i: number): void {
+    const { kinds, starts, ends } = this;
+    let slots = this.locations[i] * SLOT_SIZE;
+    let j = i;
+    while (slots > 0 && j > 0 && kinds[j - 1] !== Kind.repeat) {
+      j--;
+      slots -= ends[j] - starts[j];
+    }
+    if (slots !== 0 || this.targets[i] === 0) throw new ChunkError(`the repeat record at slot ${starts[i] / SLOT_SIZE} does not repeat whole records before it`, 0);
+    this.locations[i] = i - j;
+    this.written += (i - j) * this.targets[i] - 1;
   }
 
   /** Where the record starting at byte `at` ends: before capture format 3 a call had no payload, and aux was its instruction's length. */
   private recordEnd(at: number): number {
-    const slots = this.view.getUint8(at + RingRecord.kind) === Kind.call && !this.callPayloads ? 1 : 1 + this.view.getUint8(at + RingRecord.aux);
+    const kind = this.view.getUint8(at + RingRecord.kind);
+    const slots = (kind === Kind.call && !this.callPayloads) || kind === Kind.repeat ? 1 : 1 + this.view.getUint8(at + RingRecord.aux);
     return at + slots * SLOT_SIZE;
   }
 
@@ -100,7 +127,8 @@ export class RecordDecoder {
     this.targets = new Float64Array(size);
     this.sps = new Float64Array(size);
     this.returnAddresses = new Float64Array(size);
-    this.starts = new Int32Array(size + 1);
+    this.starts = new Int32Array(size);
+    this.ends = new Int32Array(size);
   }
 
   /** Makes record `i` of the chunk current. */
@@ -109,7 +137,7 @@ export class RecordDecoder {
     this.location = this.locations[i];
     this.target = this.targets[i];
     this.payloadAt = this.starts[i] + SLOT_SIZE;
-    this.payloadEnd = this.starts[i + 1];
+    this.payloadEnd = this.ends[i];
   }
 
   /** The current record's first slot in its chunk, for messages. */

@@ -34,15 +34,14 @@ export class Blocks {
     }
   }
 
-  /** The chunk's block and compile records, in order; `locationIds`: each record's location. */
+  /** The chunk's block and compile records, in order; `locationIds`: each record's location. A repeat runs its group's blocks again. */
   chunk(r: RecordDecoder, locationIds: Uint32Array): void {
     const { kinds, locations, targets } = r;
     for (let i = 0; i < r.count; i++) {
       const kind = kinds[i];
-      if (kind === Kind.block) {
-        const at = this.index.get(keyOf(locationIds[i], targets[i] - locations[i]));
-        if (at >= 0) this.states[at].executions++;
-        else this.firstRun(locationIds[i], locations[i], targets[i]);
+      if (kind === Kind.block) this.executed(i, r, locationIds, 1);
+      else if (kind === Kind.repeat) {
+        for (let j = i - locations[i]; j < i; j++) if (kinds[j] === Kind.block) this.executed(j, r, locationIds, targets[i]);
       } else if (kind === Kind.compile) {
         r.select(i);
         this.compiled(locationIds[i], r.location, r.target, r.compiledCode());
@@ -50,9 +49,13 @@ export class Blocks {
     }
   }
 
-  /** A block ran that no compile record sent first. */
-  private firstRun(locationId: number, start: number, end: number): void {
-    this.keep(keyOf(locationId, end - start), { id: this.writer.block(locationId, start, end, null), code: null, executions: 1 });
+  /** Block record `i` ran `times` times. */
+  private executed(i: number, r: RecordDecoder, locationIds: Uint32Array, times: number): void {
+    const start = r.locations[i];
+    const end = r.targets[i];
+    const at = this.index.get(keyOf(locationIds[i], end - start));
+    if (at >= 0) this.states[at].executions += times;
+    else this.keep(keyOf(locationIds[i], end - start), { id: this.writer.block(locationIds[i], start, end, null), code: null, executions: times });
   }
 
   /** Keeps a block's code once; code that changed at the same address (JIT) becomes a new block. */

@@ -121,7 +121,7 @@ export class Ingester {
   private eventsFrame(frame: CaptureFrame): void {
     if (!this.hasTrace) throw this.corrupt(frame, 0, 'events before the trace frame');
     try {
-      for (const chunk of chunksOf(frame.payload)) this.chunk(chunk);
+      for (const chunk of chunksOf(frame.payload, true)) this.chunk(chunk);
     } catch (e) {
       if (e instanceof ChunkError) throw this.corrupt(frame, e.offset, e.message);
       throw e;
@@ -157,16 +157,15 @@ export class Ingester {
   private store(t: ThreadState, chunk: Chunk): void {
     t.firstSeen ??= chunk.timestampNs;
     t.lastSeen = chunk.timestampNs;
-    const count = this.records.decode(chunk);
-    this.chunkEvents.reset(count);
+    this.chunkEvents.reset(this.records.decode(chunk));
     const insnSeq = this.insns.seq;
     this.resolve(t, chunk.firstSeq);
     this.blocks.chunk(this.records, this.chunkEvents.locationIds);
     t.cost = t.stacks.pair(this.chunkEvents, this.records, this.costKind, t.cost);
     this.events.write(chunk, this.chunkEvents, insnSeq);
-    t.events += count;
-    this.storedEvents += count;
-    t.nextSeq = chunk.firstSeq + count;
+    t.events += chunk.recordCount;
+    this.storedEvents += chunk.recordCount;
+    t.nextSeq = chunk.firstSeq + chunk.recordCount;
   }
 
   /** Gives each record of the chunk its event's kind, location and value, and stores what other tables keep of it. */
@@ -175,8 +174,19 @@ export class Ingester {
     const { count, kinds: eventKinds, locationIds, values, insnSeqs } = this.chunkEvents;
     const locations = this.locations;
     const counts = t.kinds;
-    for (let i = 0; i < count; i++) {
+    for (let i = 0, seq = firstSeq; i < count; i++, seq++) {
       const kind = kinds[i];
+      if (kind === Kind.repeat) {
+        // A loop kept whole: its group's entries stand for it, and are counted again for each copy.
+        const span = addresses[i];
+        const times = targets[i];
+        for (let j = i - span; j < i; j++) counts[kinds[j]] += times;
+        eventKinds[i] = kind;
+        locationIds[i] = span;
+        values[i] = times;
+        seq += span * times - 1;
+        continue;
+      }
       counts[kind]++;
       if (kind === Kind.insn || kind === Kind.insnopen || kind === Kind.insnlayout || kind === Kind.insnsync) {
         this.insn(t, i);
@@ -191,7 +201,7 @@ export class Ingester {
       else if (kind === Kind.ret) values[i] = locations.id(targets[i]);
       else if (kind === Kind.exec) values[i] = 0;
       else if (kind === Kind.block || kind === Kind.compile) values[i] = targets[i] - addresses[i];
-      else values[i] = this.value(t, i, firstSeq + i, locationId);
+      else values[i] = this.value(t, i, seq, locationId);
     }
   }
 

@@ -37,6 +37,20 @@ export interface CallRecords {
   readonly returnAddresses: Float64Array;
 }
 
+/** What one call or close added to a function's and an edge's aggregates. */
+interface JournalEntry {
+  stats: FunctionAggregate;
+  edge: EdgeAggregate;
+  calls: number;
+  self: number;
+  total: number;
+}
+
+/** The first repeat entry at or after `from`, or -1. */
+function nextRepeat(kinds: Uint8Array, from: number, count: number): number {
+  return kinds.subarray(0, count).indexOf(Kind.repeat, from);
+}
+
 /**
  * A call from further up the stack than this is taken for a switch to another stack (a signal
  * handler on its alternate stack, a coroutine), not an unwind: it closes nothing. One thread's
@@ -68,6 +82,17 @@ export class CallStacks {
   private childCost = new Float64Array(64);
   private readonly stats: FunctionAggregate[] = [];
   private readonly edge: EdgeAggregate[] = [];
+  /** The running cost while a chunk is paired. */
+  private cost = 0;
+  // What one run of a repeated group added, while `journaling`: frames it opened and closed, the
+  // stack's size when it began, whether it closed a frame open before it, the cost when it began,
+  // and the cost it passed to the frame below it.
+  private journaling = false;
+  private readonly journal: JournalEntry[] = [];
+  private journalFloor = 0;
+  private journalBroken = false;
+  private journalCost = 0;
+  private journalChildCost = 0;
 
   private statsOf(functionId: number): FunctionAggregate {
     let s = this.functions.get(functionId);
@@ -104,26 +129,85 @@ export class CallStacks {
   /**
    * Pairs one chunk's calls and returns, in order, and gives each of its events its depth; a
    * call's value is its callee. Records of the cost's kind count one each. Returns the cost
-   * after the chunk.
+   * after the chunk. A repeat entry's group runs once more for each copy until a run leaves the
+   * stack as it found it; every later copy would run the same, so its aggregates are added that
+   * many times over, and the copies before it keep their own depths in `events`.
    */
   pair(events: ChunkEvents, records: CallRecords, costKind: number, cost: number): number {
-    const { kinds, values, depths } = events;
-    const { targets, sps, returnAddresses } = records;
-    for (let i = 0; i < events.count; i++) {
-      const kind = kinds[i];
-      if (kind === Kind.call) {
-        // A call first closes what it shows was unwound, so its own cost is not theirs. Where
-        // either stack pointer is unknown (NaN) the comparisons are false.
-        const sp = sps[i];
-        while (this.size > 0 && sp >= this.sp[this.size - 1] && sp - this.sp[this.size - 1] < STACK_SWITCH_BYTES) this.close(cost);
-        if (kind === costKind) cost++;
-        depths[i] = this.call(values[i], returnAddresses[i], sp, cost);
+    const { kinds, depths, locationIds, count } = events;
+    this.cost = cost;
+    let repeat = nextRepeat(kinds, 0, count);
+    let groupStart = repeat < 0 ? -1 : repeat - locationIds[repeat];
+    for (let i = 0; i < count; i++) {
+      if (i === groupStart) this.startJournal();
+      if (i === repeat) {
+        this.repeat(events, records, i, costKind);
+        depths[i] = 0;
+        repeat = nextRepeat(kinds, i + 1, count);
+        groupStart = repeat < 0 ? -1 : repeat - locationIds[repeat];
         continue;
       }
-      if (kind === costKind) cost++;
-      depths[i] = kind === Kind.ret ? this.ret(targets[i], cost) : this.size;
+      depths[i] = this.step(events, records, i, costKind);
     }
-    return cost;
+    return this.cost;
+  }
+
+  /** Entry `i`'s effect on the stack and the cost; returns its depth. */
+  private step(events: ChunkEvents, records: CallRecords, i: number, costKind: number): number {
+    const kind = events.kinds[i];
+    if (kind === Kind.call) {
+      // A call first closes what it shows was unwound, so its own cost is not theirs. Where
+      // either stack pointer is unknown (NaN) the comparisons are false.
+      const sp = records.sps[i];
+      while (this.size > 0 && sp >= this.sp[this.size - 1] && sp - this.sp[this.size - 1] < STACK_SWITCH_BYTES) this.close(this.cost);
+      if (kind === costKind) this.cost++;
+      return this.call(events.values[i], records.returnAddresses[i], sp, this.cost);
+    }
+    if (kind === costKind) this.cost++;
+    return kind === Kind.ret ? this.ret(records.targets[i], this.cost) : this.size;
+  }
+
+  /** Repeat entry `r`, once its group has run (journaled). */
+  private repeat(events: ChunkEvents, records: CallRecords, r: number, costKind: number): void {
+    const span = events.locationIds[r];
+    const times = events.values[r];
+    let apart = 0;
+    events.copyDepthsAt[r] = events.copyDepthsUsed;
+    while (apart < times && !this.periodic()) {
+      this.startJournal();
+      const at = events.reserveCopyDepths(span);
+      for (let k = 0; k < span; k++) events.copyDepths[at + k] = this.step(events, records, r - span + k, costKind);
+      apart++;
+    }
+    this.journaling = false;
+    events.copiesApart[r] = apart;
+    const rest = times - apart;
+    if (rest === 0) return;
+    const j = this.journal;
+    for (let k = 0; k < j.length; k++) {
+      const e = j[k];
+      e.stats.calls += e.calls * rest;
+      e.edge.calls += e.calls * rest;
+      e.stats.self += e.self * rest;
+      e.stats.total += e.total * rest;
+      e.edge.total += e.total * rest;
+    }
+    if (this.journalFloor > 0) this.childCost[this.journalFloor - 1] += this.journalChildCost * rest;
+    this.cost += (this.cost - this.journalCost) * rest;
+  }
+
+  /** Whether the run journaled since startJournal() left the stack as it found it: then each run after it does the same. */
+  private periodic(): boolean {
+    return !this.journalBroken && this.size === this.journalFloor;
+  }
+
+  private startJournal(): void {
+    this.journaling = true;
+    this.journal.length = 0;
+    this.journalFloor = this.size;
+    this.journalBroken = false;
+    this.journalCost = this.cost;
+    this.journalChildCost = 0;
   }
 
   /** Opens a frame; returns the call's depth. */
@@ -141,6 +225,7 @@ export class CallStacks {
     stats.calls++;
     stats.active++;
     this.edge[at].calls++;
+    if (this.journaling) this.journal.push({ stats, edge: this.edge[at], calls: 1, self: 0, total: 0 });
     return at;
   }
 
@@ -188,12 +273,21 @@ export class CallStacks {
     const at = --this.size;
     const total = cost - this.entryCost[at];
     const stats = this.stats[at];
-    stats.self += total - this.childCost[at];
-    if (stats.active === 1) {
+    const self = total - this.childCost[at];
+    const outermost = stats.active === 1;
+    stats.self += self;
+    if (outermost) {
       stats.total += total;
       this.edge[at].total += total;
     }
     stats.active--;
     if (at > 0) this.childCost[at - 1] += total;
+    if (this.journaling) this.journalClose(at, stats, self, outermost ? total : 0, total);
+  }
+
+  private journalClose(at: number, stats: FunctionAggregate, self: number, outermostTotal: number, total: number): void {
+    if (at < this.journalFloor) this.journalBroken = true;
+    else if (at === this.journalFloor) this.journalChildCost += total;
+    this.journal.push({ stats, edge: this.edge[at], calls: 0, self, total: outermostTotal });
   }
 }

@@ -361,6 +361,21 @@ export const StoredCall = {
   "depth": 14
 } as const;
 
+export const StoredCallRepeat = {
+  "size": 16,
+  "times": 0,
+  "marker": 4,
+  "stride": 8,
+  "span": 14
+} as const;
+
+export const StoredCallRepeatType = {
+  "times": "u32",
+  "marker": "u32",
+  "stride": "u48",
+  "span": "u16"
+} as const;
+
 export const StoredCodec = {
   "raw": 0,
   "deflate": 1

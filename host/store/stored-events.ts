@@ -1,10 +1,11 @@
-import { KIND_NAMES, Kind, StoredCall, StoredEvent, type KindName } from '../schema/layout.generated.js';
+import { KIND_NAMES, Kind, StoredCall, StoredCallRepeat, StoredEvent, type KindName } from '../schema/layout.generated.js';
 import type { TraceDb } from './database.js';
 import { UserError } from '../base/errors.js';
-import { readU48, readU64 } from '../base/little-endian.js';
+import { readU48, readU64, writeU48 } from '../base/little-endian.js';
+import { copyRepeats } from '../base/repeat-copy.js';
 import { decodeRecords } from './stored-codec.js';
 
-/** A stored event's kind: any record kind but repeat, which only chunks in transit hold. */
+/** An event's kind: any record kind but repeat, which readers expand. */
 export type EventKindName = Exclude<KindName, 'repeat'>;
 
 /**
@@ -54,21 +55,81 @@ export class EventCursor {
   }
 }
 
-/** A chunk's records, every event's kind checked: one the schema names for events. */
+/** A chunk's records, every event's kind checked (one the schema names for events), and its repeat records expanded. */
 export function decodeEventChunk(codec: number, data: Buffer, threadId: number): Buffer {
   const records = decodeRecords(codec, data, `an event chunk of thread ${threadId}`);
-  for (let at = StoredEvent.kind; at < records.length; at += StoredEvent.size) {
-    if (KIND_NAMES[records[at]] === undefined || records[at] === Kind.repeat) {
-      throw new UserError(`the trace database is damaged: thread ${threadId} has an event of unknown kind ${records[at]}`);
+  const v = new DataView(records.buffer, records.byteOffset, records.byteLength);
+  // What each repeat adds, checked first: then the copy is sized once.
+  let size = records.length;
+  let plain = 0;
+  for (let at = 0; at < records.length; at += StoredEvent.size) {
+    const kind = records[at + StoredEvent.kind];
+    if (kind !== Kind.repeat) {
+      if (KIND_NAMES[kind] === undefined) throw damaged(`thread ${threadId} has an event of unknown kind ${kind}`);
+      plain++;
+      continue;
+    }
+    const span = v.getUint32(at + StoredEvent.locationId, true);
+    const times = readU64(v, at + StoredEvent.value);
+    if (span === 0 || span > plain || times === 0) throw damaged(`thread ${threadId} has a repeat record that repeats no events right before it`);
+    size += (span * times - 1) * StoredEvent.size;
+    plain = 0;
+  }
+  if (size === records.length) return records;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (let at = 0; at < records.length; at += StoredEvent.size) {
+    if (records[at + StoredEvent.kind] === Kind.repeat) {
+      o = copyRepeats(out, o - v.getUint32(at + StoredEvent.locationId, true) * StoredEvent.size, o, readU64(v, at + StoredEvent.value));
+    } else {
+      records.copy(out, o, at, at + StoredEvent.size);
+      o += StoredEvent.size;
     }
   }
-  return records;
+  return out;
 }
 
-/** A call list's storedCall records. */
+/** A call list's storedCall records, its storedCallRepeat records expanded. */
 export function decodeCallList(codec: number, data: Buffer, calleeId: number): Buffer {
-  return decodeRecords(codec, data, `the call list of location ${calleeId}`);
+  const records = decodeRecords(codec, data, `the call list of location ${calleeId}`);
+  const v = new DataView(records.buffer, records.byteOffset, records.byteLength);
+  let size = records.length;
+  let plain = 0;
+  for (let at = 0; at < records.length; at += StoredCall.size) {
+    if (!isCallRepeat(v, at)) {
+      plain++;
+      continue;
+    }
+    const span = v.getUint16(at + StoredCallRepeat.span, true);
+    const times = v.getUint32(at + StoredCallRepeat.times, true);
+    if (span === 0 || span > plain || times === 0) throw damaged(`the call list of location ${calleeId} has a repeat record that repeats no calls right before it`);
+    size += (span * times - 1) * StoredCall.size;
+    plain = 0;
+  }
+  if (size === records.length) return records;
+  const out = Buffer.allocUnsafe(size);
+  const o = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let end = 0;
+  for (let at = 0; at < records.length; at += StoredCall.size) {
+    if (!isCallRepeat(v, at)) {
+      records.copy(out, end, at, at + StoredCall.size);
+      end += StoredCall.size;
+      continue;
+    }
+    const first = end - v.getUint16(at + StoredCallRepeat.span, true) * StoredCall.size;
+    const stride = readU48(v, at + StoredCallRepeat.stride);
+    const groupBytes = end - first;
+    end = copyRepeats(out, first, end, v.getUint32(at + StoredCallRepeat.times, true));
+    // Each copy's calls come `stride` events after the copy's before it.
+    for (let c = first + groupBytes; c < end; c += StoredCall.size) writeU48(o, c + StoredCall.seq, readU48(o, c - groupBytes + StoredCall.seq) + stride);
+  }
+  return out;
 }
+
+/** A storedCallRepeat has 0 where a storedCall has its site, whose id is never 0. */
+const isCallRepeat = (v: DataView, at: number) => v.getUint32(at + StoredCallRepeat.marker, true) === 0;
+
+const damaged = (what: string) => new UserError(`the trace database is damaged: ${what}`);
 
 export interface EventRange {
   thread?: number;

@@ -3,7 +3,7 @@ import { CaptureWriter } from '../../host/capture/writer.js';
 import { writeChunkHeader } from '../../host/capture/chunks.js';
 import { recordSlots, writeRecord } from '../../host/capture/ring-records.js';
 import { writeMemory } from '../../host/capture/memory-reads.js';
-import { ApicallFlag, InsnSyncReason, InsnWhat, MAX_PAYLOAD_BYTES, MemoryFlag, Kind, Payload, SLOT_SIZE, SYSCALL_ARGS } from '../../host/schema/layout.generated.js';
+import { ApicallFlag, InsnSyncReason, InsnWhat, MAX_PAYLOAD_BYTES, MemoryFlag, Kind, Payload, RingRecord, SLOT_SIZE, SYSCALL_ARGS } from '../../host/schema/layout.generated.js';
 import { writeInsnLayout, writeInsnValues, type InsnEntry, type InsnValueSpec } from '../../host/capture/insn-records.js';
 import { registerSet, type RegisterSet } from '../../host/model/registers.js';
 import type { ApiSpec, CallSpec, FunctionSpec, InsnLayoutSpec, InsnStep, MemorySpec, ModuleSpec, Scenario, SyscallSpec } from './scenario.js';
@@ -85,6 +85,48 @@ function payload(memoryAt: number, memory: MemorySpec[], fill: (p: Buffer) => vo
   return p;
 }
 
+/** Groups foldLoops looks for: up to this many records, starting with one of control flow (as the drain's). */
+const FOLD_GROUP_RECORDS = 8;
+const FOLD_STARTS = new Set<number>([Kind.call, Kind.ret, Kind.exec, Kind.block]);
+
+/**
+ * A chunk's records with each group that repeats right after itself written once, followed by a
+ * repeat record (records.json kind repeat), as the drain writes them; the records themselves
+ * where nothing repeats. Greedy, smallest group first: the drain's own choices differ, and
+ * readers must take any.
+ */
+function foldLoops(records: Buffer): Buffer {
+  const starts: number[] = [];
+  for (let at = 0; at < records.length; at += SLOT_SIZE * (1 + records[at + RingRecord.aux])) starts.push(at);
+  starts.push(records.length);
+  const n = starts.length - 1;
+  const group = (i: number, size: number) => records.subarray(starts[i], starts[i + size]);
+  const out: Buffer[] = [];
+  let folded = false;
+  for (let i = 0; i < n;) {
+    let size = 0;
+    for (let g = 1; g <= FOLD_GROUP_RECORDS && i + 2 * g <= n && FOLD_STARTS.has(records[starts[i] + RingRecord.kind]); g++) {
+      if (group(i, g).equals(group(i + g, g))) {
+        size = g;
+        break;
+      }
+    }
+    if (size === 0) {
+      out.push(group(i, 1));
+      i++;
+      continue;
+    }
+    let times = 1;
+    while (i + (times + 2) * size <= n && group(i, size).equals(group(i + (times + 1) * size, size))) times++;
+    const repeat = Buffer.alloc(SLOT_SIZE);
+    writeRecord(new DataView(repeat.buffer), 0, Kind.repeat, (starts[i + size] - starts[i]) / SLOT_SIZE, times);
+    out.push(group(i, size), repeat);
+    folded = true;
+    i += (times + 1) * size;
+  }
+  return folded ? Buffer.concat(out) : records;
+}
+
 /** Writes ring records into chunks and chunks into events frames, as the agent sends them. */
 class ChunkWriter {
   private slots: DataView;
@@ -94,7 +136,8 @@ class ChunkWriter {
   private tid = 0;
   private cursor!: ThreadCursor;
 
-  constructor(private readonly capture: CaptureWriter, private readonly chunkRecords: number, private readonly chunksPerFrame: number) {
+  constructor(private readonly capture: CaptureWriter, private readonly chunkRecords: number, private readonly chunksPerFrame: number,
+    private readonly foldLoops: boolean) {
     // Room for a whole chunk of one-slot records, and for the largest record on top.
     this.slots = new DataView(new ArrayBuffer(chunkRecords * SLOT_SIZE + SLOT_SIZE + MAX_PAYLOAD_BYTES));
   }
@@ -113,11 +156,13 @@ class ChunkWriter {
 
   endChunk(threadEnded: boolean): void {
     if (this.records === 0 && !threadEnded) return;
+    const written = Buffer.from(this.slots.buffer.slice(0, this.used * SLOT_SIZE));
+    const body = this.foldLoops ? foldLoops(written) : written;
     const header = writeChunkHeader({
-      threadId: this.tid, firstSeq: this.cursor.seq, recordCount: this.records, slotCount: this.used, lost: this.cursor.lost,
-      timestampNs: this.cursor.seq * 10, threadEnded, repeats: false,
+      threadId: this.tid, firstSeq: this.cursor.seq, recordCount: this.records, slotCount: body.length / SLOT_SIZE, lost: this.cursor.lost,
+      timestampNs: this.cursor.seq * 10, threadEnded, repeats: body !== written,
     });
-    this.pending.push(header, Buffer.from(this.slots.buffer.slice(0, this.used * SLOT_SIZE)));
+    this.pending.push(header, body);
     this.cursor.seq += this.records;
     this.used = 0;
     this.records = 0;
@@ -142,7 +187,7 @@ export function generateCapture(path: string, scenario: Scenario, captureId = ra
     platform: 'linux', fridaVersion: '17.0.0', options: { events, generatedBy: 'test/scenario' }, startedAt: '2026-01-01T00:00:00.000Z',
   });
   if (scenario.prototypes) capture.appendMeta({ type: 'apis', prototypes: scenario.prototypes });
-  const writer = new ChunkWriter(capture, scenario.chunkRecords ?? 4096, scenario.chunksPerFrame ?? 8);
+  const writer = new ChunkWriter(capture, scenario.chunkRecords ?? 4096, scenario.chunksPerFrame ?? 8, scenario.foldLoops ?? false);
   const registers = registerSet(arch);
   const layouts = new Map((scenario.insnLayouts ?? []).map((l) => [l.id, encodeLayout(l, registers)]));
   const described = new Set<number>();

@@ -15,6 +15,8 @@ export interface Scenario {
   chunkRecords?: number;
   /** Chunks per events frame (default 8). */
   chunksPerFrame?: number;
+  /** Groups of records that repeat right after themselves are sent once, with a repeat record, as the drain sends them (capture format 6). */
+  foldLoops?: boolean;
   /** --apis: the prototypes the recording used, as its apis frame holds them; adds 'api' to events. */
   prototypes?: Array<[ret: string, name: string, args: string[]]>;
   steps: Step[];

@@ -1,0 +1,4 @@
+-- Schema version 8. event_chunks.data may hold repeat records and call_lists.data
+-- storedCallRepeat records (schemas/records.json): a loop's events are stored once with how many
+-- times they occur again. Nothing in an older trace changes; the version tells an older
+-- stalk-trace that it cannot read these blobs.

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ingestCapture } from '../host/ingest/ingest-capture.js';
+import { openAnalysis } from '../host/analysis/analysis-db.js';
+import { generateCapture } from './scenario/generate.js';
+import type { CallSpec, ModuleSpec, Scenario } from './scenario/scenario.js';
+import { tempDir } from './helpers.js';
+
+const app: ModuleSpec = {
+  name: 'app', base: 0x400000, size: 0x10000,
+  functions: [
+    { name: 'main', offset: 0x1000, size: 0x100 }, { name: 'tiny', offset: 0x1100, size: 0x40 },
+    { name: 'a', offset: 0x1200, size: 0x40 }, { name: 'b', offset: 0x1300, size: 0x40 }, { name: 'f', offset: 0x1400, size: 0x40 },
+  ],
+};
+
+/** f calling itself `depth` times: its returns are the same record each, one frame lower each time. */
+const recursion = (depth: number): CallSpec => depth === 1 ? { fn: 'app!f' } : { fn: 'app!f', children: [recursion(depth - 1)] };
+
+/** What a trace holds, every stored table a report reads, in an order that does not depend on how it was stored. */
+const QUERIES = [
+  'SELECT thread_id, seq, kind, depth, location_id, target_id, size FROM events ORDER BY thread_id, seq',
+  'SELECT thread_id, seq, depth, site_id, callee_id FROM call_events ORDER BY thread_id, seq',
+  'SELECT thread_id, function_id, calls, self_cost, total_cost FROM function_stats ORDER BY thread_id, function_id',
+  'SELECT thread_id, caller_id, callee_id, calls, total_cost FROM call_edges ORDER BY thread_id, caller_id, callee_id',
+  'SELECT id, location_id, start, end, executions FROM blocks ORDER BY id',
+  'SELECT id, events, lost, missing, ended FROM threads ORDER BY id',
+  'SELECT thread_id, kind, count FROM kind_counts ORDER BY thread_id, kind',
+  'SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind',
+];
+
+function ingest(s: Scenario, dir: string, name: string) {
+  const capture = join(dir, `${name}.stcap`);
+  const trace = join(dir, `${name}.db`);
+  generateCapture(capture, s);
+  ingestCapture(capture, trace, () => {});
+  const session = openAnalysis(trace);
+  try {
+    const answers = QUERIES.map((q) => session.db.prepare(q).raw().all());
+    const storedBytes = session.db.prepare('SELECT sum(length(data)) FROM event_chunks').pluck().get() as number;
+    const calls = Object.fromEntries(session.db.prepare(`SELECT l.name, sum(f.calls) FROM function_stats f JOIN locations l ON l.id = f.function_id
+      GROUP BY l.name`).raw().all() as [string, number][]);
+    return { answers, storedBytes, calls, captureBytes: statSync(capture).size };
+  } finally {
+    session.close();
+  }
+}
+
+/** Ingests the scenario's capture sent as the drain sends loops (folded) and as written, and compares everything stored. */
+function sameEitherWay(s: Scenario) {
+  const dir = tempDir();
+  const folded = ingest({ ...s, foldLoops: true }, dir, 'folded');
+  const plain = ingest(s, dir, 'plain');
+  QUERIES.forEach((q, i) => assert.deepEqual(folded.answers[i], plain.answers[i], q));
+  return { folded, plain };
+}
+
+test('a loop sent once with its repeat count stores what the loop written out stores, in a fraction of the bytes', () => {
+  const { folded, plain } = sameEitherWay({
+    events: ['call', 'ret', 'block'],
+    steps: [{ load: app }, {
+      thread: 1, calls: [{
+        fn: 'app!main', children: [
+          { fn: 'app!tiny', count: 20000 },
+          { fn: 'app!a', count: 30, blocks: 2, children: [{ fn: 'app!b', count: 40 }] },
+        ],
+      }],
+    }, { thread: 2, calls: [{ fn: 'app!tiny', count: 3000 }] }],
+  });
+  assert.deepEqual(folded.calls, { 'app!main': 1, 'app!tiny': 23000, 'app!a': 30, 'app!b': 1200 });
+  assert.ok(folded.captureBytes * 20 < plain.captureBytes, `capture: ${folded.captureBytes} B folded, ${plain.captureBytes} B written out`);
+  assert.ok(folded.storedBytes * 2 < plain.storedBytes, `stored: ${folded.storedBytes} B folded, ${plain.storedBytes} B written out`);
+});
+
+test('returns of a recursion, the same record one frame lower each time, store each with its own depth', () => {
+  const { folded } = sameEitherWay({
+    steps: [{ load: app }, { thread: 1, calls: [{ fn: 'app!main', children: [recursion(60), { fn: 'app!tiny', count: 50 }, recursion(5)] }] }],
+  });
+  assert.deepEqual(folded.calls, { 'app!main': 1, 'app!f': 65, 'app!tiny': 50 });
+});
+
+test('loops cut across chunks, beside records of other kinds, store the same', () => {
+  const { folded } = sameEitherWay({
+    chunkRecords: 97,
+    events: ['call', 'ret', 'block', 'syscall'],
+    steps: [{ load: app }, {
+      thread: 1, calls: [{
+        fn: 'app!main', children: [
+          { fn: 'app!tiny', count: 1000 },
+          { fn: 'app!a', count: 20, syscalls: [{ nr: 1, args: [1, 0x1000, 5], ret: 5 }], children: [{ fn: 'app!b', count: 7, blocks: 3 }] },
+          { fn: 'app!f', count: 300, noReturn: true },
+          { fn: 'app!tiny', count: 500 },
+        ],
+      }],
+    }],
+  });
+  assert.equal(folded.calls['app!b'], 140);
+});
