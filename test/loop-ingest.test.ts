@@ -29,6 +29,7 @@ const QUERIES = [
   'SELECT id, events, lost, missing, ended FROM threads ORDER BY id',
   'SELECT thread_id, kind, count FROM kind_counts ORDER BY thread_id, kind',
   'SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind',
+  'SELECT callee_id, sum(count) FROM call_lists GROUP BY callee_id ORDER BY callee_id',
 ];
 
 function ingest(s: Scenario, dir: string, name: string) {

@@ -23,6 +23,8 @@ interface CallList {
   data: Buffer;
   view: DataView;
   count: number;
+  /** The calls its records stand for, each repeat counted as the calls it repeats. */
+  calls: number;
   /** The last chunk that added to it (EventWriter.chunks). */
   touched: number;
 }
@@ -166,7 +168,7 @@ export class EventWriter {
 
   /** Adds a call, made at `siteId` into `calleeId` with depth `depth`, to the callee's list. */
   private call(calleeId: number, threadId: number, siteId: number, seq: number, depth: number): void {
-    const v = this.entry(calleeId);
+    const v = this.entry(calleeId, 1);
     v.setUint32(this.entryAt + StoredCall.threadId, threadId, true);
     v.setUint32(this.entryAt + StoredCall.siteId, siteId, true);
     writeU48(v, this.entryAt + StoredCall.seq, seq);
@@ -175,15 +177,15 @@ export class EventWriter {
 
   /** Adds to the callee's list that its last `span` calls occur `times` more times, each copy `stride` events later. */
   private callRepeat(calleeId: number, span: number, stride: number, times: number): void {
-    const v = this.entry(calleeId);
+    const v = this.entry(calleeId, span * times);
     v.setUint32(this.entryAt + StoredCallRepeat.times, times, true);
     v.setUint32(this.entryAt + StoredCallRepeat.marker, 0, true);
     writeU48(v, this.entryAt + StoredCallRepeat.stride, stride);
     v.setUint16(this.entryAt + StoredCallRepeat.span, span, true);
   }
 
-  /** Room for one more record in the callee's list: its view, the record at entryAt. */
-  private entry(calleeId: number): DataView {
+  /** Room for one more record in the callee's list, standing for `calls` calls: its view, the record at entryAt. */
+  private entry(calleeId: number, calls: number): DataView {
     const list = this.callLists[calleeId] ?? this.newList(calleeId);
     this.entryAt = list.count * StoredCall.size;
     if (this.entryAt === list.data.length) this.grow(list);
@@ -192,6 +194,7 @@ export class EventWriter {
       this.touched.push(calleeId);
     }
     list.count++;
+    list.calls += calls;
     return list.view;
   }
 
@@ -205,7 +208,7 @@ export class EventWriter {
       const list = this.callLists[calleeId];
       if (list && list.count * StoredCall.size >= CALL_LIST_BYTES) {
         this.store(calleeId, list);
-        list.count = 0;
+        list.count = list.calls = 0;
       }
     }
     this.touched.length = 0;
@@ -215,12 +218,12 @@ export class EventWriter {
 
   private store(calleeId: number, list: CallList): void {
     const { codec, data } = encodeRecords(list.data.subarray(0, list.count * StoredCall.size));
-    this.insertCallList.run(calleeId, list.count, codec, data);
+    this.insertCallList.run(calleeId, list.calls, codec, data);
   }
 
   private newList(calleeId: number): CallList {
     const data = Buffer.allocUnsafe(256);
-    const list = { data, view: viewOf(data), count: 0, touched: -1 };
+    const list = { data, view: viewOf(data), count: 0, calls: 0, touched: -1 };
     this.callLists[calleeId] = list;
     this.listed.push(calleeId);
     this.pendingCallBytes += list.data.length;
