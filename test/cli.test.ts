@@ -107,7 +107,7 @@ test('a damaged or empty database is refused in one sentence, by every reader', 
   const garbled = join(dir, 'garbled.db');
   copyFileSync(trace, garbled);
   const g = new Database(garbled);
-  g.prepare("UPDATE event_chunks SET data = x'ffffffff'").run();
+  g.prepare("UPDATE event_chunks SET codec = 1, data = x'ffffffff'").run();
   g.close();
   // (A query that reads only thread_id and kind is answered from the chunks' kind counts, without the blobs.)
   for (const args of [['replay', garbled], ['export', garbled, '-F', 'jsonl'], ['query', garbled, 'SELECT sum(depth) FROM events']]) {

@@ -357,7 +357,7 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
   const db = new Database(path);
   db.function('inflate', (data: unknown) => inflateRawSync(data as Buffer));
   for (const table of ['event_chunks', 'call_lists']) {
-    db.exec(`UPDATE ${table} SET data = inflate(data)`);
+    db.exec(`UPDATE ${table} SET data = inflate(data) WHERE codec = 1`);
     db.exec(`ALTER TABLE ${table} DROP COLUMN codec`);
   }
   for (const table of ['api_prototypes', 'api_functions', 'api_calls', 'api_args', 'api_memory', 'syscall_memory']) db.exec(`DROP TABLE ${table}`);

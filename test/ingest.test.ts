@@ -196,12 +196,19 @@ test('ingest of a torn capture resumes when the whole capture comes', () => {
     'SELECT thread_id, kind, count FROM kind_counts ORDER BY 1, 2',
     'SELECT thread_id, function_id, calls, self_cost, total_cost FROM function_stats ORDER BY 1, 2',
     'SELECT thread_id, caller_id, callee_id, calls, total_cost FROM call_edges ORDER BY 1, 2, 3',
-    'SELECT thread_id, first_seq, count, data FROM event_chunks ORDER BY thread_id, first_seq',
+    // Rows may be cut elsewhere (a thread's chunks are joined up to where an ingest stops): the events are the same.
+    'SELECT thread_id, min(first_seq), sum(count) FROM event_chunks GROUP BY thread_id ORDER BY thread_id',
     'SELECT id, name, address FROM locations ORDER BY id',
     'SELECT nr, arg0, ret FROM syscalls ORDER BY thread_id, seq',
   ]) {
     assert.deepEqual(a.prepare(sql).all(), b.prepare(sql).all(), sql);
   }
+  const events = (db: Database.Database) => {
+    const all: number[][] = [];
+    for (const c = eventCursor(db); c.next();) all.push([c.threadId, c.seq, c.kindValue, c.depth, c.locationId, c.value]);
+    return all;
+  };
+  assert.deepEqual(events(a), events(b));
   a.close();
   b.close();
 });

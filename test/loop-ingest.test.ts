@@ -4,6 +4,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ingestCapture } from '../host/ingest/ingest-capture.js';
 import { openAnalysis } from '../host/analysis/analysis-db.js';
+import { decodeRecords } from '../host/store/stored-codec.js';
+import { StoredEvent } from '../host/schema/layout.generated.js';
 import { generateCapture } from './scenario/generate.js';
 import type { CallSpec, ModuleSpec, Scenario } from './scenario/scenario.js';
 import { tempDir } from './helpers.js';
@@ -41,9 +43,12 @@ function ingest(s: Scenario, dir: string, name: string) {
   try {
     const answers = QUERIES.map((q) => session.db.prepare(q).raw().all());
     const storedBytes = session.db.prepare('SELECT sum(length(data)) FROM event_chunks').pluck().get() as number;
+    // Records as stored, before a reader expands repeats.
+    const storedRecords = (session.db.prepare('SELECT codec, data FROM event_chunks').all() as { codec: number; data: Buffer }[])
+      .reduce((n, r) => n + decodeRecords(r.codec, r.data, 'a test row').length / StoredEvent.size, 0);
     const calls = Object.fromEntries(session.db.prepare(`SELECT l.name, sum(f.calls) FROM function_stats f JOIN locations l ON l.id = f.function_id
       GROUP BY l.name`).raw().all() as [string, number][]);
-    return { answers, storedBytes, calls, captureBytes: statSync(capture).size };
+    return { answers, storedBytes, storedRecords, calls, captureBytes: statSync(capture).size };
   } finally {
     session.close();
   }
@@ -98,4 +103,12 @@ test('loops cut across chunks, beside records of other kinds, store the same', (
     }],
   });
   assert.equal(folded.calls['app!b'], 140);
+});
+
+test('a loop whose chunks start inside an iteration (a return, then the next call) is still stored once', () => {
+  // 101-record chunks: every other chunk starts with a return, its group a return and a call.
+  const { folded, plain } = sameEitherWay({ chunkRecords: 101, steps: [{ load: app }, { thread: 1, calls: [{ fn: 'app!main', children: [{ fn: 'app!tiny', count: 50000 }] }] }] });
+  assert.equal(folded.calls['app!tiny'], 50000);
+  assert.equal(plain.storedRecords, 100002);
+  assert.ok(folded.storedRecords * 20 < plain.storedRecords, `stored: ${folded.storedRecords} records folded`);
 });

@@ -79,7 +79,7 @@ export function* chunksOf(payload: Uint8Array, keepLoops = false): Generator<Chu
 }
 
 /** Kinds whose groups a loop repeat may keep: the ingest stores each as an event whose value is the same in every copy. */
-const LOOP_KINDS = new Set<number>([Kind.call, Kind.ret, Kind.exec, Kind.block]);
+export const LOOP_KINDS = new Set<number>([Kind.call, Kind.ret, Kind.exec, Kind.block]);
 
 interface Repeat {
   /** Bytes its copies add, expanded. */
@@ -129,6 +129,8 @@ function expandRepeats(sent: DataView, at: number, keepLoops: boolean): DataView
     if (written > MAX_FRAME_LENGTH) throw new ChunkError('repeat records expand past what a frame can hold', at);
   }
   const size = repeats.reduce((total, r) => total - (r.keep ? r.bytes - SLOT_SIZE : 0), written);
+  // Every repeat kept: the records are the chunk's as sent.
+  if (size === bytes.length) return sent;
   const out = Buffer.allocUnsafe(size);
   let o = 0;
   let next = 0;

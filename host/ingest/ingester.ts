@@ -20,6 +20,7 @@ import { registerSet } from '../model/registers.js';
 import { ChunkEvents, NOT_AN_EVENT } from '../model/chunk-events.js';
 import { storedPrototypes } from '../symbols/prototypes.js';
 import { FrameDamage } from './frame-damage.js';
+import { ChunkRun } from './chunk-runs.js';
 import { Locations } from './locations.js';
 import { ModuleRegistry } from './modules.js';
 import { Threads, type ThreadState } from './threads.js';
@@ -50,6 +51,7 @@ export class Ingester {
   private readonly insns: Insns;
   private readonly records: RecordDecoder;
   private readonly chunkEvents = new ChunkEvents();
+  private readonly run: ChunkRun;
   /** The record kind the trace's cost unit counts. */
   private costKind: number;
   private hasTrace: boolean;
@@ -76,6 +78,7 @@ export class Ingester {
     this.apis = new ApiCalls(new ApiWriter(db), storedPrototypes(db), this.modules.map, this.locations);
     this.blocks = new Blocks(new BlockWriter(db));
     this.records = new RecordDecoder(format3);
+    this.run = new ChunkRun(format3);
     db.exec('BEGIN');
   }
 
@@ -91,6 +94,8 @@ export class Ingester {
   }
 
   private meta(frame: CaptureFrame): void {
+    // Events before it resolve against the module map as it was.
+    this.storeRun();
     const message = parseMeta(frame.payload);
     if (typeof message === 'string') throw this.corrupt(frame, 0, message);
     if (message.type !== 'trace' && !this.hasTrace) throw this.corrupt(frame, 0, 'the capture does not start with a trace frame');
@@ -121,17 +126,32 @@ export class Ingester {
   private eventsFrame(frame: CaptureFrame): void {
     if (!this.hasTrace) throw this.corrupt(frame, 0, 'events before the trace frame');
     try {
-      for (const chunk of chunksOf(frame.payload, true)) this.chunk(chunk);
+      for (const chunk of chunksOf(frame.payload, true)) {
+        const joinable = this.run.joinable(chunk);
+        if (!joinable || !this.run.continues(chunk)) this.storeRun();
+        if (joinable) this.run.add(chunk);
+        else this.chunk({ chunk, lastTimestampNs: chunk.timestampNs });
+      }
+      // The next frame may carry the run on.
+      if (this.run.open) this.run.own();
+      else this.storeRun();
     } catch (e) {
+      this.run.clear();
       if (e instanceof ChunkError) throw this.corrupt(frame, e.offset, e.message);
       throw e;
     }
   }
 
-  private chunk(chunk: Chunk): void {
+  /** Stores the chunks the run has joined. */
+  private storeRun(): void {
+    if (!this.run.empty) this.chunk(this.run.take());
+  }
+
+  /** A run of a thread's chunks, joined (ChunkRun); `lastTimestampNs`: when its last one was drained. */
+  private chunk({ chunk, lastTimestampNs }: { chunk: Chunk; lastTimestampNs: number }): void {
     const t = this.threads.get(chunk.threadId);
     t.lost = Math.max(t.lost, chunk.lost);
-    if (chunk.recordCount > 0 && this.inSequence(t, chunk)) this.store(t, chunk);
+    if (chunk.recordCount > 0 && this.inSequence(t, chunk)) this.store(t, chunk, lastTimestampNs);
     if (chunk.threadEnded) {
       t.ended = true;
       t.stacks.closeAll(t.cost);
@@ -154,9 +174,9 @@ export class Ingester {
    * The hot path, a pass each over the chunk's records: each resolved and counted, then calls and
    * returns paired on the thread's stack, then all stored as events.
    */
-  private store(t: ThreadState, chunk: Chunk): void {
+  private store(t: ThreadState, chunk: Chunk, lastTimestampNs: number): void {
     t.firstSeen ??= chunk.timestampNs;
-    t.lastSeen = chunk.timestampNs;
+    t.lastSeen = lastTimestampNs;
     this.chunkEvents.reset(this.records.decode(chunk));
     const insnSeq = this.insns.seq;
     this.resolve(t, chunk.firstSeq);
@@ -239,6 +259,7 @@ export class Ingester {
 
   /** Writes what is gathered in memory, and how far the capture is stored. */
   private flush(): void {
+    this.storeRun();
     this.events.flush();
     this.insns.flush();
     this.blocks.flush();

@@ -37,13 +37,16 @@ export interface CallRecords {
   readonly returnAddresses: Float64Array;
 }
 
-/** What one call or close added to a function's and an edge's aggregates. */
+/** What one call or close added to a function's and an edge's aggregates; `at`: the frame a close closed. */
 interface JournalEntry {
   stats: FunctionAggregate;
   edge: EdgeAggregate;
   calls: number;
   self: number;
   total: number;
+  /** A close: the cost it passed to the frame below; and the frame's index. */
+  passed: number;
+  at: number;
 }
 
 /** The first repeat entry at or after `from`, or -1. */
@@ -84,15 +87,17 @@ export class CallStacks {
   private readonly edge: EdgeAggregate[] = [];
   /** The running cost while a chunk is paired. */
   private cost = 0;
-  // What one run of a repeated group added, while `journaling`: frames it opened and closed, the
-  // stack's size when it began, whether it closed a frame open before it, the cost when it began,
-  // and the cost it passed to the frame below it.
+  // One run of a repeated group, while `journaling`: what it added (journal entries, the first
+  // journalSize of them), the stack's size and the cost when it began, the lowest frame it
+  // closed, and, for each frame open before it that it closed, what that frame was (by depth
+  // below the run's start): to tell whether the run left the stack as it found it.
   private journaling = false;
   private readonly journal: JournalEntry[] = [];
+  private journalSize = 0;
   private journalFloor = 0;
-  private journalBroken = false;
+  private journalLow = 0;
   private journalCost = 0;
-  private journalChildCost = 0;
+  private readonly before: { functionId: number; callerId: number; returnAddress: number; sp: number; age: number; childCost: number }[] = [];
 
   private statsOf(functionId: number): FunctionAggregate {
     let s = this.functions.get(functionId);
@@ -182,32 +187,55 @@ export class CallStacks {
     this.journaling = false;
     events.copiesApart[r] = apart;
     const rest = times - apart;
-    if (rest === 0) return;
-    const j = this.journal;
-    for (let k = 0; k < j.length; k++) {
-      const e = j[k];
-      e.stats.calls += e.calls * rest;
-      e.edge.calls += e.calls * rest;
-      e.stats.self += e.self * rest;
-      e.stats.total += e.total * rest;
-      e.edge.total += e.total * rest;
-    }
-    if (this.journalFloor > 0) this.childCost[this.journalFloor - 1] += this.journalChildCost * rest;
-    this.cost += (this.cost - this.journalCost) * rest;
+    if (rest > 0) this.runAgain(rest);
   }
 
-  /** Whether the run journaled since startJournal() left the stack as it found it: then each run after it does the same. */
+  /** Adds what the journaled run did, `times` more: as many runs after it would. */
+  private runAgain(times: number): void {
+    const low = this.journalLow;
+    let passedBelow = 0;
+    for (let k = 0; k < this.journalSize; k++) {
+      const e = this.journal[k];
+      e.stats.calls += e.calls * times;
+      e.edge.calls += e.calls * times;
+      e.stats.self += e.self * times;
+      e.stats.total += e.total * times;
+      e.edge.total += e.total * times;
+      if (e.at === low) passedBelow += e.passed;
+    }
+    if (low > 0) this.childCost[low - 1] += passedBelow * times;
+    const perRun = this.cost - this.journalCost;
+    // The frames the run replaced open again in each later run, that much later.
+    for (let i = low; i < this.size; i++) this.entryCost[i] += perRun * times;
+    this.cost += perRun * times;
+  }
+
+  /**
+   * Whether the run journaled since startJournal() left the stack as it found it: as many frames,
+   * those it replaced the same calls opened as long before its end as the ones it closed were
+   * before its start. Then each run after it does the same.
+   */
   private periodic(): boolean {
-    return !this.journalBroken && this.size === this.journalFloor;
+    if (this.size !== this.journalFloor) return false;
+    for (let i = this.journalLow; i < this.journalFloor; i++) {
+      const b = this.before[this.journalFloor - 1 - i];
+      if (this.functionId[i] !== b.functionId || this.callerId[i] !== b.callerId || this.returnAddress[i] !== b.returnAddress ||
+        !Object.is(this.sp[i], b.sp) || this.cost - this.entryCost[i] !== b.age || this.childCost[i] !== b.childCost) return false;
+    }
+    return true;
   }
 
   private startJournal(): void {
     this.journaling = true;
-    this.journal.length = 0;
-    this.journalFloor = this.size;
-    this.journalBroken = false;
+    this.journalSize = 0;
+    this.journalFloor = this.journalLow = this.size;
     this.journalCost = this.cost;
-    this.journalChildCost = 0;
+  }
+
+  private journalEntry(stats: FunctionAggregate, edge: EdgeAggregate, calls: number, self: number, total: number, passed: number, at: number): void {
+    const e = this.journal[this.journalSize++];
+    if (e === undefined) this.journal.push({ stats, edge, calls, self, total, passed, at });
+    else Object.assign(e, { stats, edge, calls, self, total, passed, at });
   }
 
   /** Opens a frame; returns the call's depth. */
@@ -225,7 +253,7 @@ export class CallStacks {
     stats.calls++;
     stats.active++;
     this.edge[at].calls++;
-    if (this.journaling) this.journal.push({ stats, edge: this.edge[at], calls: 1, self: 0, total: 0 });
+    if (this.journaling) this.journalEntry(stats, this.edge[at], 1, 0, 0, 0, -1);
     return at;
   }
 
@@ -286,8 +314,16 @@ export class CallStacks {
   }
 
   private journalClose(at: number, stats: FunctionAggregate, self: number, outermostTotal: number, total: number): void {
-    if (at < this.journalFloor) this.journalBroken = true;
-    else if (at === this.journalFloor) this.journalChildCost += total;
-    this.journal.push({ stats, edge: this.edge[at], calls: 0, self, total: outermostTotal });
+    if (at < this.journalLow) {
+      // A frame open before the run, closed for the first time in it (frames close from the top).
+      this.journalLow = at;
+      let passed = 0;
+      for (let k = 0; k < this.journalSize; k++) if (this.journal[k].at === at + 1) passed += this.journal[k].passed;
+      this.before[this.journalFloor - 1 - at] = {
+        functionId: this.functionId[at], callerId: this.callerId[at], returnAddress: this.returnAddress[at], sp: this.sp[at],
+        age: this.journalCost - this.entryCost[at], childCost: this.childCost[at] - passed,
+      };
+    }
+    this.journalEntry(stats, this.edge[at], 0, self, outermostTotal, total, at);
   }
 }

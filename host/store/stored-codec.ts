@@ -14,8 +14,15 @@ export interface Encoded {
  * hundred MB/s, so every event stays queryable.
  */
 export function encodeRecords(records: Buffer): Encoded {
+  if (records.length < DEFLATE_FROM) return { codec: StoredCodec.raw, data: records };
   return { codec: StoredCodec.deflate, data: deflateRawSync(records, { level: 1 }) };
 }
+
+/**
+ * Fewer bytes than this are stored as they are: DEFLATE sets up a quarter of a megabyte of state
+ * for each blob, far more time than a few records save (a loop's chunk is a group and a repeat).
+ */
+const DEFLATE_FROM = 1024;
 
 /** The records a stored blob holds; `where` names it in the sentence a damaged blob gets. */
 export function decodeRecords(codec: number, data: Buffer, where: string): Buffer {
