@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { ingestCapture } from '../host/ingest/ingest-capture.js';
 import { openAnalysis } from '../host/analysis/analysis-db.js';
@@ -111,4 +112,33 @@ test('a loop whose chunks start inside an iteration (a return, then the next cal
   assert.equal(folded.calls['app!tiny'], 50000);
   assert.equal(plain.storedRecords, 100002);
   assert.ok(folded.storedRecords * 20 < plain.storedRecords, `stored: ${folded.storedRecords} records folded`);
+});
+
+test('a stored repeat record with nothing before it to repeat is damage, said in one sentence', () => {
+  const dir = tempDir();
+  const capture = join(dir, 'loop.stcap');
+  const trace = join(dir, 'loop.db');
+  generateCapture(capture, { foldLoops: true, steps: [{ load: app }, { thread: 1, calls: [{ fn: 'app!tiny', count: 100 }] }] });
+  ingestCapture(capture, trace, () => {});
+  // A storedEvent of kind repeat (65) first in its row, and a storedCallRepeat (site 0) first in its list.
+  const lone = Buffer.alloc(16);
+  lone[0] = 65;
+  lone.writeUInt32LE(1, 4);
+  lone.writeUInt32LE(3, 8);
+  const loneCall = Buffer.alloc(16);
+  loneCall.writeUInt32LE(3, 0);
+  loneCall.writeUInt16LE(1, 14);
+  const db = new Database(trace);
+  db.prepare('UPDATE event_chunks SET codec = 0, data = ?').run(lone);
+  db.prepare('UPDATE call_lists SET codec = 0, data = ?').run(loneCall);
+  db.close();
+  const session = openAnalysis(trace);
+  try {
+    assert.throws(() => session.db.prepare('SELECT sum(depth) FROM events').get(),
+      { message: 'the trace database is damaged: thread 1 has a repeat record that repeats no events right before it' });
+    assert.throws(() => session.db.prepare('SELECT count(*) FROM call_events').get(),
+      { message: /^the trace database is damaged: the call list of location \d+ has a repeat record that repeats no calls right before it$/ });
+  } finally {
+    session.close();
+  }
 });

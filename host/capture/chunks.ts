@@ -81,6 +81,9 @@ export function* chunksOf(payload: Uint8Array, keepLoops = false): Generator<Chu
 /** Kinds whose groups a loop repeat may keep: the ingest stores each as an event whose value is the same in every copy. */
 export const LOOP_KINDS = new Set<number>([Kind.call, Kind.ret, Kind.exec, Kind.block]);
 
+/** A kept loop's group is at most this many records (the drain's are 8 at most; the store counts a group's calls in 16 bits). */
+const MAX_LOOP_RECORDS = 256;
+
 interface Repeat {
   /** Bytes its copies add, expanded. */
   bytes: number;
@@ -111,7 +114,7 @@ function expandRepeats(sent: DataView, at: number, keepLoops: boolean): DataView
       // Repeats whose copies this group reaches into are expanded: the group's bytes must be whole before it.
       for (let k = repeats.length - 1; k >= 0 && repeats[k].end > from; k--) repeats[k].keep = false;
       const group = recentStarts.indexOf(from);
-      const keep = keepLoops && group >= 0 && group >= recentLoop;
+      const keep = keepLoops && group >= 0 && group >= recentLoop && recentStarts.length - group <= MAX_LOOP_RECORDS;
       written += span * times;
       repeats.push({ bytes: span * times, end: written, keep });
       recentStarts.length = 0;
