@@ -11,6 +11,35 @@ const MAX_SIGNAL = 64;
 /** Where struct sigaction keeps the handler: glibc puts it first, 64-bit bionic after sa_flags. */
 const handlerOffset = () => (Process.findModuleByName('libc.so.6') !== null ? 0 : 8);
 
+/** How long a hook made from a target thread may wait to be in the code, in steps of STEP_S. */
+const MAX_STEPS = 200;
+const STEP_S = 0.0005;
+
+/** A function's first bytes, or null where its code cannot be read (execute-only memory). */
+function firstBytes(code: NativePointer): UInt64 | null {
+  try {
+    return code.readU64();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Returns once the hook just attached at `code` is in the code, as far as it can tell. A hook
+ * made inside another hook's callback (sigaction's, on a target thread) is written when every
+ * thread's Interceptor transaction has ended, and the agent's own thread may be inside one:
+ * the program would then raise its signal, and run its handler, before the hook is there. So
+ * this thread lets the others run a moment, and asks again, until the code has changed.
+ */
+function inPlace(code: NativePointer, original: UInt64 | null): void {
+  Interceptor.flush();
+  if (original === null) return;
+  for (let step = 0; step < MAX_STEPS && firstBytes(code)?.equals(original); step++) {
+    Thread.sleep(STEP_S);
+    Interceptor.flush();
+  }
+}
+
 export class SignalHandlers {
   private readonly hooked = new Set<string>();
 
@@ -20,6 +49,7 @@ export class SignalHandlers {
     if (handler.compare(ptr(SIG_IGN)) <= 0 || this.hooked.has(handler.toString())) return;
     this.hooked.add(handler.toString());
     const { threads } = this;
+    const original = firstBytes(handler);
     try {
       Interceptor.attach(handler, {
         onEnter() {
@@ -31,7 +61,9 @@ export class SignalHandlers {
       });
     } catch {
       // Not hookable (a handler in memory Interceptor cannot patch): it runs unrecorded.
+      return;
     }
+    inPlace(handler, original);
   }
 
   watch(): void {
