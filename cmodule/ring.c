@@ -33,14 +33,28 @@ count_dropped (StRing * r)
   return count_records (r->scratch, r->cur);
 }
 
+/*
+ * Faults in every page of a fresh allocation now: the drain would otherwise take each page's
+ * fault, and the kernel's zeroing of it, while the target waits (a third of its time when it
+ * wrote instructions).
+ */
+static void *
+touched (void * memory, uint64_t size)
+{
+  uint64_t at;
+  for (at = 0; at < size; at += 4096)
+    ((volatile uint8_t *) memory)[at] = 0;
+  return memory;
+}
+
 StTracer *
 st_tracer_new (uint64_t outbox_capacity)
 {
   StTracer * t = st_alloc (sizeof (StTracer));
   t->lock = st_lock_new ();
   t->outbox.lock = st_lock_new ();
-  t->outbox.buffers[0] = st_alloc (outbox_capacity);
-  t->outbox.buffers[1] = st_alloc (outbox_capacity);
+  t->outbox.buffers[0] = touched (st_alloc (outbox_capacity), outbox_capacity);
+  t->outbox.buffers[1] = touched (st_alloc (outbox_capacity), outbox_capacity);
   t->outbox.capacity = outbox_capacity;
   t->link_fds[0] = -1;
   t->link_fds[1] = -1;
@@ -565,28 +579,48 @@ frame_header (uint8_t * header, uint32_t length)
   put_u32 (header + ST_FRAME_PAYLOAD_CRC_OFFSET, 0);
 }
 
-/* What the outbox holds, appended to the capture as one frame; returns whether there was any. */
+/*
+ * Frames are appended at about this size, whole chunks each: the kernel copies a write of many
+ * megabytes into the page cache several times slower than the same bytes written a megabyte at
+ * a time (measured here: 92 MiB in 16 MiB writes 199 ms, in 1 MiB writes 31 ms).
+ */
+#define ST_FRAME_PIECE (1024 * 1024)
+
+/* The whole chunks from `data` (of `n` bytes) that make one frame of about ST_FRAME_PIECE bytes. */
+static uint64_t
+frame_piece (const uint8_t * data, uint64_t n)
+{
+  uint64_t at = 0;
+  while (at < n && at < ST_FRAME_PIECE)
+    at += ST_CHUNK_HEADER_SIZE + (uint64_t) *(const uint32_t *) (data + at + ST_CHUNK_SLOT_COUNT_OFFSET) * ST_SLOT_SIZE;
+  return at;
+}
+
+/* What the outbox holds, appended to the capture as frames; returns whether there was any. */
 static int
 write_outbox (StTracer * t)
 {
   uint8_t * data;
   uint8_t header[ST_FRAME_HEADER_SIZE];
   uint64_t n = st_outbox_take (t, &data);
+  uint64_t at;
 
   if (n == 0)
     return 0;
   /* Once nothing holds the link the host is gone: a capture nobody will read must not fill the disk. */
   if (t->write_error == 0 && st_pipe_reader_gone (t->link_fds[1]))
     t->write_error = ST_HOST_GONE;
-  if (t->write_error == 0)
+  for (at = 0; at < n && t->write_error == 0;)
   {
+    uint64_t piece = frame_piece (data + at, n - at);
     int error;
-    frame_header (header, (uint32_t) n);
-    error = st_file_append (t->capture_fd, header, ST_FRAME_HEADER_SIZE, data, n);
+    frame_header (header, (uint32_t) piece);
+    error = st_file_append (t->capture_fd, header, ST_FRAME_HEADER_SIZE, data + at, piece);
     if (error == 0)
-      t->written += ST_FRAME_HEADER_SIZE + n;
+      t->written += ST_FRAME_HEADER_SIZE + piece;
     else
       t->write_error = error;
+    at += piece;
   }
   /* The outbox has room again: a ring that found it full need not wait for the next pass. */
   t->drain_signal++;
