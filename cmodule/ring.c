@@ -593,7 +593,7 @@ frame_piece (const uint8_t * data, uint64_t n)
   uint64_t at = 0;
   while (at < n && at < ST_FRAME_PIECE)
     at += ST_CHUNK_HEADER_SIZE + (uint64_t) *(const uint32_t *) (data + at + ST_CHUNK_SLOT_COUNT_OFFSET) * ST_SLOT_SIZE;
-  return at;
+  return at < n ? at : n;
 }
 
 /* What the outbox holds, appended to the capture as frames; returns whether there was any. */
