@@ -202,3 +202,15 @@ test('a trace that stores instructions as rows (schema 6) upgrades to chunks tha
   }
   assert.equal(runCli(['replay', join(dir, 'old-small.db'), '--regs']).stdout, runCli(['replay', small, '--regs']).stdout);
 });
+
+test('a chunk whose runs take less than a kilobyte and its register writes more reads back whole (one codec for both)', () => {
+  // One outer round of the loop: 64 steps of 8 instructions and 6 more.
+  const small = traceOf(insnLoopScenario(518), dir, 'one-round');
+  withSession(small, (db) => {
+    assert.deepEqual(rows(db, 'SELECT count(*), sum(insns), min(codec), max(codec) FROM insn_chunks'), [[1n, 518n, 1n, 1n]]);
+    assert.deepEqual(rows(db, 'SELECT count(*) FROM insns'), [[518n]]);
+    // Each of the 64 steps reads a table word and writes an output word.
+    assert.ok((rows(db, 'SELECT count(*) FROM mem_accesses')[0][0] as bigint) >= 128n);
+    assert.ok((rows(db, 'SELECT count(*) FROM reg_writes')[0][0] as bigint) >= 64n);
+  });
+});
