@@ -121,18 +121,29 @@ rpc.exports = {
     }
   },
 
-  /** Stops recording and sends everything left; returns the sites left unrecorded. */
-  stop(): number {
-    const r = recording;
-    if (r === null) return 0;
-    r.func?.stop();
-    r.modules.stop();
-    r.threads.stop();
-    r.outbox.stop();
-    r.tracer.stopDrainThread();
-    r.outbox.flush();
-    r.tracer.disarm();
-    recording = null;
-    return r.tracer.skippedSites;
+  stop,
+
+  /**
+   * Frida calls this right before it unloads the agent, also when the host died (killed) and
+   * never said stop: the drain and writer threads run the CModule's code, and Stalker's code
+   * leads into it, so both must end first or the target crashes once the CModule is unmapped.
+   */
+  dispose(): void {
+    stop();
   },
 };
+
+/** Stops recording and sends everything left; returns the sites left unrecorded. */
+function stop(): number {
+  const r = recording;
+  if (r === null) return 0;
+  r.func?.stop();
+  r.modules.stop();
+  r.threads.stop();
+  r.outbox.stop();
+  r.tracer.stopDrainThread();
+  r.outbox.flush();
+  r.tracer.disarm();
+  recording = null;
+  return r.tracer.skippedSites;
+}
