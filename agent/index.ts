@@ -124,12 +124,13 @@ rpc.exports = {
   stop,
 
   /**
-   * Frida calls this right before it unloads the agent, also when the host died (killed) and
-   * never said stop: the drain and writer threads run the CModule's code, and Stalker's code
-   * leads into it, so both must end first or the target crashes once the CModule is unmapped.
+   * Frida calls this right before it unloads the agent. When the host died (killed) it never
+   * says stop, yet the drain and writer threads run the CModule's code and Stalker's code leads
+   * into it: they must end first, or the target crashes once the CModule is unmapped. (Frida
+   * also unloads the agent as the process exits, where the exit's own records must still come.)
    */
   dispose(): void {
-    stop();
+    if (recording?.tracer.abandoned) stop();
   },
 };
 

@@ -16,6 +16,7 @@ export class Tracer {
   private readonly isOrphaned: NativeFunction<number, [NativePointerValue]>;
   private readonly tracerSync: NativeFunction<void, [NativePointerValue]>;
   private readonly tracerWriteError: NativeFunction<number, [NativePointerValue]>;
+  private readonly hostGone: NativeFunction<number, [NativePointerValue]>;
   private readonly writerThreadId: NativeFunction<number, [NativePointerValue]>;
 
   private readonly taken = Memory.alloc(Process.pointerSize);
@@ -50,6 +51,7 @@ export class Tracer {
     this.isOrphaned = new NativeFunction(this.cm.st_tracer_is_orphaned, 'int', ['pointer']);
     this.tracerSync = new NativeFunction(this.cm.st_tracer_sync, 'void', ['pointer']);
     this.tracerWriteError = new NativeFunction(this.cm.st_tracer_write_error, 'int', ['pointer']);
+    this.hostGone = new NativeFunction(this.cm.st_tracer_host_gone, 'int', ['pointer']);
     this.writerThreadId = new NativeFunction(this.cm.st_tracer_writer_thread_id, 'uint32', ['pointer']);
     this.drainThreadId = new NativeFunction(this.cm.st_tracer_drain_thread_id, 'uint32', ['pointer'])(this.handle);
 
@@ -159,6 +161,11 @@ export class Tracer {
   }
 
   /** In a forked child, after fork returned there (st_on_fork_leave): nothing records any more. */
+  /** Whether the host that holds the capture's link is gone. */
+  get abandoned(): boolean {
+    return this.hostGone(this.handle) !== 0;
+  }
+
   get orphaned(): boolean {
     return this.isOrphaned(this.handle) !== 0;
   }

@@ -737,6 +737,12 @@ st_tracer_write_error (StTracer * t)
   return t->write_error;
 }
 
+int
+st_tracer_host_gone (StTracer * t)
+{
+  return t->write_error == ST_HOST_GONE || (t->link_fds[1] >= 0 && st_pipe_reader_gone (t->link_fds[1]));
+}
+
 void
 st_tracer_sync (StTracer * t)
 {

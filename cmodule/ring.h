@@ -226,6 +226,8 @@ void st_tracer_sync (StTracer * tracer);
 /* Bytes appended to the capture so far, and why writing stopped (0: it has not). */
 uint64_t st_tracer_written (StTracer * tracer);
 int st_tracer_write_error (StTracer * tracer);
+/* Whether the host that holds the capture's link is gone (killed): nobody will say stop. */
+int st_tracer_host_gone (StTracer * tracer);
 
 /* Consumer side: drains every ring into the outbox; returns the bytes added. */
 uint64_t st_tracer_drain (StTracer * tracer);
