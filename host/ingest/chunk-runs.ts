@@ -19,6 +19,11 @@ const JOIN_EVENTS = 1 << 20;
  */
 export class ChunkRun {
   private readonly check: RecordDecoder;
+  private chunks: Chunk[] = [];
+  private slots = 0;
+  private events = 0;
+  /** Chunks before this one hold records of their own, copied from their frames. */
+  private owned = 0;
 
   /** `callPayloads`: as RecordDecoder's. */
   constructor(callPayloads: boolean) {
@@ -34,16 +39,10 @@ export class ChunkRun {
     return true;
   }
 
-  private chunks: Chunk[] = [];
-  private slots = 0;
-  private events = 0;
-  /** Chunks before this one hold records of their own, copied from their frames. */
-  private owned = 0;
-
   /** Whether `chunk` carries on this run's thread and sequence, with room left. */
   continues(chunk: Chunk): boolean {
     const last = this.chunks.at(-1);
-    return last !== undefined && !last.threadEnded && chunk.threadId === last.threadId && chunk.firstSeq === last.firstSeq + last.recordCount &&
+    return this.open && chunk.threadId === last!.threadId && chunk.firstSeq === last!.firstSeq + last!.recordCount &&
       this.slots + chunk.slotCount < JOIN_SLOTS && this.events + chunk.recordCount < JOIN_EVENTS;
   }
 
