@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const UNITS = ['platform-frida.c', 'ring.c', 'api-stack.c', 'memory-reads.c', 'gates.c', 'forks.c', 'insn-values-ARCH.c', 'insn-runs.c',
+const UNITS = ['platform-frida.c', 'insn-pack.c', 'ring.c', 'api-stack.c', 'memory-reads.c', 'gates.c', 'forks.c', 'insn-values-ARCH.c', 'insn-runs.c',
   'emit-ARCH.c', 'syscalls.c', 'apis.c', 'transform.c'];
 const ARCHES = { x64: 'x86_64', arm64: 'arm64' };
 

@@ -1,4 +1,5 @@
 #include <string.h>
+#include "insn-pack.h"
 #include "ring.h"
 
 static uint8_t *
@@ -53,12 +54,14 @@ st_tracer_new (uint64_t outbox_capacity)
   StTracer * t = st_alloc (sizeof (StTracer));
   t->lock = st_lock_new ();
   t->outbox.lock = st_lock_new ();
-  t->outbox.buffers[0] = touched (st_alloc (outbox_capacity), outbox_capacity);
-  t->outbox.buffers[1] = touched (st_alloc (outbox_capacity), outbox_capacity);
+  /* Packing may scribble past a chunk's end: room for that past the capacity. */
+  t->outbox.buffers[0] = touched (st_alloc (outbox_capacity + ST_INSN_PACK_OVERRUN), outbox_capacity + ST_INSN_PACK_OVERRUN);
+  t->outbox.buffers[1] = touched (st_alloc (outbox_capacity + ST_INSN_PACK_OVERRUN), outbox_capacity + ST_INSN_PACK_OVERRUN);
   t->outbox.capacity = outbox_capacity;
   t->link_fds[0] = -1;
   t->link_fds[1] = -1;
   t->capture_fd = -1;
+  t->packing = ST_PACK_WHEN_BEHIND;
   t->started_ns = st_now_ns ();
   return t;
 }
@@ -310,29 +313,51 @@ may_start_group (uint64_t word0)
   return kind == ST_KIND_CALL || kind == ST_KIND_RET || kind == ST_KIND_EXEC || kind == ST_KIND_BLOCK;
 }
 
+/* What a chunk's records were sent with: chunkFlags bits. */
+static uint32_t
+copy_flags (int repeated, const StInsnPack * pack)
+{
+  return (repeated ? ST_CHUNK_REPEATS : 0) | (pack->packs != 0 ? ST_CHUNK_PACKS : 0);
+}
+
+/* Ends the open insnpack record, then copies `n` bytes as they are; returns where they end. */
+static uint8_t *
+put_raw (StInsnPack * pack, uint8_t * o, const uint8_t * from, uint32_t n)
+{
+  o = st_insn_pack_close (pack, o);
+  memcpy (o, from, n);
+  return o + n;
+}
+
 /*
  * The thread's records from `from`, copied to `out` as they are but for groups of whole records
  * that occur again right after themselves (a loop's calls and returns, the same each time): the
- * copies become one repeat record, which the reader expands. Writing fewer bytes is what keeps
- * the drain ahead of the thread. Returns the bytes written (never more than `bytes`); `records`:
- * the records they stand for; `repeated`: set where a repeat record was written.
+ * copies become one repeat record, which the reader expands. With `pack`, insn records go in
+ * insnpack records where they can (insn-pack.h). Writing fewer bytes is what keeps the drain
+ * ahead of the thread. Returns the bytes written (never more than `bytes`, though up to
+ * ST_INSN_PACK_OVERRUN past them may be scribbled on); `records`: the records they stand for;
+ * `flags`: the chunkFlags that say how they were sent.
  */
 static uint32_t
-copy_records (uint8_t * out, const uint8_t * from, uint32_t bytes, uint32_t * records, int * repeated)
+copy_records (uint8_t * out, const uint8_t * from, uint32_t bytes, int pack, uint32_t * records, uint32_t * flags)
 {
   uint32_t starts[ST_REPEAT_LOOKBACK];
   uint32_t known = 0;
   uint32_t newest = 0;
   uint32_t at = 0;
   uint32_t copied = 0;
-  uint32_t written = 0;
+  uint8_t * o = out;
   uint32_t n = 0;
+  int repeated = 0;
+  StInsnPack packer;
 
+  st_insn_pack_begin (&packer);
   while (at < bytes)
   {
     const uint64_t word0 = *(const uint64_t *) (from + at);
     uint32_t found = 0;
     uint32_t times;
+    uint32_t size;
     uint32_t i;
 
     /* A group since each start remembered, newest first (after a repeat: its last copy). */
@@ -358,14 +383,13 @@ copy_records (uint8_t * out, const uint8_t * from, uint32_t bytes, uint32_t * re
     /* One repeat record in place of more than one slot. */
     if (found != 0 && times * found > ST_SLOT_SIZE)
     {
-      memcpy (out + written, from + copied, at - copied);
-      written += at - copied;
-      st_record_set ((StRecord *) (out + written), found / ST_SLOT_SIZE, ST_KIND_REPEAT, 0, times);
-      written += ST_SLOT_SIZE;
+      o = put_raw (&packer, o, from + copied, at - copied);
+      st_record_set ((StRecord *) o, found / ST_SLOT_SIZE, ST_KIND_REPEAT, 0, times);
+      o += ST_SLOT_SIZE;
       n += times * count_records (from + at - found, from + at);
       at += times * found;
       copied = at;
-      *repeated = 1;
+      repeated = 1;
       /* The last copy's first record: the group may go on repeating from there. */
       starts[0] = at - found;
       newest = 0;
@@ -376,13 +400,37 @@ copy_records (uint8_t * out, const uint8_t * from, uint32_t bytes, uint32_t * re
     starts[newest] = at;
     if (known != ST_REPEAT_LOOKBACK)
       known++;
-    at += ST_SLOT_SIZE * record_slots (from + at);
+    size = ST_SLOT_SIZE * record_slots (from + at);
+    if (pack)
+    {
+      const uint8_t * ref = st_insn_pack_reference (&packer, from + at);
+      if (ref != 0)
+      {
+        if (copied != at)
+          o = put_raw (&packer, o, from + copied, at - copied);
+        o = st_insn_pack_add (&packer, o, from + at, ref);
+        copied = at + size;
+      }
+    }
+    at += size;
     n++;
   }
-  memcpy (out + written, from + copied, bytes - copied);
-  written += bytes - copied;
+  o = put_raw (&packer, o, from + copied, bytes - copied);
   *records = n;
-  return written;
+  *flags = copy_flags (repeated, &packer);
+  return (uint32_t) (o - out);
+}
+
+/*
+ * Whether the next chunk's insn records are packed. Packing costs the drain about as much time
+ * as the thread takes to run the instructions, so under ST_PACK_WHEN_BEHIND it is done only when
+ * what drained before is still waiting to be taken: then bytes, not the drain, hold the thread up.
+ */
+static int
+packing (StTracer * t)
+{
+  StOutbox * ob = &t->outbox;
+  return t->packing == ST_PACK_ALWAYS || (t->packing == ST_PACK_WHEN_BEHIND && ob->used[ob->active] >= ST_PACK_BEHIND_BYTES);
 }
 
 /* One chunk into the outbox (locked by the caller); 0 when it does not fit. */
@@ -393,12 +441,12 @@ emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread
   uint8_t * out;
   uint32_t records;
   uint32_t written;
-  int repeated = 0;
+  uint32_t flags;
 
   if (ob->used[ob->active] + ST_CHUNK_HEADER_SIZE + bytes > ob->capacity)
     return 0;
   out = ob->buffers[ob->active] + ob->used[ob->active];
-  written = copy_records (out + ST_CHUNK_HEADER_SIZE, from, bytes, &records, &repeated);
+  written = copy_records (out + ST_CHUNK_HEADER_SIZE, from, bytes, packing (t), &records, &flags);
   put_u32 (out + ST_CHUNK_MAGIC_OFFSET, ST_CHUNK_MAGIC);
   put_u32 (out + ST_CHUNK_THREAD_ID_OFFSET, r->thread_id);
   put_u64 (out + ST_CHUNK_FIRST_SEQ_OFFSET, r->records_drained);
@@ -407,7 +455,7 @@ emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread
   r->lost_reported = r->lossy ? lost_so_far (r) : r->lost;
   put_u64 (out + ST_CHUNK_LOST_OFFSET, r->lost_reported);
   put_u64 (out + ST_CHUNK_TIMESTAMP_NS_OFFSET, st_now_ns () - t->started_ns);
-  put_u32 (out + ST_CHUNK_FLAGS_OFFSET, (thread_exited ? ST_CHUNK_THREAD_ENDED : 0) | (repeated ? ST_CHUNK_REPEATS : 0));
+  put_u32 (out + ST_CHUNK_FLAGS_OFFSET, (thread_exited ? ST_CHUNK_THREAD_ENDED : 0) | flags);
   put_u32 (out + ST_CHUNK_RESERVED_OFFSET, 0);
   ob->used[ob->active] += ST_CHUNK_HEADER_SIZE + written;
   r->records_drained += records;
@@ -709,6 +757,8 @@ st_tracer_direct (StTracer * t, int use)
     st_fd_close (t->link_fds[0]);
   if (!use)
   {
+    /* Messages cross a USB cable or a network to the host: bytes are what bounds them. */
+    t->packing = ST_PACK_ALWAYS;
     if (t->link_fds[1] >= 0)
       st_fd_close (t->link_fds[1]);
     if (t->capture_fd >= 0)

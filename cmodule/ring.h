@@ -42,6 +42,11 @@ struct _StInsnFrame
 typedef struct _StOutbox StOutbox;
 typedef struct _StTracer StTracer;
 
+/* When the drain packs insn records: always, or when the outbox holds this much not yet taken. */
+#define ST_PACK_ALWAYS 1
+#define ST_PACK_WHEN_BEHIND 2
+#define ST_PACK_BEHIND_BYTES (4 * 1024 * 1024)
+
 struct _StRing
 {
   /* The inline writers' window; emitted code addresses it, as the fields checked below, by offset. */
@@ -166,6 +171,8 @@ struct _StTracer
   volatile uint32_t writer_stopped;
   uint32_t sync_request;
   volatile uint32_t sync_done;
+  /* When insn records are packed (insn-pack.h): one of ST_PACK_*; always once messages carry the chunks. */
+  int packing;
 };
 
 StTracer * st_tracer_new (uint64_t outbox_capacity);
@@ -217,7 +224,8 @@ int st_tracer_capture_open (StTracer * tracer, const char * path);
 int st_tracer_link_open (StTracer * tracer);
 /*
  * `use`: the host holds the link, and a writer thread appends the outbox to the capture from
- * now on; otherwise the file and the link are closed, and messages carry the chunks.
+ * now on; otherwise the file and the link are closed, and messages carry the chunks, their insn
+ * records always packed.
  */
 void st_tracer_direct (StTracer * tracer, int use);
 uint32_t st_tracer_writer_thread_id (StTracer * tracer);

@@ -93,6 +93,7 @@ function typescript() {
   constObject('InsnWhat', records.insnLayout.what);
   constObject('InsnEntryFlag', records.insnLayout.entryFlags);
   constObject('InsnSyncReason', records.insnSync.reasons);
+  constObject('InsnPack', withoutDescription(records.insnPack));
   constObject('InsnRegisters', withoutDescription(records.insnRegisters));
   constObject('ApicallFlag', withoutDescription(records.apicallFlags));
   constObject('ApiPrototype', { size: records.apiPrototype.size, maxArgs: records.apiPrototype.maxArgs, ...offsets(records.apiPrototype.fields) });
@@ -187,6 +188,8 @@ function c() {
   for (const [what, value] of Object.entries(records.insnLayout.what)) define(`ST_INSN_VALUE_${camelToUpper(what)}`, value);
   for (const [flag, bit] of Object.entries(records.insnLayout.entryFlags)) define(`ST_INSN_VALUE_${flag.toUpperCase()}`, bit);
   for (const [reason, value] of Object.entries(records.insnSync.reasons)) define(`ST_INSN_SYNC_${camelToUpper(reason)}`, value);
+  define('ST_INSN_PACK_REF_SLOTS', records.insnPack.refSlots);
+  records.insnPack.classBytes.forEach((bytes, c) => define(`ST_INSN_PACK_CLASS${c}_BYTES`, bytes));
   for (const [arch, regs] of Object.entries(withoutDescription(records.insnRegisters))) {
     const prefix = `ST_REG_${arch.toUpperCase()}`;
     regs.names.forEach((name, id) => define(`${prefix}_${name.toUpperCase()}`, id));

@@ -7,6 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { build, count, recordTrace, scratch, skip } from './live-harness.js';
 import { assertChecksum, assertReadConsumed, assertSimdCopy } from './insn-checks.js';
 import { runCli } from './helpers.js';
+import { CaptureReader } from '../host/capture/reader.js';
+import { chunkHeadersOf } from '../host/capture/chunks.js';
 
 before(() => {
   if (!skip) build('insns');
@@ -14,6 +16,16 @@ before(() => {
 
 test('a checksum over 64 known bytes: every byte read, every state stored, every intermediate value in a register', { skip }, () => {
   assertChecksum(recordTrace('insns', ['--events', 'insn', '--func', 'checksum']), ['rdi', 'rsi', 'rdx']);
+});
+
+test('sent in messages, where the drain packs insn records against the run before them: the same checksum, value for value', { skip }, () => {
+  const db = recordTrace('insns', ['--events', 'insn', '--func', 'checksum', '--transport', 'messages', '--keep-capture']);
+  assertChecksum(db, ['rdi', 'rsi', 'rdx']);
+  const capture = CaptureReader.open(db.replace(/\.db$/, '.stcap'));
+  const packed = [...capture.frames(0, capture.scan().end)].filter((f) => f.type === 'events')
+    .flatMap((f) => [...chunkHeadersOf(f.payload)]).filter((c) => c.packs).length;
+  capture.close();
+  assert.ok(packed > 0, 'no chunk of the capture was packed');
 });
 
 test('a SIMD copy: the 16 bytes read, the xmm register they land in, and the 16 bytes written', { skip }, () => {

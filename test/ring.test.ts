@@ -6,15 +6,54 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../host/base/paths.js';
-import { chunksOf } from '../host/capture/chunks.js';
+import { chunkHeadersOf, chunksOf } from '../host/capture/chunks.js';
 import { CaptureReader } from '../host/capture/reader.js';
 import { CaptureWriter } from '../host/capture/writer.js';
 import { FrameFollower } from '../host/capture/frame-follower.js';
-import { RecordDecoder } from '../host/capture/ring-records.js';
-import { Kind } from '../host/schema/layout.generated.js';
+import { RecordDecoder, recordSlots, writeRecord } from '../host/capture/ring-records.js';
+import { Kind, RingRecord, SLOT_SIZE } from '../host/schema/layout.generated.js';
 import { cCompilers, tempDir } from './helpers.js';
 
 const compilers = cCompilers('the in-target ring buffer, compiled natively');
+
+/** One ring record, its payload given as 8-byte words. */
+function ringRecord(kind: number, location: number, target: number, words: bigint[] = []): Buffer {
+  const payload = Buffer.alloc(8 * words.length);
+  words.forEach((w, i) => payload.writeBigUInt64LE(BigInt.asUintN(64, w), 8 * i));
+  const b = Buffer.alloc(SLOT_SIZE * recordSlots(payload.length));
+  writeRecord(new DataView(b.buffer, b.byteOffset, b.length), 0, kind, location, target, payload);
+  return b;
+}
+
+/**
+ * Records as a thread under --events insn writes them, `iterations` of a loop: a hash-loop run
+ * (layout 1) each time, a run of 64-bit values that change whole (layout 2) and one sharing
+ * layout 1's pack slot (layout 17) some of the time, calls, returns and a repeating block
+ * between, a run too wide to pack now and then, and a run still open at the end.
+ */
+function insnRecords(iterations: number): Buffer {
+  const out: Buffer[] = [];
+  let h = 2166136261;
+  let random = 0x9e3779b97f4a7c15n;
+  const table = 0x555555558040n;
+  for (let i = 0; i < iterations; i++) {
+    const index = BigInt(h & 255);
+    const loaded = BigInt(Math.imul(h & 255, 0x9e3779b1) >>> 0);
+    h = Math.imul((h ^ Number(loaded)) >>> 0, 16777619) >>> 0;
+    out.push(ringRecord(Kind.insn, 0x401000, 1, [index, table + index * 4n, loaded, BigInt(h), BigInt(i & 255),
+      table + BigInt(i & 255) * 4n, BigInt(h), BigInt(i + 1), 0x246n, 0x7ffe0000n - BigInt(i % 16) * 8n]));
+    if (i % 3 === 0) {
+      random = (random * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn;
+      out.push(ringRecord(Kind.insn, 0x402000, 2, [random, random >> 7n, ~random, 0n, BigInt(i), random ^ 0xffn]));
+    }
+    if (i % 50 === 25) out.push(ringRecord(Kind.insn, 0x403000, 17, [BigInt(i), BigInt(i * 2)]));
+    if (i % 7 === 0) out.push(ringRecord(Kind.call, 0x401100, 0x405000, [0x7ffe0000n, 5n]), ringRecord(Kind.ret, 0x405010, 0x401105));
+    if (i % 50 === 0) for (let k = 0; k < 5; k++) out.push(ringRecord(Kind.block, 0x406000, 0x406020));
+    if (i % 997 === 0) out.push(ringRecord(Kind.insn, 0x407000, 3, Array.from({ length: 500 }, (_, w) => BigInt(i * w))));
+  }
+  out.push(ringRecord(Kind.insnopen, 0x401000, 1, Array.from({ length: 10 }, () => 0n)));
+  return Buffer.concat(out);
+}
 
 interface Outcome {
   written: number; received: number; lost: number; stalls: number; stallNs: number; exited: number; errors: number; writeError: number;
@@ -25,7 +64,7 @@ for (const cc of compilers) {
   const dir = tempDir();
   const exe = join(dir, `ring-stress-${cc}`);
   const build = spawnSync(cc, ['-pthread', '-I', packagePath('cmodule'), '-o', exe,
-    packagePath('test', 'native', 'ring-stress.c'), packagePath('cmodule', 'ring.c'), packagePath('test', 'native', 'platform-native.c')], { encoding: 'utf8' });
+    packagePath('test', 'native', 'ring-stress.c'), packagePath('cmodule', 'ring.c'), packagePath('cmodule', 'insn-pack.c'), packagePath('test', 'native', 'platform-native.c')], { encoding: 'utf8' });
   /**
    * `hold`: the first take waits until the producers cannot go on without one; `transport`: the
    * outbox is taken, or appended to `capture` by the writer thread, while the link is held or
@@ -62,6 +101,61 @@ for (const cc of compilers) {
     assert.equal(run(2, 100_000, false, 1000, 16 << 20).repeatedChunks, 0);
   });
 
+  const packer = join(dir, `pack-check-${cc}`);
+  const packerBuild = spawnSync(cc, ['-pthread', '-I', packagePath('cmodule'), '-o', packer, packagePath('test', 'native', 'pack-check.c'),
+    packagePath('cmodule', 'ring.c'), packagePath('cmodule', 'insn-pack.c'), packagePath('test', 'native', 'platform-native.c')], { encoding: 'utf8' });
+  /** `records` through the drain with insn packing `mode`: the outbox it filled. */
+  const pack = (records: Buffer, mode: 'always' | 'behind'): Buffer => {
+    assert.equal(packerBuild.status, 0, packerBuild.stderr);
+    const input = join(dir, `pack-in-${cc}`);
+    const output = join(dir, `pack-out-${cc}`);
+    writeFileSync(input, records);
+    const r = spawnSync(packer, [input, output, mode], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(output);
+  };
+  /** The records the outbox's chunks read back as, but for the stall records the thread wrote when it waited for the drain. */
+  const expanded = (outbox: Buffer) => {
+    const records: Buffer[] = [];
+    for (const c of chunksOf(outbox)) {
+      const bytes = Buffer.from(c.records.buffer, c.records.byteOffset, c.records.byteLength);
+      for (let at = 0; at < bytes.length;) {
+        const end = at + SLOT_SIZE * (1 + bytes[at + RingRecord.aux]);
+        if (bytes[at + RingRecord.kind] !== Kind.stall) records.push(bytes.subarray(at, end));
+        at = end;
+      }
+    }
+    return Buffer.concat(records);
+  };
+
+  test(`${cc}: insn records packed by the drain read back as the records the thread wrote, in under half the bytes`, () => {
+    // 6,000 iterations fit in the ring, so the drain sends them in whole blocks.
+    const records = insnRecords(6_000);
+    const outbox = pack(records, 'always');
+    assert.ok(expanded(outbox).equals(records), 'the expanded records differ from those written');
+    assert.ok(outbox.length < records.length / 2, `${outbox.length} bytes sent for ${records.length}`);
+    assert.ok([...chunkHeadersOf(outbox)].every((c) => c.recordCount === 0 || c.packs));
+    // Drained while they are written, in chunks cut wherever the drain happened to look.
+    const more = insnRecords(60_000);
+    assert.ok(expanded(pack(more, 'always')).equals(more), 'the expanded records differ from those written');
+  });
+
+  test(`${cc}: on the local device the drain packs only once the outbox holds 4 MiB not yet taken`, () => {
+    const records = insnRecords(150_000);
+    const outbox = pack(records, 'behind');
+    assert.ok(expanded(outbox).equals(records), 'the expanded records differ from those written');
+    let start = 0;
+    const seen = { before: 0, after: 0 };
+    for (const c of chunkHeadersOf(outbox)) {
+      if (c.recordCount >= 100) {
+        assert.equal(c.packs, start >= 4 << 20, `the chunk at ${start}`);
+        seen[start >= 4 << 20 ? 'after' : 'before']++;
+      }
+      start = c.end;
+    }
+    assert.ok(seen.before > 0 && seen.after > 0, JSON.stringify(seen));
+  });
+
   test(`${cc}: lossless: when the agent is slow the threads wait, and say for how long`, () => {
     // 3.2 MB a thread against a 1 MiB ring and a 256 KiB outbox, not taken until every ring is full.
     const o = run(3, 200_000, false, 1000, 256 << 10, true);
@@ -92,12 +186,17 @@ for (const cc of compilers) {
     host.close();
     const o = run(1, 90_000, false, 1000, 16 << 20, false, 'file', capture, 1000);
     assert.deepEqual([o.received, o.errors, o.writeError], [90_000, 0, 0]);
-    // 90,000 records of 16 to 64 bytes, nearly all of them repeats.
-    assert.ok(statSync(capture).size < 90_000 * 16 / 20, `${statSync(capture).size} bytes`);
     const reader = CaptureReader.open(capture);
     const decoder = new RecordDecoder(true);
     const targets: number[] = [];
     for (const frame of reader.frames(hostEnd, reader.scan().end)) {
+      // However the drain cut them, a chunk (64 KiB of ring at most, so 6 runs' worth) sends each run as one copy of its group of
+      // up to 5 records of up to 64 bytes, a repeat record, and at most 4 records of a last copy cut short.
+      let start = 0;
+      for (const { end } of chunkHeadersOf(frame.payload)) {
+        assert.ok(end - start <= 48 + 6 * (5 * 64 + 16 + 4 * 64), `a chunk of ${end - start} bytes`);
+        start = end;
+      }
       for (const chunk of chunksOf(frame.payload)) {
         const count = decoder.decode(chunk);
         for (let i = 0; i < count; i++) if (decoder.kinds[i] !== Kind.stall) targets.push(decoder.targets[i]);

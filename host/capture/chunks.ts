@@ -1,6 +1,8 @@
 import { CHUNK_MAGIC, ChunkFlag, ChunkHeader, Kind, MAX_FRAME_LENGTH, RingRecord, SLOT_SIZE } from '../schema/layout.generated.js';
 import { readU48, readU64, writeU64 } from '../base/little-endian.js';
 import { copyRepeats } from '../base/repeat-copy.js';
+import { ChunkError } from './chunk-error.js';
+import { expandPacks } from './insn-packs.js';
 
 /** One thread's drained run of ring records, as the agent sent it. */
 export interface Chunk {
@@ -18,11 +20,7 @@ export interface Chunk {
 }
 
 
-export class ChunkError extends Error {
-  constructor(message: string, readonly offset: number) {
-    super(message);
-  }
-}
+export { ChunkError };
 
 /** Where the chunk whose header is at `at` ends (its header read, not its records). */
 function chunkEnd(view: DataView, at: number): number {
@@ -30,8 +28,11 @@ function chunkEnd(view: DataView, at: number): number {
   return at + ChunkHeader.size + view.getUint32(at + ChunkHeader.slotCount, true) * SLOT_SIZE;
 }
 
+/** The header of a chunk as sent: where it ends, and whether its insn records are packed (chunksOf expands them). */
+type SentChunkHeader = Omit<Chunk, 'records'> & { end: number; packs: boolean };
+
 /** The header of the chunk at `at`, and where the chunk ends (its records are not read). */
-export function readChunkHeader(view: DataView, at: number): Omit<Chunk, 'records'> & { end: number } {
+export function readChunkHeader(view: DataView, at: number): SentChunkHeader {
   const end = chunkEnd(view, at);
   return {
     threadId: view.getUint32(at + ChunkHeader.threadId, true),
@@ -42,12 +43,13 @@ export function readChunkHeader(view: DataView, at: number): Omit<Chunk, 'record
     timestampNs: readU64(view, at + ChunkHeader.timestampNs),
     threadEnded: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.threadEnded) !== 0,
     repeats: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.repeats) !== 0,
+    packs: (view.getUint32(at + ChunkHeader.flags, true) & ChunkFlag.packs) !== 0,
     end,
   };
 }
 
 /** The headers of the whole chunks at the start of a payload, each with where its chunk ends (records unread). */
-export function* chunkHeadersOf(payload: Uint8Array): Generator<Omit<Chunk, 'records'> & { end: number }> {
+export function* chunkHeadersOf(payload: Uint8Array): Generator<SentChunkHeader> {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   for (let at = 0; payload.byteLength - at >= ChunkHeader.size;) {
     const header = readChunkHeader(view, at);
@@ -58,18 +60,19 @@ export function* chunkHeadersOf(payload: Uint8Array): Generator<Omit<Chunk, 'rec
 
 /**
  * The chunks of an events frame's payload, back to back, each with its records as the thread
- * wrote them: repeat records expanded, and slotCount counting the slots expanded. With
+ * wrote them: insnpack and repeat records expanded, and slotCount counting the slots expanded. With
  * `keepLoops`, a repeat of a group of calls, returns, execs and blocks stays a repeat record
  * right after its group, for a reader that stores a loop once (the ingest); other repeats are
  * expanded all the same.
  */
 export function* chunksOf(payload: Uint8Array, keepLoops = false): Generator<Chunk> {
   let at = 0;
-  for (const { end, ...header } of chunkHeadersOf(payload)) {
+  for (const { end, packs, ...header } of chunkHeadersOf(payload)) {
     if (end > payload.byteLength) throw new ChunkError('chunk overruns its frame', at);
     const start = at + ChunkHeader.size;
     const sent = new DataView(payload.buffer, payload.byteOffset + start, end - start);
-    const records = header.repeats ? expandRepeats(sent, at, keepLoops) : sent;
+    const unpacked = packs ? expandPacks(sent, at) : sent;
+    const records = header.repeats ? expandRepeats(unpacked, at, keepLoops) : unpacked;
     const slotCount = records.byteLength / SLOT_SIZE;
     if (header.recordCount > slotCount && !(header.repeats && keepLoops)) throw new ChunkError('chunk holds fewer slots than records', at);
     yield { ...header, slotCount, records };

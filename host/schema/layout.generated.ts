@@ -25,6 +25,7 @@ export const Kind = {
   "exec": 4,
   "insn": 5,
   "insnopen": 6,
+  "insnpack": 7,
   "block": 8,
   "compile": 16,
   "insnlayout": 17,
@@ -147,6 +148,16 @@ export const InsnEntryFlag = {
 export const InsnSyncReason = {
   "start": 0,
   "funcEnter": 1
+} as const;
+
+export const InsnPack = {
+  "refSlots": 16,
+  "classBytes": [
+    0,
+    1,
+    4,
+    8
+  ]
 } as const;
 
 export const InsnRegisters = {
@@ -333,7 +344,8 @@ export const CHUNK_MAGIC = 1263027027 as const;
 
 export const ChunkFlag = {
   "threadEnded": 1,
-  "repeats": 2
+  "repeats": 2,
+  "packs": 4
 } as const;
 
 export const StoredEvent = {
@@ -421,7 +433,7 @@ export const CaptureHeader = {
 
 export const CAPTURE_MAGIC = "STKTRCAP" as const;
 
-export const CAPTURE_VERSION = 6 as const;
+export const CAPTURE_VERSION = 7 as const;
 
 export const Arch = {
   "x64": 1,

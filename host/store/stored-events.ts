@@ -5,8 +5,8 @@ import { readU48, readU64, writeU48 } from '../base/little-endian.js';
 import { copyRepeats } from '../base/repeat-copy.js';
 import { decodeRecords } from './stored-codec.js';
 
-/** An event's kind: any record kind but repeat, which readers expand. */
-export type EventKindName = Exclude<KindName, 'repeat'>;
+/** An event's kind: any record kind but repeat and insnpack, which readers expand. */
+export type EventKindName = Exclude<KindName, 'repeat' | 'insnpack'>;
 
 /**
  * Walks stored events without allocating per event: fields are updated in place by next().

@@ -20,6 +20,7 @@ static const char * const st_kind_names[256] = {
   [4] = "exec",
   [5] = "insn",
   [6] = "insnopen",
+  [7] = "insnpack",
   [8] = "block",
   [16] = "compile",
   [17] = "insnlayout",
