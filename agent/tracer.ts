@@ -160,12 +160,12 @@ export class Tracer {
     return n === 0 ? null : this.taken.readPointer().readByteArray(n);
   }
 
-  /** In a forked child, after fork returned there (st_on_fork_leave): nothing records any more. */
   /** Whether the host that holds the capture's link is gone. */
   get abandoned(): boolean {
     return this.hostGone(this.handle) !== 0;
   }
 
+  /** In a forked child, after fork returned there (st_on_fork_leave): nothing records any more. */
   get orphaned(): boolean {
     return this.isOrphaned(this.handle) !== 0;
   }

@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../../host/base/paths.js';
+import { chunkHeadersOf } from '../../host/capture/chunks.js';
+import { CaptureReader } from '../../host/capture/reader.js';
 import { CLI } from '../helpers.js';
 import { best, commandMs, queryRows } from './analysis-bench.js';
 import { mib, report } from './report.js';
@@ -114,16 +116,28 @@ export async function insnBench(dir: string): Promise<void> {
   console.log(`per instruction over (a): (b) ${over(callout.ns)}, (c) ${over(lossless.ns)} (${over(lossless.ns - stallNs)} not counting waits), (d) ${over(lossy.ns)}`);
   if (lossy.failure !== null) console.log(`(d) --lossy: the recording failed after the target ran: ${lossy.failure}`);
   console.log(`(c) runs: ${losslessRuns.map((r) => `${(r.ns / 1e6).toFixed(1)} ms`).join(', ')}; the median is shown`);
-  writeBound(dir, statSync(lossless.db.replace(/\.db$/, '.stcap')).size, stallNs);
+  writeBound(dir, lossless.db.replace(/\.db$/, '.stcap'), stallNs);
   storedBench(lossless);
   queryBench(lossless, program);
 }
 
 /**
- * What bounds (c)'s waiting: the bytes its drain appended to the capture, against the time this
- * machine takes to write as many bytes to a new file beside it (the peer), in the same run.
+ * What bounds (c)'s waiting: the bytes its drain appended to the capture (its insn records packed
+ * in the chunks drained while the outbox was behind), against the time this machine takes to
+ * write as many bytes to a new file beside it (the peer), in the same run.
  */
-function writeBound(dir: string, bytes: number, stallNs: number): void {
+function writeBound(dir: string, capturePath: string, stallNs: number): void {
+  const bytes = statSync(capturePath).size;
+  const capture = CaptureReader.open(capturePath);
+  const chunks = { all: 0, packed: 0 };
+  for (const frame of capture.frames(0, capture.scan().end)) {
+    if (frame.type !== 'events') continue;
+    for (const c of chunkHeadersOf(frame.payload)) {
+      chunks.all++;
+      if (c.packs) chunks.packed++;
+    }
+  }
+  capture.close();
   const piece = Buffer.alloc(1 << 20, 0x5a);
   const path = join(dir, 'write-peer.bin');
   const fd = openSync(path, 'wx');
@@ -132,7 +146,7 @@ function writeBound(dir: string, bytes: number, stallNs: number): void {
   const ms = performance.now() - t0;
   closeSync(fd);
   rmSync(path);
-  console.log(`(c) appended ${mib(bytes)} to its capture; writing as many bytes to a new file beside it takes ${ms.toFixed(0)} ms here ` +
+  console.log(`(c) appended ${mib(bytes)} to its capture (${chunks.packed} of ${chunks.all} chunks packed); writing as many bytes to a new file beside it takes ${ms.toFixed(0)} ms here ` +
     `(${(bytes / 1e6 / (ms / 1e3)).toFixed(0)} MB/s), against (c)'s ${(stallNs / 1e6).toFixed(0)} ms waiting for the drain`);
 }
 
