@@ -26,7 +26,7 @@ entry_bound (uint32_t words)
 }
 
 static uint32_t
-slot_of (const uint8_t * record)
+ref_slot_of (const uint8_t * record)
 {
   return (uint32_t) (((const StRecord *) record)->word[ST_REC_TARGET_WORD] >> ST_REC_TARGET_SHIFT) % ST_INSN_PACK_REF_SLOTS;
 }
@@ -46,7 +46,7 @@ st_insn_pack_reference (StInsnPack * p, const uint8_t * record)
 
   if ((unsigned) ((now->word[ST_REC_KIND_WORD] >> ST_REC_KIND_SHIFT) & 0xff) != ST_KIND_INSN)
     return 0;
-  slot = slot_of (record);
+  slot = ref_slot_of (record);
   ref = (const StRecord *) p->refs[slot];
   p->refs[slot] = record;
   if (ref == 0 || ref->word[0] != now->word[0] || ref->word[1] != now->word[1])
@@ -75,7 +75,7 @@ st_insn_pack_add (StInsnPack * p, uint8_t * out, const uint8_t * record, const u
     p->replaced = 0;
   }
   o = p->end;
-  *o++ = (uint8_t) slot_of (record);
+  *o++ = (uint8_t) ref_slot_of (record);
   classes = o;
   o += (words + 3) / 4;
   /* Words come in pairs (a payload is whole slots): one pair's classes are a nibble. */

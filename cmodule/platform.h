@@ -19,6 +19,8 @@ void st_futex_wait (volatile uint32_t * word, uint32_t expected, uint32_t timeou
 void st_futex_wake (volatile uint32_t * word);
 
 uint64_t st_now_ns (void);
+/* CPU time the calling thread has run for: what its work cost, not counting time it waited for a core. */
+uint64_t st_thread_cpu_ns (void);
 
 /* libc's, which Frida's CModule headers do not declare (inside the target the agent passes it in). */
 int memcmp (const void * a, const void * b, size_t n);

@@ -424,13 +424,16 @@ copy_records (uint8_t * out, const uint8_t * from, uint32_t bytes, int pack, uin
 /*
  * Whether the next chunk's insn records are packed. Packing costs the drain about as much time
  * as the thread takes to run the instructions, so under ST_PACK_WHEN_BEHIND it is done only when
- * what drained before is still waiting to be taken: then bytes, not the drain, hold the thread up.
+ * what drained before is still waiting to be taken because the sink is slow: then bytes hold the
+ * thread up. A backlog with a fast sink is a writer waiting for a core, which packing would only
+ * take more of.
  */
 static int
 packing (StTracer * t)
 {
   StOutbox * ob = &t->outbox;
-  return t->packing == ST_PACK_ALWAYS || (t->packing == ST_PACK_WHEN_BEHIND && ob->used[ob->active] >= ST_PACK_BEHIND_BYTES);
+  return t->packing == ST_PACK_ALWAYS ||
+      (t->packing == ST_PACK_WHEN_BEHIND && t->sink_slow && ob->used[ob->active] >= ST_PACK_BEHIND_BYTES);
 }
 
 /* One chunk into the outbox (locked by the caller); 0 when it does not fit. */
@@ -651,6 +654,7 @@ write_outbox (StTracer * t)
   uint8_t * data;
   uint8_t header[ST_FRAME_HEADER_SIZE];
   uint64_t n = st_outbox_take (t, &data);
+  uint64_t cpu_ns = st_thread_cpu_ns ();
   uint64_t at;
 
   if (n == 0)
@@ -670,6 +674,10 @@ write_outbox (StTracer * t)
       t->write_error = error;
     at += piece;
   }
+  /* CPU time, not the clock: a writer that waited for a core did not find the sink slow. */
+  cpu_ns = st_thread_cpu_ns () - cpu_ns;
+  if (n >= ST_FRAME_PIECE)
+    t->sink_slow = n < cpu_ns;
   /* The outbox has room again: a ring that found it full need not wait for the next pass. */
   t->drain_signal++;
   st_futex_wake (&t->drain_signal);

@@ -13,6 +13,7 @@
 #define ST_SYSCALL_READ_EXIT_BUF(spec) (((spec) >> 18) & 7)
 
 #if defined (__aarch64__)
+# define ST_SYS_CLOCK_GETTIME 113
 # define ST_SYS_CLONE 220
 # define ST_SYS_CLONE3 435
 # define ST_SYS_CLOSE 57
@@ -87,6 +88,7 @@ static const uint32_t st_syscall_reads[451] = {
   0x1fffc0, 0x1fffc0, 0x1fffc0,
 };
 #elif defined (__x86_64__)
+# define ST_SYS_CLOCK_GETTIME 228
 # define ST_SYS_CLONE 56
 # define ST_SYS_CLONE3 435
 # define ST_SYS_CLOSE 3

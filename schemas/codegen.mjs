@@ -268,7 +268,7 @@ function protocol() {
 const ARCH_MACROS = { arm64: '__aarch64__', x64: '__x86_64__' };
 if (Object.keys(ARCH_MACROS).sort().join() !== [...agentArches].sort().join()) throw new Error('ARCH_MACROS must name each arch the agent records');
 /** What platform-frida.c calls by number, and the thread-creating syscalls emit-arm64.c runs itself. */
-const PLATFORM_SYSCALLS = ['clone', 'clone3', 'close', 'futex', 'getpid', 'gettid', 'mmap', 'munmap', 'openat', 'pipe2', 'ppoll', 'process_vm_readv', 'tgkill', 'writev'];
+const PLATFORM_SYSCALLS = ['clock_gettime', 'clone', 'clone3', 'close', 'futex', 'getpid', 'gettid', 'mmap', 'munmap', 'openat', 'pipe2', 'ppoll', 'process_vm_readv', 'tgkill', 'writev'];
 
 /*
  * Per architecture: the numbers of the syscalls platform-frida.c makes, and what the syscall

@@ -105,7 +105,7 @@ for (const cc of compilers) {
   const packerBuild = spawnSync(cc, ['-pthread', '-I', packagePath('cmodule'), '-o', packer, packagePath('test', 'native', 'pack-check.c'),
     packagePath('cmodule', 'ring.c'), packagePath('cmodule', 'insn-pack.c'), packagePath('test', 'native', 'platform-native.c')], { encoding: 'utf8' });
   /** `records` through the drain with insn packing `mode`: the outbox it filled. */
-  const pack = (records: Buffer, mode: 'always' | 'behind'): Buffer => {
+  const pack = (records: Buffer, mode: 'always' | 'slow-sink' | 'fast-sink'): Buffer => {
     assert.equal(packerBuild.status, 0, packerBuild.stderr);
     const input = join(dir, `pack-in-${cc}`);
     const output = join(dir, `pack-out-${cc}`);
@@ -140,9 +140,12 @@ for (const cc of compilers) {
     assert.ok(expanded(pack(more, 'always')).equals(more), 'the expanded records differ from those written');
   });
 
-  test(`${cc}: on the local device the drain packs only once the outbox holds 4 MiB not yet taken`, () => {
+  test(`${cc}: on the local device the drain packs only once the outbox holds 4 MiB not yet taken, and only for a slow sink`, () => {
     const records = insnRecords(150_000);
-    const outbox = pack(records, 'behind');
+    const fast = pack(records, 'fast-sink');
+    assert.ok(expanded(fast).equals(records), 'the expanded records differ from those written');
+    assert.equal([...chunkHeadersOf(fast)].filter((c) => c.packs).length, 0);
+    const outbox = pack(records, 'slow-sink');
     assert.ok(expanded(outbox).equals(records), 'the expanded records differ from those written');
     let start = 0;
     const seen = { before: 0, after: 0 };

@@ -7,8 +7,9 @@
  * chunks are whole blocks, whatever the scheduling; more are drained while they are written.
  *
  * pack-check IN OUT MODE
- * MODE always: every chunk is packed, as when messages carry them; behind: the local device's
- * policy, where chunks are packed once the outbox holds ST_PACK_BEHIND_BYTES not yet taken.
+ * MODE always: every chunk is packed, as when messages carry them; slow-sink or fast-sink: the
+ * local device's policy, where chunks are packed once the outbox holds ST_PACK_BEHIND_BYTES not
+ * yet taken if the writer found the capture a slow sink, as it is told here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,9 +48,9 @@ main (int argc, char ** argv)
   FILE * f;
   int fits;
 
-  if (argc != 4 || (strcmp (argv[3], "always") != 0 && strcmp (argv[3], "behind") != 0))
+  if (argc != 4 || (strcmp (argv[3], "always") != 0 && strcmp (argv[3], "slow-sink") != 0 && strcmp (argv[3], "fast-sink") != 0))
   {
-    fprintf (stderr, "usage: pack-check IN OUT always|behind\n");
+    fprintf (stderr, "usage: pack-check IN OUT always|slow-sink|fast-sink\n");
     return 2;
   }
   in = read_all (argv[1], &size);
@@ -61,6 +62,7 @@ main (int argc, char ** argv)
   t = st_tracer_new (OUTBOX_BYTES);
   if (strcmp (argv[3], "always") == 0)
     t->packing = ST_PACK_ALWAYS;
+  t->sink_slow = strcmp (argv[3], "slow-sink") == 0;
   fits = size <= (ST_RING_BLOCKS - 2) * ST_BLOCK_SIZE;
   if (!fits)
     st_tracer_start (t);

@@ -40,6 +40,14 @@ st_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000u + ts.tv_nsec;
 }
 
+uint64_t
+st_thread_cpu_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
 /* As Frida's gum_memory_read does it on Linux: the kernel copies, and stops at the first fault. */
 uint32_t
 st_read_memory (uint64_t address, void * into, uint32_t size)
