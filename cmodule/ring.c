@@ -654,11 +654,13 @@ write_outbox (StTracer * t)
   uint8_t * data;
   uint8_t header[ST_FRAME_HEADER_SIZE];
   uint64_t n = st_outbox_take (t, &data);
-  uint64_t cpu_ns = st_thread_cpu_ns ();
+  uint64_t cpu_ns;
   uint64_t at;
 
   if (n == 0)
     return 0;
+  /* CPU time, not the clock: a writer that waited for a core did not find the sink slow. Passes under a frame are not worth two syscalls. */
+  cpu_ns = n >= ST_FRAME_PIECE ? st_thread_cpu_ns () : 0;
   /* Once nothing holds the link the host is gone: a capture nobody will read must not fill the disk. */
   if (t->write_error == 0 && st_pipe_reader_gone (t->link_fds[1]))
     t->write_error = ST_HOST_GONE;
@@ -674,10 +676,8 @@ write_outbox (StTracer * t)
       t->write_error = error;
     at += piece;
   }
-  /* CPU time, not the clock: a writer that waited for a core did not find the sink slow. */
-  cpu_ns = st_thread_cpu_ns () - cpu_ns;
   if (n >= ST_FRAME_PIECE)
-    t->sink_slow = n < cpu_ns;
+    t->sink_slow = n < st_thread_cpu_ns () - cpu_ns;
   /* The outbox has room again: a ring that found it full need not wait for the next pass. */
   t->drain_signal++;
   st_futex_wake (&t->drain_signal);
