@@ -1,26 +1,26 @@
-// The worker side of LiveIngest: follows the capture as it grows and stores its frames.
-import { setPriority } from 'node:os';
-import { parentPort, workerData } from 'node:worker_threads';
+// The child process of LiveIngest: follows the capture as it grows and stores its frames.
 import { CaptureReader } from '../capture/reader.js';
+import { stopYielding, yieldToOthers } from './background-priority.js';
 import { IngestDriver } from './ingest-driver.js';
-import type { LiveIngestReport } from './live-ingest.js';
+import type { LiveIngestReport, LiveIngestRequest } from './live-ingest.js';
 
 /** Commit about this often, so readers following the trace (replay --follow) see it move. */
 const COMMIT_MS = 1000;
-const IDLE_NICE = 10;
-const { capturePath, dbPath } = workerData as { capturePath: string; dbPath: string };
-const report = (m: LiveIngestReport) => parentPort!.postMessage(m);
+const [capturePath, dbPath] = process.argv.slice(2);
+const report = (m: LiveIngestReport) => process.send!(m);
 
-// The target being recorded comes first: this thread takes what CPU it leaves. (On Linux a
-// priority set for "this process" from a thread applies to that thread alone.)
-setPriority(0, IDLE_NICE);
+// While the target is recorded it comes first: this process takes what CPU it leaves.
+yieldToOthers();
 
 const reader = CaptureReader.open(capturePath);
 const driver = new IngestDriver(reader, dbPath, { aside: false, commitEvery: { ms: COMMIT_MS } },
   (message) => report({ type: 'warning', message }));
 
-parentPort!.on('message', (m: { type: 'grown' | 'finish'; end: number }) => {
+// It ends once nothing is connected: after its last report, or when the recording process is gone (killed).
+process.on('message', (m: LiveIngestRequest) => {
   try {
+    // Recording is over: what is left is the user's wait for the trace.
+    if (m.type === 'finish') stopYielding();
     driver.storeTo(m.end);
     report({ type: 'progress', stored: driver.storedEvents });
     if (m.type === 'grown') return;
@@ -31,4 +31,5 @@ parentPort!.on('message', (m: { type: 'grown' | 'finish'; end: number }) => {
     driver.fail(e);
     report({ type: 'failed', message: (e as Error).message });
   }
+  process.disconnect();
 });

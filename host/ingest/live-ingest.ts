@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 
 export type LiveIngestReport =
   | { type: 'progress'; stored: number }
@@ -6,39 +6,54 @@ export type LiveIngestReport =
   | { type: 'done'; stored: number }
   | { type: 'failed'; message: string };
 
+export type LiveIngestRequest = { type: 'grown' | 'finish'; end: number };
+
 /**
- * Ingests a capture while it is being written, in a worker thread, so a slow database never
- * holds back the recording: the capture has everything first, and the worker follows.
+ * Ingests a capture while it is being written, so a slow database never holds back the
+ * recording: the capture has everything first, and the database follows. It runs in a process
+ * of its own, in a session of its own at the lowest priority while the recording lasts
+ * (background-priority.ts): as a thread of this process it took CPU from the target it records.
  */
 export class LiveIngest {
-  private readonly worker: Worker;
+  private readonly child: ChildProcess;
   readonly finished: Promise<{ stored: number }>;
   stored = 0;
 
   constructor(capturePath: string, dbPath: string, onWarning: (message: string) => void) {
-    this.worker = new Worker(new URL('./live-ingest-worker.js', import.meta.url), { workerData: { capturePath, dbPath } });
+    this.child = fork(new URL('./live-ingest-worker.js', import.meta.url), [capturePath, dbPath], {
+      // Not this process's Node options: they are for its own entry point.
+      detached: true, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
     this.finished = new Promise((resolve, reject) => {
-      this.worker.on('message', (m: LiveIngestReport) => {
+      this.child.on('message', (m: LiveIngestReport) => {
         if (m.type === 'progress') this.stored = m.stored;
         else if (m.type === 'warning') onWarning(m.message);
-        else if (m.type === 'done') {
-          resolve({ stored: (this.stored = m.stored) });
-          void this.worker.terminate();
-        }
+        else if (m.type === 'done') resolve({ stored: (this.stored = m.stored) });
         else reject(new Error(m.message));
       });
-      this.worker.on('error', reject);
+      this.child.on('error', reject);
+      this.child.on('exit', (code, signal) => reject(new Error(`the ingest process ended (${signal ?? code}) before the trace was finished`)));
     });
+  }
+
+  /** The ingest process, which the tests look at. */
+  get pid(): number {
+    return this.child.pid!;
   }
 
   /** The capture now ends at `end`. */
   grown(end: number): void {
-    this.worker.postMessage({ type: 'grown', end });
+    this.send({ type: 'grown', end });
   }
 
   /** Nothing more will be appended after `end`: ingest the rest, finish the database. */
   finish(end: number): Promise<{ stored: number }> {
-    this.worker.postMessage({ type: 'finish', end });
+    this.send({ type: 'finish', end });
     return this.finished;
+  }
+
+  /** A process that failed has gone: its failure is what `finished` says. */
+  private send(request: LiveIngestRequest): void {
+    if (this.child.connected) this.child.send(request);
   }
 }
