@@ -878,7 +878,7 @@ column (sqlite3_vtab_cursor * cursor, sqlite3_context * context, int column)
     default:
       switch (column)
       {
-        case MA_ACCESS: sqlite3_result_text (context, row->write ? "w" : "r", 1, SQLITE_STATIC); break;
+        case MA_ACCESS: sqlite3_result_text (context, row->write ? "w" : "r", -1, SQLITE_STATIC); break;
         case MA_ADDRESS: sqlite3_result_int64 (context, row->a); break;
         case MA_SIZE: sqlite3_result_int (context, row->d); break;
         case MA_VALUE: return result_value (c, context, row);

@@ -19,7 +19,7 @@ const SAFE_HIGH = 0x200000;
 
 /**
  * The rows of one statement that reads, a batch at a time, each row its columns' values: NULL as
- * null, integers as numbers (BigInt past 2^53), texts as strings, blobs as Buffers. The session
+ * null, integers as numbers (BigInt past 2^53), texts as strings, blobs as Buffers sharing the batch's memory. The session
  * must have addRowBatches. Errors of the statement are thrown as better-sqlite3 throws them.
  */
 export function* rowBatches(db: TraceDb, sql: string, columns: number): Generator<unknown[][]> {
@@ -73,7 +73,8 @@ export function decodeBatch(blob: Buffer, columns: number): unknown[][] {
           break;
         case RowBatchTag.blob: {
           const end = at + 4 + view.getUint32(at, true);
-          row[c] = Buffer.from(blob.subarray(at + 4, end));
+          // A view: each batch is a Buffer of its own, which nothing else writes.
+          row[c] = blob.subarray(at + 4, end);
           at = end;
           break;
         }
