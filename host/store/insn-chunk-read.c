@@ -355,31 +355,40 @@ insn_decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 f
   sqlite3_int64 end = first_seq, ordinal = 0, offset = 0;
   int sorted = 1, rc = SQLITE_OK;
   const LayoutRef * layout = NULL;
-  while (r->p < r->end && !r->bad && !m->bad && rc == SQLITE_OK)
+  /*
+   * The readers and the filter in locals: stores of addresses into `previous` might otherwise
+   * alias them (the filter's bounds are 64-bit integers too), and each entry would reload them.
+   */
+  Reader runs = *r, mems = *m;
+  const sqlite3_int64 seq_lo = f->seq_lo, seq_hi = f->seq_hi, address_lo = f->address_lo, address_hi = f->address_hi;
+  const int access = f->access;
+  while (runs.p < runs.end && !runs.bad && !mems.bad && rc == SQLITE_OK)
   {
-    sqlite3_int64 run = end + (sqlite3_int64) varint (r);
-    sqlite3_int64 id = (sqlite3_int64) varint (r);
+    sqlite3_int64 run = end + (sqlite3_int64) varint (&runs);
+    sqlite3_int64 id = (sqlite3_int64) varint (&runs);
     /* Runs of one layout follow each other in a loop: look it up only when it changes. */
     if (layout == NULL || layout->id != id)
       layout = find_layout (shared, id);
-    if (r->bad || layout == NULL)
+    if (runs.bad || layout == NULL)
     {
-      r->bad = 1;
+      runs.bad = 1;
       break;
     }
     end = run + layout->count;
-    if (run > f->seq_hi)
+    if (run > seq_hi)
       break;
-    for (int i = 0; i < layout->mem_count && !m->bad; i++, ordinal++)
+    const MemEntry * entries = &shared->mems_of[layout->mem_first];
+    uint64_t * last = &previous[layout->mem_first];
+    for (int i = 0; i < layout->mem_count && !mems.bad; i++, ordinal++)
     {
-      const MemEntry * e = &shared->mems_of[layout->mem_first + i];
-      uint64_t address = previous[layout->mem_first + i] += unzigzag (varint (m));
+      const MemEntry * e = &entries[i];
+      uint64_t address = last[i] += unzigzag (varint (&mems));
       sqlite3_int64 at = offset;
       if (e->recorded)
         offset += e->bytes;
       sqlite3_int64 seq = run + e->insn;
-      if (!in_seq (f, seq) || (f->access >= 0 && e->write != f->access) || (sqlite3_int64) address < f->address_lo ||
-          (sqlite3_int64) address > f->address_hi)
+      if (seq < seq_lo || seq > seq_hi || (access >= 0 && e->write != access) || (sqlite3_int64) address < address_lo ||
+          (sqlite3_int64) address > address_hi)
         continue;
       Row * row = insn_add_row (s);
       if (row == NULL)
@@ -400,6 +409,8 @@ insn_decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 f
     }
   }
   sqlite3_free (previous);
+  *r = runs;
+  *m = mems;
   if (rc != SQLITE_OK)
     return rc;
   if (r->bad || m->bad)
