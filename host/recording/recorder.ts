@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import type { AgentOptions } from '../schema/protocol.generated.js';
 import type { Prototype } from '../symbols/prototypes.js';
+import { localFridaLosingAvx512, withoutAvx512 } from './avx512.js';
 import { resolveDevice, type DeviceChoice } from './device.js';
 import { loadFrida } from './frida.js';
 import { capturePathFor, checkOutputFree, ProcessRecording, type Ending } from './process-recording.js';
@@ -42,7 +43,15 @@ export async function record(o: RecordOptions): Promise<RecordOutcome> {
   checkOutputFree(o.output);
   const frida = await loadFrida();
   const device = await resolveDevice(frida, o.device);
-  const target = await openTarget(device, o.target);
+  const lossyFrida = device.type === 'local' ? localFridaLosingAvx512() : null;
+  const tunables = withoutAvx512(process.env.GLIBC_TUNABLES);
+  const target = await openTarget(device, o.target, lossyFrida !== null ? { GLIBC_TUNABLES: tunables } : {});
+  if (lossyFrida !== null) {
+    const loses = `Frida ${lossyFrida} does not keep this CPU's AVX-512 registers across Stalker's code (fixed in 17.16.0)`;
+    o.log.write(target.spawned
+      ? `note: ${loses}: ${target.name} runs with GLIBC_TUNABLES=${tunables}, so that glibc's functions leave them alone\n`
+      : `warning: ${loses}: while followed, ${target.name} may compute wrong results where it keeps values in them (glibc's string functions do); use Frida 17.16.0 or later, or start it with -f\n`);
+  }
   const transport = device.type === 'local' ? o.transport : 'messages';
   const recording = new ProcessRecording({ device, agent: o.agent, prototypes: o.prototypes, keepCapture: o.keepCapture, transport, log: o.log }, target, o.output);
 

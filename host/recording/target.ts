@@ -25,13 +25,14 @@ function targetError(what: string, e: unknown): UserError {
   return new UserError(`${what}: ${message}`);
 }
 
-export async function openTarget(device: Device, target: TargetChoice): Promise<OpenTarget> {
+/** `env`: variables a spawned program gets beside (or in place of) stalk-trace's own. */
+export async function openTarget(device: Device, target: TargetChoice, env: Record<string, string> = {}): Promise<OpenTarget> {
   if ('spawn' in target) {
     const [program] = target.spawn;
     let pid: number;
     try {
       // The program's output goes where stalk-trace's goes, as under strace.
-      pid = await device.spawn(target.spawn, { stdio: 'inherit' });
+      pid = await device.spawn(target.spawn, { stdio: 'inherit', ...(Object.keys(env).length === 0 ? {} : { env }) });
     } catch (e) {
       throw targetError(`cannot spawn ${program}`, e);
     }
