@@ -41,7 +41,7 @@ const kindCounts = (path: string) => {
 
 const noGroups = existsSync('/proc/self/autogroup') ? false : 'this kernel has no autogroups (/proc/self/autogroup)';
 
-test('the live ingest runs in a session group of its own at nice 19, and stores what ingest stores', { skip: noGroups }, async () => {
+test('the live ingest runs in a session group of its own at nice 19, stores what ingest stores, and ends cleanly', { skip: noGroups }, async () => {
   const dir = tempDir();
   const capture = join(dir, 'demo.stcap');
   copyFileSync(fixturePath('demo.stcap'), capture);
@@ -53,6 +53,7 @@ test('the live ingest runs in a session group of its own at nice 19, and stores 
   const end = statSync(capture).size;
   live.grown(end);
   const { stored } = await live.finish(end);
+  assert.equal(await live.ended, 0);
   ingestCapture(capture, join(dir, 'whole.db'), () => {});
   assert.deepEqual(warnings, []);
   assert.deepEqual(kindCounts(join(dir, 'live.db')), kindCounts(join(dir, 'whole.db')));

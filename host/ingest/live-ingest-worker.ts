@@ -16,7 +16,7 @@ const reader = CaptureReader.open(capturePath);
 const driver = new IngestDriver(reader, dbPath, { aside: false, commitEvery: { ms: COMMIT_MS } },
   (message) => report({ type: 'warning', message }));
 
-// It ends once nothing is connected: after its last report, or when the recording process is gone (killed).
+// It ends once nothing is connected: after its last report (LiveIngest disconnects then), or when the recording process is gone (killed).
 process.on('message', (m: LiveIngestRequest) => {
   try {
     // Recording is over: what is left is the user's wait for the trace.
@@ -31,5 +31,4 @@ process.on('message', (m: LiveIngestRequest) => {
     driver.fail(e);
     report({ type: 'failed', message: (e as Error).message });
   }
-  process.disconnect();
 });

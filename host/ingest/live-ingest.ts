@@ -17,6 +17,8 @@ export type LiveIngestRequest = { type: 'grown' | 'finish'; end: number };
 export class LiveIngest {
   private readonly child: ChildProcess;
   readonly finished: Promise<{ stored: number }>;
+  /** The ingest process's exit status, once it has ended (null: ended by a signal). */
+  readonly ended: Promise<number | null>;
   stored = 0;
 
   constructor(capturePath: string, dbPath: string, onWarning: (message: string) => void) {
@@ -24,12 +26,18 @@ export class LiveIngest {
       // Not this process's Node options: they are for its own entry point.
       detached: true, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
+    this.ended = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
     this.finished = new Promise((resolve, reject) => {
       this.child.on('message', (m: LiveIngestReport) => {
         if (m.type === 'progress') this.stored = m.stored;
         else if (m.type === 'warning') onWarning(m.message);
-        else if (m.type === 'done') resolve({ stored: (this.stored = m.stored) });
-        else reject(new Error(m.message));
+        else {
+          // Its last report: disconnected, it has nothing left to wait for and ends. (It cannot
+          // disconnect itself right after sending: Node throws where a message is still pending.)
+          this.child.disconnect();
+          if (m.type === 'done') resolve({ stored: (this.stored = m.stored) });
+          else reject(new Error(m.message));
+        }
       });
       this.child.on('error', reject);
       this.child.on('exit', (code, signal) => reject(new Error(`the ingest process ended (${signal ?? code}) before the trace was finished`)));
