@@ -360,8 +360,7 @@ insn_decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 f
    * alias them (the filter's bounds are 64-bit integers too), and each entry would reload them.
    */
   Reader runs = *r, mems = *m;
-  const sqlite3_int64 seq_lo = f->seq_lo, seq_hi = f->seq_hi, address_lo = f->address_lo, address_hi = f->address_hi;
-  const int access = f->access;
+  const Filter k = *f;
   while (runs.p < runs.end && !runs.bad && !mems.bad && rc == SQLITE_OK)
   {
     sqlite3_int64 run = end + (sqlite3_int64) varint (&runs);
@@ -375,7 +374,7 @@ insn_decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 f
       break;
     }
     end = run + layout->count;
-    if (run > seq_hi)
+    if (run > k.seq_hi)
       break;
     const MemEntry * entries = &shared->mems_of[layout->mem_first];
     uint64_t * last = &previous[layout->mem_first];
@@ -387,8 +386,8 @@ insn_decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 f
       if (e->recorded)
         offset += e->bytes;
       sqlite3_int64 seq = run + e->insn;
-      if (seq < seq_lo || seq > seq_hi || (access >= 0 && e->write != access) || (sqlite3_int64) address < address_lo ||
-          (sqlite3_int64) address > address_hi)
+      if (!in_seq (&k, seq) || (k.access >= 0 && e->write != k.access) || (sqlite3_int64) address < k.address_lo ||
+          (sqlite3_int64) address > k.address_hi)
         continue;
       Row * row = insn_add_row (s);
       if (row == NULL)
