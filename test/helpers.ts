@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { packagePath } from '../host/base/paths.js';
 
 /** The command line as installed: the bundle package.json's bin names (host/cli/bundle.mjs). */
@@ -50,4 +51,10 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** Polls (up to 20 s) until `done` holds. */
+export async function until(done: () => boolean): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(20)) if (done()) return true;
+  return done();
 }

@@ -5,18 +5,11 @@ import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ingestCapture } from '../host/ingest/ingest-capture.js';
 import { LiveIngest } from '../host/ingest/live-ingest.js';
 import { packagePath } from '../host/base/paths.js';
 import { fixturePath } from './fixtures/fixtures.js';
-import { tempDir } from './helpers.js';
-
-/** Polls (up to 20 s) until `done` holds. */
-async function until(done: () => boolean): Promise<boolean> {
-  for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(20)) if (done()) return true;
-  return done();
-}
+import { tempDir, until } from './helpers.js';
 
 const read = (path: string) => {
   try {

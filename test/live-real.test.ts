@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build, count, program, query, recordTrace, scratch, skip } from './live-harness.js';
-import { CLI, runCli } from './helpers.js';
+import { CLI, runCli, until } from './helpers.js';
 
 const has = (tool: string) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0;
 const peerSkip = (tool: string) => skip || (!has(tool) && `${tool} is not installed (Debian package ${tool})`);
@@ -116,12 +116,6 @@ const alive = (pid: number) => {
   }
 };
 const ticks = (file: string) => (existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) || 0 : 0);
-
-/** Polls (up to 20 s) until `done` holds. */
-async function until(done: () => boolean): Promise<boolean> {
-  for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(20)) if (done()) return true;
-  return done();
-}
 
 for (const threads of [1, 4]) {
   test(`attach, record, detach, 20 times on a ${threads}-thread target: it lives on, still working`, { skip }, async () => {
