@@ -105,6 +105,10 @@ test('mem_accesses: each pushed filter gives the rows of a full scan that match 
       ['thread_id = 3002 AND seq BETWEEN ? AND ?', [boundary - 3000n, boundary + 3000n], (r) => r[6] === 3002n && r[0] >= boundary - 3000n && r[0] <= boundary + 3000n],
       ['syscall_id IS NOT NULL AND address = ?', [OUT], (r) => r[5] !== null && r[2] === at(OUT)],
       ["access = 'x'", [], () => false],
+      // Written in the statement: integers the table filters alone, a real and a text that SQLite checks as well.
+      [`address BETWEEN ${OUT + 64} AND ${OUT + 127}`, [], (r) => r[2] >= at(OUT + 64) && r[2] <= at(OUT + 127)],
+      [`address > ${STACK - 9}.5`, [], (r) => r[2] > at(STACK - 9)],
+      ["address >= '0'", [], () => false],
     ];
     for (const [where, params, keep] of cases) {
       assert.deepEqual(rows(db, `SELECT seq, access, address, size, value, syscall_id, thread_id FROM mem_accesses WHERE ${where}`, ...params),

@@ -153,9 +153,21 @@ insn_read_layouts (Table * t)
 static inline uint64_t
 varint (Reader * r)
 {
-  /* Most are one byte: deltas of a loop's addresses, seqs and layout ids. */
-  if (r->p < r->end && *r->p < 0x80)
-    return *r->p++;
+  /* Most are one or two bytes: deltas of a loop's addresses, seqs and layout ids. */
+  const uint8_t * p = r->p;
+  if (r->end - p >= 2)
+  {
+    if (p[0] < 0x80)
+    {
+      r->p = p + 1;
+      return p[0];
+    }
+    if (p[1] < 0x80)
+    {
+      r->p = p + 2;
+      return (p[0] & 0x7f) | ((uint64_t) p[1] << 7);
+    }
+  }
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7)
   {

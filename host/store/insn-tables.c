@@ -236,6 +236,14 @@ best_index (sqlite3_vtab * vtab, sqlite3_index_info * info)
     }
     else if (what == 'd')
     {
+      /*
+       * Against an integer written in the statement the filter is exact (every row has an
+       * integer address), so SQLite need not check it again on every row; a bound parameter
+       * may be any type, so SQLite checks that.
+       */
+      sqlite3_value * rhs = NULL;
+      if (sqlite3_vtab_rhs_value (info, i, &rhs) == SQLITE_OK && sqlite3_value_type (rhs) == SQLITE_INTEGER)
+        info->aConstraintUsage[i].omit = 1;
       rows /= op == '=' ? 10000 : 100;
       narrowing = 1;
     }
