@@ -19,4 +19,7 @@ test("GLIBC_TUNABLES turns off glibc's AVX-512 functions, keeping what the user 
   assert.equal(withoutAvx512('glibc.malloc.check=3'), 'glibc.malloc.check=3:glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW');
   assert.equal(withoutAvx512('glibc.malloc.check=3:glibc.cpu.hwcaps=-AVX2:glibc.rtld.nns=8'),
     'glibc.malloc.check=3:glibc.cpu.hwcaps=-AVX2,-AVX512F,-AVX512VL,-AVX512BW:glibc.rtld.nns=8');
+  // Already off, wholly or in part: each named once.
+  assert.equal(withoutAvx512('glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW'), 'glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW');
+  assert.equal(withoutAvx512('glibc.cpu.hwcaps=-AVX512VL'), 'glibc.cpu.hwcaps=-AVX512VL,-AVX512F,-AVX512BW');
 });

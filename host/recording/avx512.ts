@@ -28,12 +28,13 @@ export function losesAvx512(version: string, cpuFlags: readonly string[]): boole
   return false;
 }
 
-/** GLIBC_TUNABLES as given, with glibc's AVX-512 functions turned off (added to any hwcaps the user set). */
+/** GLIBC_TUNABLES as given, with glibc's AVX-512 functions turned off (added to any hwcaps the user set, once). */
 export function withoutAvx512(tunables: string | undefined): string {
   const list = tunables === undefined || tunables === '' ? [] : tunables.split(':');
   const at = list.findIndex((t) => t.startsWith(`${HWCAPS}=`));
   if (at < 0) return [...list, `${HWCAPS}=${NO_AVX512.join(',')}`].join(':');
-  list[at] = [list[at], ...NO_AVX512].join(',');
+  const given = list[at].slice(HWCAPS.length + 1).split(',');
+  list[at] = [list[at], ...NO_AVX512.filter((c) => !given.includes(c))].join(',');
   return list.join(':');
 }
 
