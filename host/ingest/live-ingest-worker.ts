@@ -12,24 +12,15 @@ const report = (m: LiveIngestReport) => process.send!(m);
 // While the target is recorded it comes first: this process takes what CPU it leaves.
 yieldToOthers();
 
-report({ type: 'ready' });
-
-/** The capture and the database, opened at the first request: the recording creates the capture after starting this process. */
-let opened: { reader: CaptureReader; driver: IngestDriver } | null = null;
-function open(): { reader: CaptureReader; driver: IngestDriver } {
-  if (opened !== null) return opened;
-  const reader = CaptureReader.open(capturePath);
-  const driver = new IngestDriver(reader, dbPath, { aside: false, commitEvery: { ms: COMMIT_MS } },
-    (message) => report({ type: 'warning', message }));
-  return (opened = { reader, driver });
-}
+const reader = CaptureReader.open(capturePath);
+const driver = new IngestDriver(reader, dbPath, { aside: false, commitEvery: { ms: COMMIT_MS } },
+  (message) => report({ type: 'warning', message }));
 
 // It ends once nothing is connected: after its last report (LiveIngest disconnects then), or when the recording process is gone (killed).
 process.on('message', (m: LiveIngestRequest) => {
   try {
     // Recording is over: what is left is the user's wait for the trace.
     if (m.type === 'finish') stopYielding();
-    const { reader, driver } = open();
     driver.storeTo(m.end);
     report({ type: 'progress', stored: driver.storedEvents });
     if (m.type === 'grown') return;
@@ -37,7 +28,7 @@ process.on('message', (m: LiveIngestRequest) => {
     reader.close();
     report({ type: 'done', stored: driver.storedEvents });
   } catch (e) {
-    opened?.driver.fail(e);
+    driver.fail(e);
     report({ type: 'failed', message: (e as Error).message });
   }
 });

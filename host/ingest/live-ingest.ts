@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 
 export type LiveIngestReport =
-  | { type: 'ready' }
   | { type: 'progress'; stored: number }
   | { type: 'warning'; message: string }
   | { type: 'done'; stored: number }
@@ -18,12 +17,6 @@ export type LiveIngestRequest = { type: 'grown' | 'finish'; end: number };
 export class LiveIngest {
   private readonly child: ChildProcess;
   readonly finished: Promise<{ stored: number }>;
-  /**
-   * Once the process has started and lowered itself (or ended): what it costs to start (Node,
-   * its modules) is then not taken from the target's run. It opens the capture, which need not
-   * exist before, and the database at its first request.
-   */
-  readonly ready: Promise<void>;
   /** The ingest process's exit status, once it has ended (null: ended by a signal). */
   readonly ended: Promise<number | null>;
   stored = 0;
@@ -34,15 +27,8 @@ export class LiveIngest {
       detached: true, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     this.ended = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-    // A process that fails to start says so through `finished`: the recording need not wait for it.
-    this.ready = new Promise((resolve) => {
-      this.child.on('message', (m: LiveIngestReport) => { if (m.type === 'ready') resolve(); });
-      this.child.on('exit', () => resolve());
-      this.child.on('error', () => resolve());
-    });
     this.finished = new Promise((resolve, reject) => {
       this.child.on('message', (m: LiveIngestReport) => {
-        if (m.type === 'ready') return;
         if (m.type === 'progress') this.stored = m.stored;
         else if (m.type === 'warning') onWarning(m.message);
         else {
@@ -56,11 +42,6 @@ export class LiveIngest {
       this.child.on('error', reject);
       this.child.on('exit', (code, signal) => reject(new Error(`the ingest process ended (${signal ?? code}) before the trace was finished`)));
     });
-  }
-
-  /** The recording did not begin: the process, which has opened nothing yet, ends. */
-  abandon(): void {
-    if (this.child.connected) this.child.disconnect();
   }
 
   /** The ingest process, which the tests look at. */

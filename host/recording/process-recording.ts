@@ -165,10 +165,6 @@ export class ProcessRecording {
   async start(): Promise<void> {
     const { device, agent, prototypes, log } = this.setup;
     const { session, pid, name, spawned } = this.target;
-    const capturePath = capturePathFor(this.output);
-    // Started first, so that Node's start in it overlaps the agent's load, not the target's run.
-    this.ingest = new LiveIngest(capturePath, this.output, (w) => log.write(`warning: ${w}\n`));
-    this.ingest.finished.catch(() => {});
     let info: AgentInfo;
     try {
       this.script = await session.createScript(readFileSync(packagePath('dist', 'agent.js'), 'utf8'));
@@ -179,9 +175,9 @@ export class ProcessRecording {
     } catch (e) {
       await session.detach().catch(() => {});
       if (spawned) await device.kill(pid).catch(() => {});
-      this.ingest.abandon();
       throw new UserError(`the agent could not start in ${name}: ${(e as Error).message}`);
     }
+    const capturePath = capturePathFor(this.output);
     this.capture = CaptureWriter.create(capturePath, { arch: info.arch, pointerSize: info.pointerSize });
     this.capture.appendMeta({
       type: 'trace', target: name, pid, device: describeDevice(device), arch: info.arch,
@@ -189,8 +185,9 @@ export class ProcessRecording {
       options: { ...agent, apis: agent.apis === null ? null : describeApis(agent.apis) }, startedAt: new Date().toISOString(),
     });
     if (prototypes !== null) this.capture.appendMeta({ type: 'apis', prototypes: prototypes.map(prototypeEntry) });
+    this.ingest = new LiveIngest(capturePath, this.output, (w) => log.write(`warning: ${w}\n`));
+    this.ingest.finished.catch(() => {});
     const direct = this.setup.transport === 'file' && await this.openDirect(capturePath);
-    await this.ingest.ready;
     const started = await this.script.exports.start(direct) as StartInfo;
     if (direct) this.followTimer = setInterval(() => this.follow(), FOLLOW_MS);
     if (!spawned) return;
