@@ -196,17 +196,25 @@ st_file_open_append (const char * path)
 }
 
 int
-st_file_append (int fd, const void * head, guint32 head_size, const void * data, guint64 size)
+st_file_append (int fd, const StPiece * pieces, guint32 count)
 {
-  StIoVec pieces[2] = { { head, head_size }, { data, (gsize) size } };
+  StIoVec vectors[ST_MAX_PIECES];
+  guint64 total = 0;
+  guint32 i;
   long n;
+  for (i = 0; i != count; i++)
+  {
+    vectors[i].base = pieces[i].data;
+    vectors[i].length = (gsize) pieces[i].size;
+    total += pieces[i].size;
+  }
   do
-    n = syscall (ST_SYS_WRITEV, (long) fd, pieces, 2L);
+    n = syscall (ST_SYS_WRITEV, (long) fd, vectors, (long) count);
   while (n < 0 && st_errno_of (n) == ST_EINTR);
   if (n < 0)
     return (int) st_errno_of (n);
   /* Never finished by a second write: another process's append may already follow the part written. */
-  return (guint64) n == head_size + size ? 0 : ST_WRITE_CUT_SHORT;
+  return (guint64) n == total ? 0 : ST_WRITE_CUT_SHORT;
 }
 
 void

@@ -57,11 +57,19 @@ int st_pipe_open (int fds[2]);
 int st_pipe_reader_gone (int fd);
 /* Opens an existing file for appending, close on exec: its descriptor, or -errno. */
 int st_file_open_append (const char * path);
+/* Bytes to append, one of the pieces of a write. */
+typedef struct _StPiece StPiece;
+struct _StPiece
+{
+  const void * data;
+  uint64_t size;
+};
+#define ST_MAX_PIECES 64
 /*
- * Appends `head` then `data` in one write, which no other process's append can split: 0, an
- * errno, or ST_WRITE_CUT_SHORT when the file took only part of it.
+ * Appends `count` pieces (at most ST_MAX_PIECES) in one write, which no other process's append
+ * can split: 0, an errno, or ST_WRITE_CUT_SHORT when the file took only part of them.
  */
-int st_file_append (int fd, const void * head, uint32_t head_size, const void * data, uint64_t size);
+int st_file_append (int fd, const StPiece * pieces, uint32_t count);
 void st_fd_close (int fd);
 
 typedef struct _StLock StLock;

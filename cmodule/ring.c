@@ -58,6 +58,8 @@ st_tracer_new (uint64_t outbox_capacity)
   t->outbox.buffers[0] = touched (st_alloc (outbox_capacity + ST_INSN_PACK_OVERRUN), outbox_capacity + ST_INSN_PACK_OVERRUN);
   t->outbox.buffers[1] = touched (st_alloc (outbox_capacity + ST_INSN_PACK_OVERRUN), outbox_capacity + ST_INSN_PACK_OVERRUN);
   t->outbox.capacity = outbox_capacity;
+  t->outbox.refs[0] = st_alloc (ST_OUTBOX_REFS * sizeof (StOutboxRef));
+  t->outbox.refs[1] = st_alloc (ST_OUTBOX_REFS * sizeof (StOutboxRef));
   t->link_fds[0] = -1;
   t->link_fds[1] = -1;
   t->capture_fd = -1;
@@ -92,6 +94,8 @@ st_tracer_free (StTracer * t)
   }
   st_free (t->outbox.buffers[0]);
   st_free (t->outbox.buffers[1]);
+  st_free (t->outbox.refs[0]);
+  st_free (t->outbox.refs[1]);
   st_lock_free (t->outbox.lock);
   st_lock_free (t->lock);
   st_free (t);
@@ -149,6 +153,29 @@ write_stall (StRing * r, uint64_t waited_ns)
   r->remaining -= ST_SLOT_SIZE;
 }
 
+/*
+ * The blocks the thread has written that it may write again: drained, and the writer done with
+ * every chunk of them it was to append from the ring. Read between two looks at refs_written: the
+ * ref_blocks entry it names is rewritten only once the writer has gone past it.
+ */
+static uint64_t
+released_blocks (StRing * r)
+{
+  for (;;)
+  {
+    uint64_t written = r->refs_written;
+    uint64_t consumed;
+    uint64_t held;
+    st_acquire_fence ();
+    consumed = r->consumed_blocks;
+    st_acquire_fence ();
+    held = r->refs_made != written ? r->ref_blocks[written % ST_RING_REFS] : consumed;
+    st_acquire_fence ();
+    if (r->refs_written == written)
+      return held < consumed ? held : consumed;
+  }
+}
+
 void
 st_ring_refill (StRing * r)
 {
@@ -193,7 +220,7 @@ st_ring_refill (StRing * r)
   {
     uint32_t signal = r->space_signal;
     st_acquire_fence ();
-    if (r->produced_blocks - r->consumed_blocks < ST_RING_BLOCKS)
+    if (r->produced_blocks - released_blocks (r) < ST_RING_BLOCKS)
       break;
     if (r->lossy)
     {
@@ -311,6 +338,26 @@ may_start_group (uint64_t word0)
 {
   unsigned kind = (unsigned) (word0 >> ST_REC_KIND_SHIFT) & 0xff;
   return kind == ST_KIND_CALL || kind == ST_KIND_RET || kind == ST_KIND_EXEC || kind == ST_KIND_BLOCK;
+}
+
+/*
+ * Whether the records from `from` go as they are: none a group may start with, so copy_records
+ * would find no repeat. Counts them in `records`.
+ */
+static int
+plain_records (const uint8_t * from, uint32_t bytes, uint32_t * records)
+{
+  uint32_t at = 0;
+  uint32_t n = 0;
+  while (at < bytes)
+  {
+    if (may_start_group (*(const uint64_t *) (from + at)))
+      return 0;
+    at += ST_SLOT_SIZE * record_slots (from + at);
+    n++;
+  }
+  *records = n;
+  return 1;
 }
 
 /* What a chunk's records were sent with: chunkFlags bits. */
@@ -433,23 +480,66 @@ packing (StTracer * t)
 {
   StOutbox * ob = &t->outbox;
   return t->packing == ST_PACK_ALWAYS ||
-      (t->packing == ST_PACK_WHEN_BEHIND && t->sink_slow && ob->used[ob->active] >= ST_PACK_BEHIND_BYTES);
+      (t->packing == ST_PACK_WHEN_BEHIND && t->sink_slow && ob->used[ob->active] + ob->ref_bytes[ob->active] >= ST_PACK_BEHIND_BYTES);
 }
 
-/* One chunk into the outbox (locked by the caller); 0 when it does not fit. */
+/*
+ * Records sent by reference are at least this many bytes: for fewer, a copy costs less than
+ * holding their block until the writer is done with it.
+ */
+#define ST_REF_MIN_BYTES 4096
+
+/*
+ * Whether the records from `from`, in the ring's block `block`, go by reference (the writer
+ * appends them from the ring): only to the writer, only records that would be copied as they are,
+ * and while neither the outbox nor the ring has too many such chunks under way. Counts them.
+ */
 static int
-emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread_exited)
+by_reference (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, uint32_t * records)
+{
+  StOutbox * ob = &t->outbox;
+  return t->writer_thread != 0 && bytes >= ST_REF_MIN_BYTES && ob->ref_count[ob->active] != ST_OUTBOX_REFS &&
+      r->refs_made - r->refs_written != ST_RING_REFS && !packing (t) && plain_records (from, bytes, records);
+}
+
+/* A chunk whose records the writer appends from block `block` of the ring. */
+static void
+add_reference (StOutbox * ob, StRing * r, const uint8_t * from, uint32_t bytes, uint64_t block)
+{
+  StOutboxRef * ref = &ob->refs[ob->active][ob->ref_count[ob->active]++];
+  ref->at = ob->used[ob->active] + ST_CHUNK_HEADER_SIZE;
+  ref->data = from;
+  ref->size = bytes;
+  ref->ring = r;
+  ob->ref_bytes[ob->active] += bytes;
+  r->ref_blocks[r->refs_made % ST_RING_REFS] = block;
+  st_release_fence ();
+  r->refs_made++;
+}
+
+/* One chunk into the outbox (locked by the caller), of records in the ring's block `block`; 0 when it does not fit. */
+static int
+emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, uint64_t block, int thread_exited)
 {
   StOutbox * ob = &t->outbox;
   uint8_t * out;
   uint32_t records;
   uint32_t written;
-  uint32_t flags;
+  uint32_t flags = 0;
+  uint32_t kept;
 
   if (ob->used[ob->active] + ST_CHUNK_HEADER_SIZE + bytes > ob->capacity)
     return 0;
   out = ob->buffers[ob->active] + ob->used[ob->active];
-  written = copy_records (out + ST_CHUNK_HEADER_SIZE, from, bytes, packing (t), &records, &flags);
+  if (by_reference (t, r, from, bytes, &records))
+  {
+    add_reference (ob, r, from, bytes, block);
+    t->chunks_by_reference++;
+    written = bytes;
+    kept = 0;
+  }
+  else
+    kept = written = copy_records (out + ST_CHUNK_HEADER_SIZE, from, bytes, packing (t), &records, &flags);
   put_u32 (out + ST_CHUNK_MAGIC_OFFSET, ST_CHUNK_MAGIC);
   put_u32 (out + ST_CHUNK_THREAD_ID_OFFSET, r->thread_id);
   put_u64 (out + ST_CHUNK_FIRST_SEQ_OFFSET, r->records_drained);
@@ -460,7 +550,7 @@ emit (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, int thread
   put_u64 (out + ST_CHUNK_TIMESTAMP_NS_OFFSET, st_now_ns () - t->started_ns);
   put_u32 (out + ST_CHUNK_FLAGS_OFFSET, (thread_exited ? ST_CHUNK_THREAD_ENDED : 0) | flags);
   put_u32 (out + ST_CHUNK_RESERVED_OFFSET, 0);
-  ob->used[ob->active] += ST_CHUNK_HEADER_SIZE + written;
+  ob->used[ob->active] += ST_CHUNK_HEADER_SIZE + kept;
   r->records_drained += records;
   return 1;
 }
@@ -482,7 +572,7 @@ drain_ring (StTracer * t, StRing * r)
     {
       uint64_t b = r->consumed_blocks;
       bytes = r->block_fill[b % ST_RING_BLOCKS] - (uint32_t) r->consumed_offset;
-      if (bytes != 0 && !emit (t, r, block_start (r, b) + r->consumed_offset, bytes, 0))
+      if (bytes != 0 && !emit (t, r, block_start (r, b) + r->consumed_offset, bytes, b, 0))
         return 0;
       r->consumed_offset = 0;
       st_release_fence ();
@@ -513,10 +603,10 @@ drain_ring (StTracer * t, StRing * r)
     {
       /* Nothing new but drops: an empty chunk carries the count. */
       if (r->lossy && lost_so_far (r) != r->lost_reported)
-        return emit (t, r, 0, 0, 0);
+        return emit (t, r, 0, 0, 0, 0);
       return 1;
     }
-    if (!emit (t, r, start + r->consumed_offset, bytes, 0))
+    if (!emit (t, r, start + r->consumed_offset, bytes, produced, 0))
       return 0;
     r->consumed_offset += bytes;
     return 1;
@@ -532,7 +622,7 @@ finish_ring (StTracer * t, StRing * r)
     r->lost += count_dropped (r);
     r->cur = r->scratch;
   }
-  return emit (t, r, 0, 0, r->exited);
+  return emit (t, r, 0, 0, 0, r->exited);
 }
 
 uint64_t
@@ -550,7 +640,9 @@ st_tracer_drain (StTracer * t)
     int ended = r->ended;
     st_acquire_fence ();
     /* A thread that said it is exiting may run on (exit handlers): drained until it is gone. */
-    if (drain_ring (t, r) && ended && (!r->exited || !st_thread_alive (r->thread_id)) && finish_ring (t, r))
+    /* Freed or retired only once the writer is done with its blocks. */
+    if (drain_ring (t, r) && ended && (!r->exited || !st_thread_alive (r->thread_id)) && r->refs_written == r->refs_made &&
+        finish_ring (t, r))
     {
       t->rings[i] = t->rings[--t->ring_count];
       if (r->exited)
@@ -570,19 +662,32 @@ st_tracer_drain (StTracer * t)
   return i;
 }
 
-uint64_t
-st_outbox_take (StTracer * t, uint8_t ** data)
+/* The filled buffer, swapped for the empty one, with the chunks in it that are references. */
+static uint64_t
+take (StOutbox * ob, uint8_t ** data, StOutboxRef ** refs, uint32_t * ref_count)
 {
-  StOutbox * ob = &t->outbox;
   uint64_t n;
 
   st_lock (ob->lock);
   *data = ob->buffers[ob->active];
+  *refs = ob->refs[ob->active];
+  *ref_count = ob->ref_count[ob->active];
   n = ob->used[ob->active];
   ob->active = 1 - ob->active;
   ob->used[ob->active] = 0;
+  ob->ref_count[ob->active] = 0;
+  ob->ref_bytes[ob->active] = 0;
   st_unlock (ob->lock);
   return n;
+}
+
+uint64_t
+st_outbox_take (StTracer * t, uint8_t ** data)
+{
+  StOutboxRef * refs;
+  uint32_t ref_count;
+  /* Never references here: only the writer takes them. */
+  return take (&t->outbox, data, &refs, &ref_count);
 }
 
 static void
@@ -637,14 +742,27 @@ frame_header (uint8_t * header, uint32_t length)
  */
 #define ST_FRAME_PIECE (1024 * 1024)
 
-/* The whole chunks from `data` (of `n` bytes) that make one frame of about ST_FRAME_PIECE bytes. */
-static uint64_t
-frame_piece (const uint8_t * data, uint64_t n)
+static void
+put_piece (StPiece * pieces, uint32_t * count, const void * data, uint64_t size)
 {
-  uint64_t at = 0;
-  while (at < n && at < ST_FRAME_PIECE)
-    at += ST_CHUNK_HEADER_SIZE + (uint64_t) *(const uint32_t *) (data + at + ST_CHUNK_SLOT_COUNT_OFFSET) * ST_SLOT_SIZE;
-  return at < n ? at : n;
+  pieces[*count].data = data;
+  pieces[*count].size = size;
+  (*count)++;
+}
+
+/* The writer has appended these chunks (or never will): their blocks are the thread's again. */
+static void
+release_refs (const StOutboxRef * refs, uint32_t from, uint32_t to)
+{
+  uint32_t i;
+  for (i = from; i != to; i++)
+  {
+    StRing * r = refs[i].ring;
+    st_release_fence ();
+    r->refs_written++;
+    r->space_signal++;
+    st_futex_wake (&r->space_signal);
+  }
 }
 
 /* What the outbox holds, appended to the capture as frames; returns whether there was any. */
@@ -652,32 +770,65 @@ static int
 write_outbox (StTracer * t)
 {
   uint8_t * data;
+  StOutboxRef * refs;
+  uint32_t ref_count;
   uint8_t header[ST_FRAME_HEADER_SIZE];
-  uint64_t n = st_outbox_take (t, &data);
+  StPiece pieces[ST_MAX_PIECES];
+  uint64_t n = take (&t->outbox, &data, &refs, &ref_count);
+  uint64_t bytes = n;
   uint64_t cpu_ns;
   uint64_t at;
+  uint32_t ref;
+  uint32_t released = 0;
 
   if (n == 0)
     return 0;
+  for (ref = 0; ref != ref_count; ref++)
+    bytes += refs[ref].size;
   /* CPU time, not the clock: a writer that waited for a core did not find the sink slow. Passes under a frame are not worth two syscalls. */
-  cpu_ns = n >= ST_FRAME_PIECE ? st_thread_cpu_ns () : 0;
+  cpu_ns = bytes >= ST_FRAME_PIECE ? st_thread_cpu_ns () : 0;
+  ref = 0;
   /* Once nothing holds the link the host is gone: a capture nobody will read must not fill the disk. */
   if (t->write_error == 0 && st_pipe_reader_gone (t->link_fds[1]))
     t->write_error = ST_HOST_GONE;
   for (at = 0; at < n && t->write_error == 0;)
   {
-    uint64_t piece = frame_piece (data + at, n - at);
+    uint64_t from = at;
+    uint64_t length = 0;
+    uint32_t count = 1;
     int error;
-    frame_header (header, (uint32_t) piece);
-    error = st_file_append (t->capture_fd, header, ST_FRAME_HEADER_SIZE, data + at, piece);
+    /* Whole chunks: a chunk by reference is its header here and its records in the ring. */
+    while (at < n && length < ST_FRAME_PIECE && count + 3 <= ST_MAX_PIECES)
+    {
+      uint64_t records = (uint64_t) *(const uint32_t *) (data + at + ST_CHUNK_SLOT_COUNT_OFFSET) * ST_SLOT_SIZE;
+      at += ST_CHUNK_HEADER_SIZE;
+      length += ST_CHUNK_HEADER_SIZE + records;
+      if (ref != ref_count && refs[ref].at == at)
+      {
+        put_piece (pieces, &count, data + from, at - from);
+        put_piece (pieces, &count, refs[ref].data, refs[ref].size);
+        from = at;
+        ref++;
+      }
+      else
+        at += records;
+    }
+    if (at != from)
+      put_piece (pieces, &count, data + from, at - from);
+    frame_header (header, (uint32_t) length);
+    pieces[0].data = header;
+    pieces[0].size = ST_FRAME_HEADER_SIZE;
+    error = st_file_append (t->capture_fd, pieces, count);
     if (error == 0)
-      t->written += ST_FRAME_HEADER_SIZE + piece;
+      t->written += ST_FRAME_HEADER_SIZE + length;
     else
       t->write_error = error;
-    at += piece;
+    release_refs (refs, released, ref);
+    released = ref;
   }
-  if (n >= ST_FRAME_PIECE)
-    t->sink_slow = n < st_thread_cpu_ns () - cpu_ns;
+  release_refs (refs, released, ref_count);
+  if (bytes >= ST_FRAME_PIECE)
+    t->sink_slow = bytes < st_thread_cpu_ns () - cpu_ns;
   /* The outbox has room again: a ring that found it full need not wait for the next pass. */
   t->drain_signal++;
   st_futex_wake (&t->drain_signal);

@@ -11,6 +11,10 @@
  *
  * Full ring: lossless, the thread waits for the drain and then writes a stall record saying
  * how long; lossy, it writes into a scratch block whose records are counted as lost.
+ *
+ * The drain copies records into the outbox, but for the capture's writer it may leave them in the
+ * ring (refs_made): a copy was the drain's whole cost for instruction records, which it cannot
+ * make smaller. Their block is then the thread's again once the writer has appended them.
  */
 #ifndef STALK_TRACE_RING_H
 #define STALK_TRACE_RING_H
@@ -23,6 +27,8 @@
 #define ST_BLOCK_SIZE (64 * 1024)
 #define ST_RING_BLOCKS 16
 #define ST_MAX_RINGS 4096
+/* Chunks of one ring the writer may have yet to append from it (see refs_made). */
+#define ST_RING_REFS 64
 
 typedef struct _StRing StRing;
 typedef struct _StInsnFrame StInsnFrame;
@@ -111,6 +117,17 @@ struct _StRing
   volatile uint32_t ended;
   int exited;
   StRing * next_retired;
+  /*
+   * Chunks sent by reference: the writer appends their records from the ring itself, so nothing
+   * copies them. The drain makes them, noting the block each lies in; until the writer has
+   * appended one, its block is not the thread's to write again.
+   */
+  volatile uint64_t refs_made;
+  uint64_t ref_blocks[ST_RING_REFS];
+
+  /* The writer's side. */
+  uint8_t writer_pad[64];
+  volatile uint64_t refs_written;
 };
 
 /*
@@ -131,13 +148,34 @@ _Static_assert (ST_RING_IN_REACH (insn_frames), "StRing: insn_frames is out of r
 _Static_assert (ST_RING_IN_REACH (insn_probe), "StRing: insn_probe is out of reach of emitted code");
 _Static_assert (ST_RING_IN_REACH (api.return_not), "StRing: api.return_not is out of reach of emitted code");
 
-/* Agent messages are double-buffered: the drain thread fills one while the agent sends the other. */
+/*
+ * A chunk of the outbox whose records the writer appends from their ring: the buffer holds its
+ * header, and `at` is where its records would follow it.
+ */
+typedef struct _StOutboxRef StOutboxRef;
+struct _StOutboxRef
+{
+  uint64_t at;
+  const uint8_t * data;
+  uint64_t size;
+  StRing * ring;
+};
+#define ST_OUTBOX_REFS 1024
+
+/*
+ * Double-buffered: the drain thread fills one while the agent sends the other, or the writer
+ * appends it. Only the writer takes chunks by reference.
+ */
 struct _StOutbox
 {
   StLock * lock;
   uint8_t * buffers[2];
   uint64_t capacity;
   uint64_t used[2];
+  StOutboxRef * refs[2];
+  uint32_t ref_count[2];
+  /* The bytes of records the refs stand for. */
+  uint64_t ref_bytes[2];
   int active;
 };
 
@@ -180,6 +218,8 @@ struct _StTracer
   int packing;
   /* Whether the writer's last pass of a frame's size or more cost more CPU nanoseconds than it wrote bytes. */
   volatile uint32_t sink_slow;
+  /* Chunks the writer appended from their rings: what the drain did not copy. */
+  uint64_t chunks_by_reference;
 };
 
 StTracer * st_tracer_new (uint64_t outbox_capacity);

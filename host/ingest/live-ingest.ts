@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { yieldToOthers } from './background-priority.js';
 
 export type LiveIngestReport =
   | { type: 'progress'; stored: number }
@@ -26,6 +27,8 @@ export class LiveIngest {
       // Not this process's Node options: they are for its own entry point.
       detached: true, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
+    // Now, before its start-up runs beside the target's first instructions: by the time it could lower itself, that was done.
+    if (this.child.pid !== undefined) yieldToOthers(this.child.pid);
     this.ended = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
     this.finished = new Promise((resolve, reject) => {
       this.child.on('message', (m: LiveIngestReport) => {

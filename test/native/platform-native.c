@@ -86,16 +86,24 @@ st_file_open_append (const char * path)
 }
 
 int
-st_file_append (int fd, const void * head, uint32_t head_size, const void * data, uint64_t size)
+st_file_append (int fd, const StPiece * pieces, uint32_t count)
 {
-  struct iovec pieces[2] = { { (void *) head, head_size }, { (void *) data, size } };
+  struct iovec vectors[ST_MAX_PIECES];
+  uint64_t total = 0;
+  uint32_t i;
   ssize_t n;
+  for (i = 0; i != count; i++)
+  {
+    vectors[i].iov_base = (void *) pieces[i].data;
+    vectors[i].iov_len = pieces[i].size;
+    total += pieces[i].size;
+  }
   do
-    n = writev (fd, pieces, 2);
+    n = writev (fd, vectors, (int) count);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return errno;
-  return (uint64_t) n == head_size + size ? 0 : ST_WRITE_CUT_SHORT;
+  return (uint64_t) n == total ? 0 : ST_WRITE_CUT_SHORT;
 }
 
 void st_fd_close (int fd) { close (fd); }

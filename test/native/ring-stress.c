@@ -2,7 +2,7 @@
  * Producers write numbered records into their rings while the drain thread empties them into
  * the outbox and this program takes the outbox, as the agent does, and checks what arrives.
  *
- * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD [TRANSPORT CAPTURE [REPEAT]]]
+ * ring-stress THREADS RECORDS LOSSY TAKE_EVERY_US OUTBOX_BYTES [HOLD [TRANSPORT CAPTURE [REPEAT [PLAIN]]]]
  * HOLD 1: the first take waits until no producer can go on without one (lossless: every ring
  * is full; lossy: every producer has finished), so stalls or drops are certain, not a matter
  * of how the threads were scheduled.
@@ -16,7 +16,9 @@
  * and its kind and payload follow from that number. REPEAT N (lossless only): records come in
  * runs of N, each a group of 1 to 5 numbers written over and over (a loop's records; the group's
  * size changes from run to run, and a run may end inside a group), which the drain writes as
- * repeat records; this program expands them itself.
+ * repeat records; this program expands them itself. PLAIN 1: no record is of a kind a repeat
+ * may start with (calls and returns become one-slot sysret records), as instruction records are
+ * not, so the drain leaves chunks in the ring for the writer to append (by reference).
  * Prints one JSON line.
  */
 #define _GNU_SOURCE
@@ -51,6 +53,9 @@ typedef struct
 static Seen seen[MAX_THREADS];
 static int errors;
 static uint64_t repeat_run;
+static int plain;
+/* The kind of one-slot records. */
+static unsigned one_slot_kind;
 
 /* The number the i-th record of a thread carries: under REPEAT, run r repeats a group of 1 + (7r + 3) % 5 numbers from 8r. */
 static uint64_t
@@ -85,7 +90,7 @@ produce (void * data)
       uint64_t args[6] = { n, n + 1, n + 2, n + 3, n + 4, n + 5 };
       st_ring_write (ring, ST_KIND_SYSCALL, 0x401000, n, args, sizeof (args));
     }
-    else if (n % 7 == 0)
+    else if (n % 7 == 0 && !plain)
     {
       uint64_t payload[2] = { 0x7ffff000 - n, 5 };
       st_ring_write (ring, ST_KIND_CALL, 0x401000, n, payload, sizeof (payload));
@@ -93,7 +98,7 @@ produce (void * data)
     else
     {
       StRecord r;
-      st_record_set (&r, 0x401000 + (n & 0xff), ST_KIND_RET, 0, n);
+      st_record_set (&r, 0x401000 + (n & 0xff), one_slot_kind, 0, n);
       st_ring_write_slot (ring, r.word[0], r.word[1]);
     }
   }
@@ -208,7 +213,7 @@ check_chunks (const uint8_t * data, uint64_t size, int lossy)
           fail ("syscall payload damaged", h.thread_id);
         slot += ST_SLOT_SIZE * (1 + 3);
       }
-      else if (kind == ST_KIND_CALL)
+      else if (kind == ST_KIND_CALL && !plain)
       {
         /* The stack pointer and the call's length: one payload slot. */
         if (slot[7] != 1 || u64_at (slot + 16 + ST_PAYLOAD_CALL_SP) != 0x7ffff000 - target || slot[16 + ST_PAYLOAD_CALL_LENGTH] != 5)
@@ -217,8 +222,8 @@ check_chunks (const uint8_t * data, uint64_t size, int lossy)
       }
       else
       {
-        if (kind != ST_KIND_RET || slot[7] != 0)
-          fail ("return record damaged", h.thread_id);
+        if (kind != one_slot_kind || slot[7] != 0)
+          fail ("one-slot record damaged", h.thread_id);
         slot += ST_SLOT_SIZE;
       }
       s->next_number = target + 1;
@@ -336,6 +341,8 @@ main (int argc, char ** argv)
   uint32_t i, exited = 0;
 
   repeat_run = argc > 9 ? strtoull (argv[9], NULL, 10) : 0;
+  plain = argc > 10 && atoi (argv[10]) != 0;
+  one_slot_kind = plain ? ST_KIND_SYSRET : ST_KIND_RET;
   st_tracer_start (tracer);
   if (transport != 0)
   {
@@ -400,9 +407,10 @@ main (int argc, char ** argv)
     repeated_chunks += seen[i].repeated_chunks;
   }
   printf ("{\"written\": %llu, \"received\": %llu, \"lost\": %llu, \"stalls\": %llu, \"stallNs\": %llu, "
-      "\"exited\": %u, \"errors\": %d, \"writeError\": %d, \"repeatedChunks\": %llu}\n", (unsigned long long) (threads * records), (unsigned long long) received,
-      (unsigned long long) lost, (unsigned long long) stalls, (unsigned long long) stall_ns, exited, errors,
-      st_tracer_write_error (tracer), (unsigned long long) repeated_chunks);
+      "\"exited\": %u, \"errors\": %d, \"writeError\": %d, \"repeatedChunks\": %llu, \"byReference\": %llu}\n",
+      (unsigned long long) (threads * records), (unsigned long long) received, (unsigned long long) lost, (unsigned long long) stalls,
+      (unsigned long long) stall_ns, exited, errors, st_tracer_write_error (tracer), (unsigned long long) repeated_chunks,
+      (unsigned long long) tracer->chunks_by_reference);
   st_tracer_free (tracer);
   return 0;
 }
