@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ingestCapture } from '../host/ingest/ingest-capture.js';
 import { LiveIngest } from '../host/ingest/live-ingest.js';
+import { yieldToOthers } from '../host/ingest/background-priority.js';
 import { packagePath } from '../host/base/paths.js';
 import { fixturePath } from './fixtures/fixtures.js';
 import { tempDir, until } from './helpers.js';
@@ -22,6 +23,14 @@ const read = (path: string) => {
 const group = (pid: number | 'self') => /^(\/autogroup-\d+) nice (-?\d+)/.exec(read(`/proc/${pid}/autogroup`));
 /** A process's main thread's nice value (field 19 of stat, counted after the command's parenthesis). */
 const threadNice = (pid: number) => Number(read(`/proc/${pid}/stat`).replace(/^.*\) /s, '').split(' ')[16]);
+/** Whether a process has a file open. */
+const holds = (pid: number, path: string) => {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === path; } catch { return false; } });
+  } catch {
+    return false;
+  }
+};
 /** Gone, or a zombie nobody reaps (a container's init may not). */
 const ended = (pid: number) => { const s = read(`/proc/${pid}/stat`); return s === '' || / Z /.test(s.replace(/^.*\)/s, ')')); };
 
@@ -67,7 +76,22 @@ test('the live ingest process ends when the recording process is killed', async 
   recorder.stdout.on('data', (b) => { out += b; });
   assert.ok(await until(() => /^\d+\n/.test(out)), 'the recorder said its ingest process');
   const pid = Number(out);
-  assert.ok(await until(() => threadNice(pid) === 19), `process ${pid} started: ${read(`/proc/${pid}/stat`)}`);
+  // Started, at the lowest priority from its first instruction: on a busy machine its start-up may take a while.
+  assert.ok(await until(() => holds(pid, capture)), `process ${pid} opened the capture: ${read(`/proc/${pid}/stat`)}`);
   recorder.kill('SIGKILL');
   assert.ok(await until(() => ended(pid)), `process ${pid} lives on: ${read(`/proc/${pid}/stat`)}`);
+});
+
+test('a process lowered by the one that started it is at nice 19, it and its session group, before it does anything itself', { skip: noGroups }, async () => {
+  // sleep never changes its own priority: what it has is what its parent gave it.
+  const child = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+  try {
+    assert.ok(await until(() => group(child.pid!) !== null), 'the child is in a session group of its own');
+    assert.deepEqual([group(child.pid!)![2], threadNice(child.pid!)], ['0', 0]);
+    yieldToOthers(child.pid!);
+    assert.deepEqual([group(child.pid!)![2], threadNice(child.pid!)], ['19', 19]);
+    assert.notEqual(group(child.pid!)![1], group('self')?.[1]);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
