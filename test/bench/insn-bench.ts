@@ -1,7 +1,8 @@
 // --events insn: what recording every instruction costs the target, beside Stalker following
 // alone and beside a callout per instruction (the sktrace/QBDI approach), all in the same run;
 // what the trace costs on disk and after the target exits; and how fast it answers the questions
-// it is for. BENCH_INSN_ITERATIONS sets the loop's length (default 1,000,000).
+// it is for. BENCH_INSN_ITERATIONS sets the loop's length (default 1,250,000: the loop is 8 instructions, so a
+// 10M-instruction trace, the size the query goals are set for).
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { best, commandMs, queryRows } from './analysis-bench.js';
 import { mib, report } from './report.js';
 import { buildTarget, followFromMain, loadFrida, runUnderScript, targetOutput } from './targets.js';
 
-const ITERATIONS = Number(process.env.BENCH_INSN_ITERATIONS ?? 1_000_000);
+const ITERATIONS = Number(process.env.BENCH_INSN_ITERATIONS ?? 1_250_000);
 const TITLE = 'instructions (--events insn)';
 
 /** The peer: callout-baseline.c's transform, with the memory it writes allocated here. */
