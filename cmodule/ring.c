@@ -662,9 +662,9 @@ st_tracer_drain (StTracer * t)
   return i;
 }
 
-/* The filled buffer, swapped for the empty one, with the chunks in it that are references. */
+/* The filled buffer, swapped for the empty one, with the chunks in it that are references and the bytes of records they stand for. */
 static uint64_t
-take (StOutbox * ob, uint8_t ** data, StOutboxRef ** refs, uint32_t * ref_count)
+take (StOutbox * ob, uint8_t ** data, StOutboxRef ** refs, uint32_t * ref_count, uint64_t * ref_bytes)
 {
   uint64_t n;
 
@@ -672,6 +672,7 @@ take (StOutbox * ob, uint8_t ** data, StOutboxRef ** refs, uint32_t * ref_count)
   *data = ob->buffers[ob->active];
   *refs = ob->refs[ob->active];
   *ref_count = ob->ref_count[ob->active];
+  *ref_bytes = ob->ref_bytes[ob->active];
   n = ob->used[ob->active];
   ob->active = 1 - ob->active;
   ob->used[ob->active] = 0;
@@ -686,8 +687,9 @@ st_outbox_take (StTracer * t, uint8_t ** data)
 {
   StOutboxRef * refs;
   uint32_t ref_count;
+  uint64_t ref_bytes;
   /* Never references here: only the writer takes them. */
-  return take (&t->outbox, data, &refs, &ref_count);
+  return take (&t->outbox, data, &refs, &ref_count, &ref_bytes);
 }
 
 static void
@@ -774,20 +776,18 @@ write_outbox (StTracer * t)
   uint32_t ref_count;
   uint8_t header[ST_FRAME_HEADER_SIZE];
   StPiece pieces[ST_MAX_PIECES];
-  uint64_t n = take (&t->outbox, &data, &refs, &ref_count);
-  uint64_t bytes = n;
+  uint64_t ref_bytes;
+  uint64_t n = take (&t->outbox, &data, &refs, &ref_count, &ref_bytes);
+  uint64_t bytes = n + ref_bytes;
   uint64_t cpu_ns;
   uint64_t at;
-  uint32_t ref;
+  uint32_t ref = 0;
   uint32_t released = 0;
 
   if (n == 0)
     return 0;
-  for (ref = 0; ref != ref_count; ref++)
-    bytes += refs[ref].size;
   /* CPU time, not the clock: a writer that waited for a core did not find the sink slow. Passes under a frame are not worth two syscalls. */
   cpu_ns = bytes >= ST_FRAME_PIECE ? st_thread_cpu_ns () : 0;
-  ref = 0;
   /* Once nothing holds the link the host is gone: a capture nobody will read must not fill the disk. */
   if (t->write_error == 0 && st_pipe_reader_gone (t->link_fds[1]))
     t->write_error = ST_HOST_GONE;
