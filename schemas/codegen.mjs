@@ -350,6 +350,7 @@ function storedC() {
   const define = (name, value) => out.push(`#define ${name} ${value}`);
   for (const [form, value] of Object.entries(withoutDescription(records.insnChunk.forms))) define(`ST_INSN_FORM_${camelToUpper(form)}`, value);
   define('ST_INSN_PAGE_SHIFT', records.insnChunk.pageShift);
+  for (const [codec, value] of Object.entries(withoutDescription(records.storedCodecs))) define(`ST_STORED_CODEC_${camelToUpper(codec)}`, value);
   for (const [tag, value] of Object.entries(records.rowBatch.tags)) define(`ST_ROW_${camelToUpper(tag)}`, value);
   out.push('', '#endif', '');
   return out.join('\n');

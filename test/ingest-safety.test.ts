@@ -381,7 +381,7 @@ test('a trace from an older stalk-trace is named as such, and upgrade makes it r
     `upgrade it in place with: stalk-trace upgrade ${path}`);
   assert.ok(readFileSync(path).equals(before));
   const upgraded = runCli(['upgrade', path]);
-  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 8\n`);
+  assert.equal(upgraded.stdout, `upgraded ${path} from trace schema version 1 to 9\n`);
   assert.equal(runCli(['info', path]).code, 0);
   assert.equal(runCli(['replay', path, '--json']).stdout, runCli(['replay', join(dir, 'new.db'), '--json']).stdout,
     'events stored before compression read as those stored after');

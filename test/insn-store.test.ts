@@ -5,6 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, statSync } from 'node:fs';
+import { deflateRawSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { openAnalysis } from '../host/analysis/analysis-db.js';
 import type { TraceDb } from '../host/store/database.js';
@@ -195,7 +197,7 @@ test('a trace that stores instructions as rows (schema 6) upgrades to chunks tha
     assert.match(refused.stderr, /is a trace from an older stalk-trace \(schema version 6\)/);
     const rowBytes = statSync(old).size;
     const upgraded = runCli(['upgrade', old]);
-    assert.equal(upgraded.stdout, `upgraded ${old} from trace schema version 6 to 8\n`, upgraded.stderr);
+    assert.equal(upgraded.stdout, `upgraded ${old} from trace schema version 6 to 9\n`, upgraded.stderr);
     // The rows' pages are given back: the loop's trace ends at a fraction of its size.
     if (fresh === loop) assert.ok(statSync(old).size * 3 < rowBytes, `${statSync(old).size} bytes after the upgrade, ${rowBytes} before`);
     for (const sql of ['SELECT * FROM reg_writes', 'SELECT * FROM mem_accesses', 'SELECT * FROM insns', 'SELECT * FROM insn_syncs ORDER BY seq, reg',
@@ -207,14 +209,53 @@ test('a trace that stores instructions as rows (schema 6) upgrades to chunks tha
   assert.equal(runCli(['replay', join(dir, 'old-small.db'), '--regs']).stdout, runCli(['replay', small, '--regs']).stdout);
 });
 
-test('a chunk whose runs take less than a kilobyte and its register writes more reads back whole (one codec for both)', () => {
+test('a chunk stores its register writes compressed, its runs and memory addresses as they are, and reads back whole', () => {
   // One outer round of the loop: 64 steps of 8 instructions and 6 more.
   const small = traceOf(insnLoopScenario(518), dir, 'one-round');
   withSession(small, (db) => {
-    assert.deepEqual(rows(db, 'SELECT count(*), sum(insns), min(codec), max(codec) FROM insn_chunks'), [[1n, 518n, 1n, 1n]]);
+    // Codec 2, deflateRegs (records.json storedCodecs).
+    assert.deepEqual(rows(db, 'SELECT count(*), sum(insns), min(codec), max(codec) FROM insn_chunks'), [[1n, 518n, 2n, 2n]]);
     assert.deepEqual(rows(db, 'SELECT count(*) FROM insns'), [[518n]]);
     // Each of the 64 steps reads a table word and writes an output word.
     assert.ok((rows(db, 'SELECT count(*) FROM mem_accesses')[0][0] as bigint) >= 128n);
     assert.ok((rows(db, 'SELECT count(*) FROM reg_writes')[0][0] as bigint) >= 64n);
   });
+});
+
+test('chunks stored whole compressed (codec 1, before schema 9) answer as they did, once the trace is upgraded', () => {
+  const old = join(dir, 'deflated.db');
+  copyFileSync(loop, old);
+  const db = new Database(old);
+  const chunks = db.prepare('SELECT id, runs, mems FROM insn_chunks WHERE codec = 2').raw().all() as [number, Buffer, Buffer][];
+  assert.ok(chunks.length > 1);
+  const compress = (b: Buffer) => deflateRawSync(b, { level: 1 });
+  for (const [id, runs, mems] of chunks) db.prepare('UPDATE insn_chunks SET codec = 1, runs = ?, mems = ? WHERE id = ?').run(compress(runs), compress(mems), id);
+  db.pragma('user_version = 8');
+  db.close();
+  const upgraded = runCli(['upgrade', old]);
+  assert.equal(upgraded.stdout, `upgraded ${old} from trace schema version 8 to 9\n`, upgraded.stderr);
+  withSession(old, (db) => assert.deepEqual(rows(db, 'SELECT DISTINCT codec FROM insn_chunks'), [[1n]]));
+  for (const sql of ['SELECT * FROM reg_writes', 'SELECT * FROM mem_accesses', 'SELECT * FROM insns',
+    `SELECT * FROM mem_accesses WHERE address BETWEEN ${TABLE} AND ${TABLE + 63} ORDER BY seq DESC`]) {
+    const [a, b] = [loop, old].map((path) => withSession(path, (db) => rows(db, sql)));
+    assert.ok(a.length > 0, sql);
+    assert.deepEqual(b, a, sql);
+  }
+});
+
+test('a damaged chunk is named when a scan reaches it, read ahead or not, and the rows before it are not taken for the answer', () => {
+  const damaged = join(dir, 'damaged-chunk.db');
+  copyFileSync(loop, damaged);
+  const db = new Database(damaged);
+  // The third chunk a scan in seq order reaches: by then chunks are decoded ahead of the rows.
+  const [id, mems] = db.prepare('SELECT id, mems FROM insn_chunks ORDER BY first_seq LIMIT 1 OFFSET 2').raw().get() as [number, Buffer];
+  db.prepare('UPDATE insn_chunks SET mems = ? WHERE id = ?').run(mems.subarray(0, mems.length >> 1), id);
+  db.close();
+  for (const sql of ['SELECT count(*) FROM mem_accesses', `SELECT seq FROM mem_accesses WHERE address BETWEEN ${TABLE} AND ${TABLE + 63} ORDER BY seq`]) {
+    const r = runCli(['query', damaged, sql]);
+    assert.equal(r.code, 1, sql);
+    assert.equal(r.stderr, `stalk-trace: SQL error: the trace database is damaged: instruction chunk ${id} cannot be read\n`, sql);
+  }
+  // Another table of the same chunk reads as before.
+  assert.equal(runCli(['query', damaged, 'SELECT count(*) FROM insns', '--csv']).stdout, runCli(['query', loop, 'SELECT count(*) FROM insns', '--csv']).stdout);
 });

@@ -390,7 +390,8 @@ export const StoredCallRepeatType = {
 
 export const StoredCodec = {
   "raw": 0,
-  "deflate": 1
+  "deflate": 1,
+  "deflateRegs": 2
 } as const;
 
 export const RowBatchTag = {

@@ -215,6 +215,17 @@ unzigzag (uint64_t z)
   return (z >> 1) ^ (0 - (z & 1));
 }
 
+void
+insn_free_source (Source * s)
+{
+  if (s == NULL)
+    return;
+  sqlite3_free (s->data);
+  sqlite3_free (s->rows);
+  sqlite3_free (s->values);
+  sqlite3_free (s);
+}
+
 Row *
 insn_add_row (Source * s)
 {
@@ -234,7 +245,7 @@ insn_add_row (Source * s)
 
 /* insn_rows: each run's instructions, from the layouts. */
 int
-insn_decode_runs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f)
+insn_decode_runs (const Shared * shared, Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f)
 {
   sqlite3_int64 end = first_seq, ordinal = 0;
   const LayoutRef * layout = NULL;
@@ -245,9 +256,9 @@ insn_decode_runs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, co
     if (r->bad)
       break;
     if (layout == NULL || layout->id != id)
-      layout = find_layout (t->shared, id);
+      layout = find_layout (shared, id);
     if (layout == NULL)
-      return damaged (&t->base, s->id);
+      return SQLITE_CORRUPT;
     end = run + layout->count;
     if (run > f->seq_hi)
       break;
@@ -255,7 +266,7 @@ insn_decode_runs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, co
     {
       if (!in_seq (f, run + i))
         continue;
-      const LayoutInsn * insn = &t->shared->insns_of[layout->first + i];
+      const LayoutInsn * insn = &shared->insns_of[layout->first + i];
       Row * row = insn_add_row (s);
       if (row == NULL)
         return SQLITE_NOMEM;
@@ -268,12 +279,12 @@ insn_decode_runs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, co
       row->ordinal = ordinal;
     }
   }
-  return r->bad ? damaged (&t->base, s->id) : SQLITE_OK;
+  return r->bad ? SQLITE_CORRUPT : SQLITE_OK;
 }
 
 /* reg_writes: each value rebuilt from its form. */
 int
-insn_decode_regs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f)
+insn_decode_regs (Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f)
 {
   uint64_t previous[REGISTERS] = { 0 };
   uint64_t last = 0;
@@ -339,7 +350,7 @@ insn_decode_regs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, co
     row->len = (int) len;
     row->ordinal = ordinal;
   }
-  return r->bad ? damaged (&t->base, s->id) : SQLITE_OK;
+  return r->bad ? SQLITE_CORRUPT : SQLITE_OK;
 }
 
 static int
@@ -356,9 +367,8 @@ compare_rows (const void * a, const void * b)
  * reads the chunk's runs, `m` its mems; values stay in mem_values until a row's is asked for.
  */
 int
-insn_decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 first_seq, const Filter * f)
+insn_decode_mems (const Shared * shared, Source * s, Reader * r, Reader * m, sqlite3_int64 first_seq, const Filter * f)
 {
-  const Shared * shared = t->shared;
   /* Each layout memory entry's previous address in the chunk. */
   uint64_t * previous = sqlite3_malloc64 ((shared->mem_entries + 1) * sizeof (uint64_t));
   if (previous == NULL)
@@ -425,7 +435,7 @@ insn_decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 f
   if (rc != SQLITE_OK)
     return rc;
   if (r->bad || m->bad)
-    return damaged (&t->base, s->id);
+    return SQLITE_CORRUPT;
   /* A layout whose entries are not in instruction order: rows in seq order, each instruction's in entry order. */
   if (!sorted)
     qsort (s->rows, s->count, sizeof (Row), compare_rows);

@@ -151,9 +151,15 @@ in_seq (const Filter * f, sqlite3_int64 seq)
 
 int insn_read_registers (Table * t);
 int insn_read_layouts (Table * t);
+void insn_free_source (Source * s);
 Row * insn_add_row (Source * s);
-int insn_decode_runs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f);
-int insn_decode_regs (Table * t, Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f);
-int insn_decode_mems (Table * t, Source * s, Reader * r, Reader * m, sqlite3_int64 first_seq, const Filter * f);
+/*
+ * A chunk's rows that the filter lets through, from its columns. They touch neither the
+ * connection nor the table (a cursor's read-ahead thread runs them): damaged columns are
+ * SQLITE_CORRUPT, for the caller to report.
+ */
+int insn_decode_runs (const Shared * shared, Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f);
+int insn_decode_regs (Source * s, Reader * r, sqlite3_int64 first_seq, const Filter * f);
+int insn_decode_mems (const Shared * shared, Source * s, Reader * r, Reader * m, sqlite3_int64 first_seq, const Filter * f);
 
 #endif

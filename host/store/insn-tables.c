@@ -8,9 +8,10 @@
  *                                                                     every memory access, with
  *                                                                     what the kernel wrote
  *                                                                     (insn_kernel_writes)
- * A chunk's column is decompressed, once per chunk a scan opens, by the stalk_insn_column SQL
- * function the session registers (host/store/insn-tables.ts), so the codecs stay in
- * stored-codec.ts; the varints are read here.
+ * A chunk's compressed column is decompressed, once per chunk a scan opens, by the
+ * stalk_insn_column SQL function the session registers (host/store/insn-tables.ts), so the codecs
+ * stay in stored-codec.ts; the varints are read here, the chunks a scan will need next on a
+ * thread of its cursor's own (chunk-ahead.c) while the rows of those before are returned.
  *
  * Constraints are pushed down to choose chunks: seq and thread through the chunks' own seq
  * range, reg through insn_chunk_regs, address through insn_chunk_pages, value through each
@@ -27,6 +28,7 @@ SQLITE_EXTENSION_INIT1
 
 #include "stored-layout.generated.h"
 #include "insn-chunk-read.h"
+#include "chunk-ahead.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -47,10 +49,12 @@ typedef struct
   Filter f;
   int desc;
   int eof;
-  /* Chunks that can match, in the order merged, and the one not opened yet. */
+  /* Chunks that can match, in the order merged; those read from it and not opened yet. */
   sqlite3_stmt * chunks;
-  int pending;
-  sqlite3_int64 pending_id, pending_thread, pending_first, pending_last;
+  int chunks_read;
+  ChunkAhead ahead;
+  /* How many chunks to read ahead: one at first, more as a scan goes on (a LIMIT may need one only). */
+  unsigned depth;
   sqlite3_stmt * decode;
   /* mem_accesses: reads a chunk's mem_values. */
   sqlite3_stmt * values;
@@ -113,26 +117,36 @@ disconnect (sqlite3_vtab * vtab)
 }
 
 static void
-free_source (Source * s)
-{
-  if (s == NULL)
-    return;
-  sqlite3_free (s->data);
-  sqlite3_free (s->rows);
-  sqlite3_free (s->values);
-  sqlite3_free (s);
-}
-
-static void
 reset_cursor (Cursor * c)
 {
+  ahead_clear (&c->ahead);
+  c->chunks_read = 0;
   for (int i = 0; i < c->active_count; i++)
-    free_source (c->active[i]);
+    insn_free_source (c->active[i]);
   c->active_count = 0;
   c->current = NULL;
-  c->pending = 0;
   sqlite3_free (c->f.value_blob);
   c->f.value_blob = NULL;
+}
+
+/*
+ * A chunk's rows, on the read-ahead thread: it reads the cursor's filter and the layouts, which
+ * stay as they are while chunks are handed over (a new filter clears the read-ahead first).
+ */
+static int
+decode_chunk (void * context, AheadChunk * chunk)
+{
+  const Cursor * c = context;
+  const Table * t = (const Table *) c->base.pVtab;
+  Source * s = chunk->source;
+  Reader r = { s->data, s->data + chunk->bytes, 0 };
+  Reader m = { s->data + chunk->bytes, s->data + chunk->bytes + chunk->more, 0 };
+  switch (t->kind)
+  {
+    case T_INSNS: return insn_decode_runs (t->shared, s, &r, chunk->first, &c->f);
+    case T_REGS: return insn_decode_regs (s, &r, chunk->first, &c->f);
+    default: return insn_decode_mems (t->shared, s, &r, &m, chunk->first, &c->f);
+  }
 }
 
 static int
@@ -142,6 +156,12 @@ open_cursor (sqlite3_vtab * vtab, sqlite3_vtab_cursor ** out)
   if (c == NULL)
     return SQLITE_NOMEM;
   memset (c, 0, sizeof (Cursor));
+  int rc = ahead_init (&c->ahead, decode_chunk, c);
+  if (rc != SQLITE_OK)
+  {
+    sqlite3_free (c);
+    return rc;
+  }
   *out = &c->base;
   return SQLITE_OK;
 }
@@ -151,6 +171,7 @@ close_cursor (sqlite3_vtab_cursor * cursor)
 {
   Cursor * c = (Cursor *) cursor;
   reset_cursor (c);
+  ahead_destroy (&c->ahead);
   sqlite3_free (c->active);
   sqlite3_finalize (c->chunks);
   sqlite3_finalize (c->decode);
@@ -285,7 +306,7 @@ add_active (Cursor * c, Source * s)
 {
   if (s->count == 0)
   {
-    free_source (s);
+    insn_free_source (s);
     return SQLITE_OK;
   }
   if (c->active_count == c->active_capacity)
@@ -294,7 +315,7 @@ add_active (Cursor * c, Source * s)
     Source ** active = sqlite3_realloc64 (c->active, (sqlite3_uint64) capacity * sizeof (Source *));
     if (active == NULL)
     {
-      free_source (s);
+      insn_free_source (s);
       return SQLITE_NOMEM;
     }
     c->active = active;
@@ -305,74 +326,90 @@ add_active (Cursor * c, Source * s)
   return SQLITE_OK;
 }
 
-/* Reads the next chunk's bounds from the chunk statement: pending until a merge needs it. */
+/* Reads a chunk's columns into a new source of the slot, for decode_chunk. */
 static int
-step_chunks (Cursor * c)
-{
-  int rc = sqlite3_step (c->chunks);
-  c->pending = rc == SQLITE_ROW;
-  if (c->pending)
-  {
-    c->pending_id = sqlite3_column_int64 (c->chunks, 0);
-    c->pending_thread = sqlite3_column_int64 (c->chunks, 1);
-    c->pending_first = sqlite3_column_int64 (c->chunks, 2);
-    c->pending_last = sqlite3_column_int64 (c->chunks, 3);
-    return SQLITE_OK;
-  }
-  return rc == SQLITE_DONE ? SQLITE_OK : fail_db (c->base.pVtab, rc);
-}
-
-/* Decodes the pending chunk into a source of its matching rows. */
-static int
-open_pending (Cursor * c)
+read_columns (Cursor * c, AheadChunk * chunk)
 {
   Table * t = (Table *) c->base.pVtab;
   Source * s = sqlite3_malloc (sizeof (Source));
   if (s == NULL)
     return SQLITE_NOMEM;
   memset (s, 0, sizeof (Source));
-  s->id = c->pending_id;
-  s->thread = c->pending_thread;
+  s->id = sqlite3_column_int64 (c->chunks, 0);
+  s->thread = sqlite3_column_int64 (c->chunks, 1);
+  chunk->first = sqlite3_column_int64 (c->chunks, 2);
+  chunk->last = sqlite3_column_int64 (c->chunks, 3);
   sqlite3_reset (c->decode);
   sqlite3_bind_int64 (c->decode, 1, s->id);
   int rc = sqlite3_step (c->decode);
   if (rc != SQLITE_ROW)
   {
-    free_source (s);
+    insn_free_source (s);
     sqlite3_reset (c->decode);
     return fail_db (&t->base, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
   }
   /* mem_accesses decodes two columns: runs, then mems. */
   int columns = sqlite3_column_count (c->decode);
-  int bytes = sqlite3_column_bytes (c->decode, 0);
-  int more = columns > 1 ? sqlite3_column_bytes (c->decode, 1) : 0;
-  s->data = sqlite3_malloc (bytes + more + 1);
+  chunk->bytes = sqlite3_column_bytes (c->decode, 0);
+  chunk->more = columns > 1 ? sqlite3_column_bytes (c->decode, 1) : 0;
+  s->data = sqlite3_malloc (chunk->bytes + chunk->more + 1);
   if (s->data == NULL)
   {
-    free_source (s);
+    insn_free_source (s);
     sqlite3_reset (c->decode);
     return SQLITE_NOMEM;
   }
-  if (bytes > 0)
-    memcpy (s->data, sqlite3_column_blob (c->decode, 0), bytes);
-  if (more > 0)
-    memcpy (s->data + bytes, sqlite3_column_blob (c->decode, 1), more);
+  if (chunk->bytes > 0)
+    memcpy (s->data, sqlite3_column_blob (c->decode, 0), chunk->bytes);
+  if (chunk->more > 0)
+    memcpy (s->data + chunk->bytes, sqlite3_column_blob (c->decode, 1), chunk->more);
   sqlite3_reset (c->decode);
-  Reader r = { s->data, s->data + bytes, 0 };
-  Reader m = { s->data + bytes, s->data + bytes + more, 0 };
-  switch (t->kind)
+  chunk->source = s;
+  return SQLITE_OK;
+}
+
+/* Reads chunks from the chunk statement, and their columns, and hands them over to be decoded: as many as the read-ahead's depth. */
+static int
+read_ahead (Cursor * c)
+{
+  AheadChunk * chunk;
+  while (!c->chunks_read && (chunk = ahead_slot (&c->ahead, c->depth)) != NULL)
   {
-    case T_INSNS: rc = insn_decode_runs (t, s, &r, c->pending_first, &c->f); break;
-    case T_REGS: rc = insn_decode_regs (t, s, &r, c->pending_first, &c->f); break;
-    default: rc = insn_decode_mems (t, s, &r, &m, c->pending_first, &c->f); break;
+    int rc = sqlite3_step (c->chunks);
+    if (rc == SQLITE_DONE)
+    {
+      c->chunks_read = 1;
+      break;
+    }
+    if (rc != SQLITE_ROW)
+      return fail_db (c->base.pVtab, rc);
+    rc = read_columns (c, chunk);
+    if (rc != SQLITE_OK)
+      return rc;
+    ahead_submit (&c->ahead, c->active_count == 0);
   }
-  if (rc != SQLITE_OK)
+  return SQLITE_OK;
+}
+
+/* Takes the next chunk read ahead, decoded into a source of its matching rows. */
+static int
+open_next (Cursor * c)
+{
+  AheadChunk * chunk = ahead_take (&c->ahead);
+  Source * s = chunk->source;
+  chunk->source = NULL;
+  if (chunk->rc != SQLITE_OK)
   {
-    free_source (s);
-    return rc;
+    sqlite3_int64 id = s->id;
+    insn_free_source (s);
+    return chunk->rc == SQLITE_CORRUPT ? damaged (c->base.pVtab, id) : chunk->rc;
   }
-  rc = add_active (c, s);
-  return rc != SQLITE_OK ? rc : step_chunks (c);
+  int rc = add_active (c, s);
+  if (rc == SQLITE_OK)
+    rc = read_ahead (c);
+  if (c->depth < AHEAD_CHUNKS)
+    c->depth *= 2;
+  return rc;
 }
 
 static sqlite3_int64
@@ -392,7 +429,7 @@ merge (Cursor * c)
       Source * s = c->active[i];
       if (s->at < 0 || s->at >= s->count)
       {
-        free_source (s);
+        insn_free_source (s);
         c->active[i--] = c->active[--c->active_count];
       }
     }
@@ -409,9 +446,10 @@ merge (Cursor * c)
         key = k;
       }
     }
-    if (c->pending && (best < 0 || (c->desc ? c->pending_last >= key : c->pending_first <= key)))
+    const AheadChunk * pending = ahead_next (&c->ahead);
+    if (pending != NULL && (best < 0 || (c->desc ? pending->last >= key : pending->first <= key)))
     {
-      int rc = open_pending (c);
+      int rc = open_next (c);
       if (rc != SQLITE_OK)
         return rc;
       continue;
@@ -490,23 +528,30 @@ kernel_source (Cursor * c)
   sqlite3_finalize (stmt);
   if (nomem)
   {
-    free_source (s);
+    insn_free_source (s);
     return SQLITE_NOMEM;
   }
   if (rc != SQLITE_DONE)
   {
-    free_source (s);
+    insn_free_source (s);
     return fail_db (&t->base, rc);
   }
   /* In seq order, NULLs first as SQLite orders them. */
   return add_active (c, s);
 }
 
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF (x)
+/* A column of a chunk as stored (records.json storedCodecs): only what is compressed goes through the codec's function. */
+#define AS_IS(column) "CASE WHEN codec IN (" TEXT (ST_STORED_CODEC_RAW) ", " TEXT (ST_STORED_CODEC_DEFLATE_REGS) ") THEN " column \
+  " ELSE stalk_insn_column(codec, " column ", id) END"
+
 static const char * const decoders[] = {
-  [T_INSNS] = "SELECT stalk_insn_column(codec, runs, id) FROM main.insn_chunks WHERE id = ?1",
-  [T_REGS] = "SELECT stalk_insn_column(c.codec, w.regs, c.id) FROM main.insn_chunks c JOIN main.insn_chunk_reg_writes w ON w.chunk_id = c.id "
-      "WHERE c.id = ?1",
-  [T_MEMS] = "SELECT stalk_insn_column(codec, runs, id), stalk_insn_column(codec, mems, id) FROM main.insn_chunks WHERE id = ?1",
+  [T_INSNS] = "SELECT " AS_IS ("runs") " FROM main.insn_chunks WHERE id = ?1",
+  [T_REGS] = "SELECT CASE c.codec WHEN " TEXT (ST_STORED_CODEC_RAW) " THEN w.regs WHEN " TEXT (ST_STORED_CODEC_DEFLATE_REGS) " THEN stalk_insn_column("
+      TEXT (ST_STORED_CODEC_DEFLATE) ", w.regs, c.id) ELSE stalk_insn_column(c.codec, w.regs, c.id) END "
+      "FROM main.insn_chunks c JOIN main.insn_chunk_reg_writes w ON w.chunk_id = c.id WHERE c.id = ?1",
+  [T_MEMS] = "SELECT " AS_IS ("runs") ", " AS_IS ("mems") " FROM main.insn_chunks WHERE id = ?1",
 };
 
 static int
@@ -745,7 +790,8 @@ filter (sqlite3_vtab_cursor * cursor, int idx_num, const char * codes, int argc,
     if (rc != SQLITE_OK)
       return rc;
   }
-  rc = step_chunks (c);
+  c->depth = 1;
+  rc = read_ahead (c);
   return rc != SQLITE_OK ? rc : merge (c);
 }
 

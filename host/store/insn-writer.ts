@@ -4,7 +4,7 @@ import type { RegisterSet } from '../model/registers.js';
 import type { TraceDb } from './database.js';
 import { InsnChunk } from './insn-chunk.js';
 import { buildFilter } from './insn-value-filter.js';
-import { encodeTogether } from './stored-codec.js';
+import { encodeInsnChunk } from './stored-codec.js';
 
 /** A layout an earlier ingest stored: its record payload, read again to decode its runs. */
 export interface StoredLayout {
@@ -130,8 +130,7 @@ export class InsnWriter {
   private store(chunk: InsnChunk): void {
     this.open.delete(chunk.threadId);
     if (chunk.insns === 0) return;
-    // One codec column for the three.
-    const { codec, data: [runs, regs, mems] } = encodeTogether([chunk.runs.data(), chunk.regs.data(), chunk.mems.data()]);
+    const { codec, runs, regs, mems } = encodeInsnChunk(chunk.runs.data(), chunk.regs.data(), chunk.mems.data());
     const id = Number(this.insertChunk.run(chunk.threadId, chunk.firstSeq, chunk.lastSeq, chunk.insns, codec, runs, mems,
       buildFilter(chunk.hashes, chunk.hashCount)).lastInsertRowid);
     this.insertRegWrites.run(id, regs);

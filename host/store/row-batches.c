@@ -177,36 +177,42 @@ put_text (Batches * s, Buffer * b, int column, const uint8_t * text, uint32_t le
     *last = (LastText) { number, length, b->size - length };
 }
 
+/*
+ * A row's columns. Each is read through its value, once looked up: sqlite3_column_value's value
+ * is "unprotected", which only means that it must not be read from another thread, and this
+ * connection has no other.
+ */
 static void
 put_row (Batches * s, Buffer * b, sqlite3_stmt * stmt)
 {
   int columns = sqlite3_column_count (stmt);
   for (int c = 0; c < columns; c++)
   {
-    switch (sqlite3_column_type (stmt, c))
+    sqlite3_value * v = sqlite3_column_value (stmt, c);
+    switch (sqlite3_value_type (v))
     {
       case SQLITE_INTEGER:
       {
-        sqlite3_int64 v = sqlite3_column_int64 (stmt, c);
-        put_8 (b, ST_ROW_INTEGER, &v);
+        sqlite3_int64 i = sqlite3_value_int64 (v);
+        put_8 (b, ST_ROW_INTEGER, &i);
         break;
       }
       case SQLITE_FLOAT:
       {
-        double v = sqlite3_column_double (stmt, c);
-        put_8 (b, ST_ROW_REAL, &v);
+        double d = sqlite3_value_double (v);
+        put_8 (b, ST_ROW_REAL, &d);
         break;
       }
       case SQLITE_TEXT:
       {
-        const uint8_t * text = sqlite3_column_text (stmt, c);
-        put_text (s, b, c, text, (uint32_t) sqlite3_column_bytes (stmt, c));
+        const uint8_t * text = sqlite3_value_text (v);
+        put_text (s, b, c, text, (uint32_t) sqlite3_value_bytes (v));
         break;
       }
       case SQLITE_BLOB:
       {
-        const void * bytes = sqlite3_column_blob (stmt, c);
-        uint32_t length = (uint32_t) sqlite3_column_bytes (stmt, c);
+        const void * bytes = sqlite3_value_blob (v);
+        uint32_t length = (uint32_t) sqlite3_value_bytes (v);
         put_tagged (b, ST_ROW_BLOB, length, bytes, length);
         break;
       }

@@ -14,18 +14,23 @@ export interface Encoded {
  * hundred MB/s, so every event stays queryable.
  */
 export function encodeRecords(records: Buffer): Encoded {
-  const { codec, data } = encodeTogether([records]);
-  return { codec, data: data[0] };
-}
-
-/** Blobs that one codec column describes (an instruction chunk's): all stored as they are, or all compressed. */
-export function encodeTogether(parts: Buffer[]): { codec: number; data: Buffer[] } {
-  if (parts.reduce((n, p) => n + p.length, 0) < DEFLATE_FROM) return { codec: StoredCodec.raw, data: parts };
-  return { codec: StoredCodec.deflate, data: parts.map((p) => deflateRawSync(p, { level: 1 })) };
+  if (records.length < DEFLATE_FROM) return { codec: StoredCodec.raw, data: records };
+  return { codec: StoredCodec.deflate, data: deflateRawSync(records, { level: 1 }) };
 }
 
 /**
- * Fewer bytes than this (in one blob, or in the blobs that share a codec) are stored as they are:
+ * An instruction chunk's columns (records.json insnChunk): its register values, the bulk of it,
+ * compressed where they are large enough; its runs and memory addresses as they are, so that a
+ * scan of them has nothing to decompress on the connection's thread (insn-tables.c decodes them
+ * on another).
+ */
+export function encodeInsnChunk(runs: Buffer, regs: Buffer, mems: Buffer): { codec: number; runs: Buffer; regs: Buffer; mems: Buffer } {
+  const r = encodeRecords(regs);
+  return { codec: r.codec === StoredCodec.deflate ? StoredCodec.deflateRegs : StoredCodec.raw, runs, regs: r.data, mems };
+}
+
+/**
+ * Fewer bytes than this are stored as they are:
  * DEFLATE sets up a quarter of a megabyte of state for each blob, far more time than a few
  * records save (a loop's chunk is a group and a repeat).
  */

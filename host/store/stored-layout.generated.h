@@ -52,6 +52,9 @@ static inline int16_t st_stored_call_depth (const uint8_t * r) { int16_t v = 0; 
 #define ST_INSN_FORM_RAW 3
 #define ST_INSN_FORM_BYTES 4
 #define ST_INSN_PAGE_SHIFT 12
+#define ST_STORED_CODEC_RAW 0
+#define ST_STORED_CODEC_DEFLATE 1
+#define ST_STORED_CODEC_DEFLATE_REGS 2
 #define ST_ROW_NULL 0
 #define ST_ROW_INTEGER 1
 #define ST_ROW_REAL 2

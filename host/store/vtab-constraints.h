@@ -9,6 +9,7 @@
 #define STALK_TRACE_VTAB_CONSTRAINTS_H
 
 #include <math.h>
+#include <stdint.h>
 
 #define MAX_PUSHED 16
 

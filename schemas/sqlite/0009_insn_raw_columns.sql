@@ -1,0 +1,4 @@
+-- Schema version 9. insn_chunks.codec may be deflateRegs (schemas/records.json storedCodecs): the
+-- chunk's register values compressed, its runs and mems stored as they are, so that a scan of
+-- them decodes with nothing to decompress. Nothing in an older trace changes; the version tells
+-- an older stalk-trace that it cannot read these chunks.
