@@ -16,6 +16,13 @@ SELECT w.seq, g.name AS reg, w.value FROM insn_registers g JOIN insn_reg_writes 
 export function toRowLayout(path: string): void {
   const db = new Database(path);
   addInsnTables(db);
+  // Schema 6 kept every value's bytes: an access of up to 8 bytes reads as an integer now.
+  db.function('memory_bytes', { safeIntegers: true }, (value, size) => {
+    if (typeof value !== 'bigint') return value;
+    const bytes = Buffer.alloc(8);
+    bytes.writeBigInt64LE(value);
+    return bytes.subarray(0, Number(size));
+  });
   // The memory rows in seq order, the kernel's first at a seq, as an ingest inserted them.
   db.exec(`
     CREATE TABLE insn_runs (seq INTEGER PRIMARY KEY, thread_id INTEGER NOT NULL, layout_id INTEGER NOT NULL);
@@ -24,7 +31,7 @@ export function toRowLayout(path: string): void {
       size INTEGER NOT NULL, value BLOB, syscall_id INTEGER REFERENCES syscalls(id));
     INSERT INTO insn_runs SELECT seq, thread_id, layout_id FROM insn_rows WHERE seq = run_seq;
     INSERT INTO insn_reg_writes SELECT g.id, w.seq, w.value FROM reg_writes w JOIN insn_registers g ON g.name = w.reg;
-    INSERT INTO row_mem_accesses SELECT seq, access, address, size, value, syscall_id FROM mem_accesses ORDER BY seq;`);
+    INSERT INTO row_mem_accesses SELECT seq, access, address, size, memory_bytes(value, size), syscall_id FROM mem_accesses ORDER BY seq;`);
   db.close();
   const plain = new Database(path);
   plain.exec(`

@@ -60,17 +60,22 @@ test('a register history is its writes in seq order; vector values are bytes, un
   assert.deepEqual(query("SELECT seq FROM reg_writes WHERE value = 0x0102030405060708"), [{ seq: 6 }]);
 });
 
-test('memory accesses keep address, size and bytes in memory order; the kernel write of read(2) is placed at the syscall instruction', () => {
-  assert.deepEqual(query("SELECT seq, access, address, size, value, syscall_id FROM mem_accesses WHERE seq < 11 ORDER BY seq, access, address"), [
-    { seq: 1, access: 'w', address: 0x7ff0, size: 8, value: '1111000000000000', syscall_id: null },
-    { seq: 2, access: 'r', address: 0x7000, size: 8, value: '0102030405060708', syscall_id: null },
-    { seq: 3, access: 'r', address: 0x7100, size: 16, value: '000102030405060708090a0b0c0d0e0f', syscall_id: null },
-    { seq: 5, access: 'w', address: 0x7ff0, size: 8, value: '2222000000000000', syscall_id: null },
-    { seq: 6, access: 'r', address: 0x7000, size: 8, value: '0807060504030201', syscall_id: null },
-    { seq: 7, access: 'r', address: 0x7100, size: 16, value: 'ffffffffffffffffffffffffffffffff', syscall_id: null },
-    { seq: 8, access: 'w', address: 0x7200, size: 4, value: 'deadbeef', syscall_id: 1 },
-    { seq: 9, access: 'r', address: 0x7200, size: 8, value: 'deadbeef00000000', syscall_id: null },
+test('memory accesses keep address, size and value (up to 8 bytes an integer, as loaded or stored; wider ones and the kernel\'s their bytes); the kernel write of read(2) is placed at the syscall instruction', () => {
+  assert.deepEqual(query(`SELECT seq, access, address, size, typeof(value) AS type,
+    CASE typeof(value) WHEN 'integer' THEN printf('%x', value) ELSE hex(value) END AS value, syscall_id
+    FROM mem_accesses WHERE seq < 11 ORDER BY seq, access, address`), [
+    { seq: 1, access: 'w', address: 0x7ff0, size: 8, type: 'integer', value: '1111', syscall_id: null },
+    { seq: 2, access: 'r', address: 0x7000, size: 8, type: 'integer', value: '807060504030201', syscall_id: null },
+    { seq: 3, access: 'r', address: 0x7100, size: 16, type: 'blob', value: '000102030405060708090A0B0C0D0E0F', syscall_id: null },
+    { seq: 5, access: 'w', address: 0x7ff0, size: 8, type: 'integer', value: '2222', syscall_id: null },
+    { seq: 6, access: 'r', address: 0x7000, size: 8, type: 'integer', value: '102030405060708', syscall_id: null },
+    { seq: 7, access: 'r', address: 0x7100, size: 16, type: 'blob', value: 'FF'.repeat(16), syscall_id: null },
+    { seq: 8, access: 'w', address: 0x7200, size: 4, type: 'blob', value: 'DEADBEEF', syscall_id: 1 },
+    { seq: 9, access: 'r', address: 0x7200, size: 8, type: 'integer', value: 'efbeadde', syscall_id: null },
   ]);
+  // A value found in memory as in a register: rcx was loaded from 0x7000 at seq 2.
+  assert.deepEqual(query(`SELECT m.seq, m.address, w.reg FROM mem_accesses m JOIN reg_writes w ON w.seq = m.seq AND w.value = m.value
+    WHERE m.access = 'r' AND m.seq = 2`), [{ seq: 2, address: 0x7000, reg: 'rcx' }]);
   // Who last wrote the bytes the instruction at seq 9 read: the kernel, in syscall 1.
   assert.deepEqual(query(`SELECT w.seq, w.syscall_id FROM mem_accesses r JOIN mem_accesses w ON w.access = 'w' AND w.seq < r.seq
     AND w.address < r.address + r.size AND w.address + w.size > r.address WHERE r.seq = 9 AND r.access = 'r' ORDER BY w.seq DESC LIMIT 1`),

@@ -172,8 +172,11 @@ test('instructions, when recorded, are tables too: insns, reg_writes (integers a
   assert.deepEqual(await read('reg_writes', 'seq, value FROM WHERE reg = \'rcx\' ORDER BY seq'), [[2n, 0x0807060504030201n], [6n, 0x0102030405060708n], [13n, 0n]]);
   const xmm0 = await read('reg_writes', 'value, bytes FROM WHERE reg = \'xmm0\' AND seq = 3');
   assert.deepEqual(xmm0.map(([v, b]) => [v, Buffer.from(b as Uint8Array).toString('hex')]), [[null, '000102030405060708090a0b0c0d0e0f']]);
-  assert.deepEqual(await read('mem_accesses', 'access, address, size, value, syscall_id FROM WHERE syscall_id IS NOT NULL'),
-    [['w', 0x7200n, 4n, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 1n]]);
+  // Up to 8 bytes an integer, wider ones and what the kernel wrote their bytes.
+  assert.deepEqual(await read('mem_accesses', 'seq, access, address, size, value, bytes, syscall_id FROM WHERE seq IN (2, 8) ORDER BY seq'),
+    [[2n, 'r', 0x7000n, 8n, 0x0807060504030201n, null, null], [8n, 'w', 0x7200n, 4n, null, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 1n]]);
+  const wide = await read('mem_accesses', 'value, bytes FROM WHERE seq = 3');
+  assert.deepEqual(wide.map(([v, b]) => [v, Buffer.from(b as Uint8Array).toString('hex')]), [[null, '000102030405060708090a0b0c0d0e0f']]);
   assert.ok(existsSync(join(insnOut, 'insn_syncs.parquet')));
 });
 

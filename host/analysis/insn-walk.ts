@@ -16,8 +16,20 @@ export interface LayoutInsn {
 /** A register value an instruction's record carried (or a sync): integer, vector bytes, or null when not recorded. */
 export type RegRow = { seq: bigint; reg: bigint; value: bigint | Buffer | null };
 
-/** A memory access: 'r' the value before the instruction, 'w' after it; syscall_id set for what the kernel wrote. */
+/**
+ * A memory access: 'r' the value before the instruction, 'w' after it, as its bytes in memory
+ * order (mem_accesses gives accesses of up to 8 bytes as integers); syscall_id set for what the
+ * kernel wrote.
+ */
 export type MemRow = { seq: bigint | null; access: string; address: bigint; size: bigint; value: Buffer | null; syscall_id: bigint | null };
+
+/** A mem_accesses row's value as the bytes it was in memory: an integer's `size` bytes, little-endian. */
+function memoryBytes(row: Omit<MemRow, 'value'> & { value: bigint | Buffer | null }): MemRow {
+  if (typeof row.value !== 'bigint') return row as MemRow;
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64LE(BigInt.asUintN(64, row.value));
+  return { ...row, value: bytes.subarray(0, Number(row.size)) };
+}
 
 /** One recorded instruction of a thread, as the walk hands it out. */
 export interface InsnStep {
@@ -143,7 +155,8 @@ export class InsnWalk {
     if (known && known.from <= at && at < known.until) return known;
     const insns = this.insns.all(tid, at) as InsnRow[];
     const until = insns.length < WINDOW ? Number.MAX_SAFE_INTEGER : insns[insns.length - 1].seq + 1;
-    const w = { from: at, until, insns, writes: this.writes.all(tid, at, until) as WriteRow[], mems: this.mems.all(tid, at, until) as MemRow[] };
+    const mems = (this.mems.all(tid, at, until) as Parameters<typeof memoryBytes>[0][]).map(memoryBytes);
+    const w = { from: at, until, insns, writes: this.writes.all(tid, at, until) as WriteRow[], mems };
     this.windows.set(tid, w);
     return w;
   }

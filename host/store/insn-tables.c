@@ -822,7 +822,9 @@ rowid (sqlite3_vtab_cursor * cursor, sqlite3_int64 * out)
 
 /*
  * An instruction's recorded memory value, from its chunk's mem_values: read once per chunk, when a
- * row's value is first asked for (one read of the blob costs less than a read per value).
+ * row's value is first asked for (one read of the blob costs less than a read per value). Up to 8
+ * bytes, the integer the CPU loaded or stored (little-endian), as a register's value is; wider,
+ * its bytes.
  */
 static int
 result_mem_value (Cursor * c, sqlite3_context * context, const Row * row)
@@ -855,6 +857,13 @@ result_mem_value (Cursor * c, sqlite3_context * context, const Row * row)
   }
   if (row->layout + row->len > s->values_len)
     return damaged (&t->base, s->id);
+  if (row->len <= 8)
+  {
+    uint64_t value = 0;
+    memcpy (&value, s->values + row->layout, row->len);
+    sqlite3_result_int64 (context, (sqlite3_int64) value);
+    return SQLITE_OK;
+  }
   sqlite3_result_blob (context, s->values + row->layout, row->len, SQLITE_TRANSIENT);
   return SQLITE_OK;
 }

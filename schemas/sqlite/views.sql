@@ -12,9 +12,11 @@
 --     register's history (its count reads no chunk); `WHERE value = X` reads only the chunks
 --     whose value filter may hold X
 --   mem_accesses(seq, access, address, size, value, syscall_id, thread_id HIDDEN)
---     memory an instruction read ('r', the value before it) or wrote ('w', after it), in memory
---     order; value NULL where not recorded. Rows with syscall_id are what the kernel wrote into
---     an output buffer during that syscall, as its return captured it; their seq is the thread's
+--     memory an instruction read ('r', the value before it) or wrote ('w', after it): up to 8
+--     bytes, the integer loaded or stored (little-endian, as a register holds it), wider ones
+--     their bytes in memory order; value NULL where not recorded. Rows with syscall_id are the
+--     bytes the kernel wrote into an output buffer during that syscall, as its return captured
+--     it; their seq is the thread's
 --     next instruction (NULL until it is stored). Filters on address (= or a range) read only
 --     the chunks that touch those pages
 --   insn_rows(seq, thread_id, address, location_id, size, run_seq), what insns names

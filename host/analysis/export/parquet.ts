@@ -126,9 +126,11 @@ const INSN_TABLES: QueryTable[] = [
     columns: { seq: 'distinct', reg: 'text', value: 'uint', bytes: 'bytes' },
   },
   {
+    // An access of up to 8 bytes has an integer value, a wider one (and the kernel's) its bytes: one column each.
     name: 'mem_accesses',
-    sql: 'SELECT seq, access, address, size, value, syscall_id FROM mem_accesses',
-    columns: { seq: 'distinct', access: 'text', address: 'uint', size: 'int', value: 'bytes', syscall_id: 'int' },
+    sql: `SELECT seq, access, address, size, CASE WHEN typeof(value) = 'integer' THEN value END AS value,
+      CASE WHEN typeof(value) = 'blob' THEN value END AS bytes, syscall_id FROM mem_accesses`,
+    columns: { seq: 'distinct', access: 'text', address: 'uint', size: 'int', value: 'uint', bytes: 'bytes', syscall_id: 'int' },
   },
   {
     name: 'insn_syncs',
