@@ -490,9 +490,9 @@ packing (StTracer * t)
 #define ST_REF_MIN_BYTES 4096
 
 /*
- * Whether the records from `from`, in the ring's block `block`, go by reference (the writer
- * appends them from the ring): only to the writer, only records that would be copied as they are,
- * and while neither the outbox nor the ring has too many such chunks under way. Counts them.
+ * Whether the records from `from` go by reference (the writer appends them from the ring): only
+ * to the writer, only records that would be copied as they are, and while neither the outbox nor
+ * the ring has too many such chunks under way. Counts them.
  */
 static int
 by_reference (StTracer * t, StRing * r, const uint8_t * from, uint32_t bytes, uint32_t * records)

@@ -3,6 +3,7 @@
 // schema 7 holds. The upgrade's test starts from it, and the bench measures it as the baseline.
 import Database from 'better-sqlite3';
 import { addInsnTables } from '../host/store/insn-tables.js';
+import { lowBytes } from '../host/base/little-endian.js';
 
 /** The views of schema 6 over those tables, for querying a trace rewritten by toRowLayout. */
 export const ROW_LAYOUT_VIEWS = `
@@ -17,12 +18,7 @@ export function toRowLayout(path: string): void {
   const db = new Database(path);
   addInsnTables(db);
   // Schema 6 kept every value's bytes: an access of up to 8 bytes reads as an integer now.
-  db.function('memory_bytes', { safeIntegers: true }, (value, size) => {
-    if (typeof value !== 'bigint') return value;
-    const bytes = Buffer.alloc(8);
-    bytes.writeBigInt64LE(value);
-    return bytes.subarray(0, Number(size));
-  });
+  db.function('memory_bytes', { safeIntegers: true }, (value, size) => (typeof value === 'bigint' ? lowBytes(value, Number(size)) : value));
   // The memory rows in seq order, the kernel's first at a seq, as an ingest inserted them.
   db.exec(`
     CREATE TABLE insn_runs (seq INTEGER PRIMARY KEY, thread_id INTEGER NOT NULL, layout_id INTEGER NOT NULL);

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { ArchName } from '../schema/layout.generated.js';
+import { lowBytes } from '../base/little-endian.js';
 import { registerSet, type RegisterSet } from '../model/registers.js';
 import { RegisterState } from '../model/register-state.js';
 import type { TraceDb } from '../store/database.js';
@@ -23,12 +24,9 @@ export type RegRow = { seq: bigint; reg: bigint; value: bigint | Buffer | null }
  */
 export type MemRow = { seq: bigint | null; access: string; address: bigint; size: bigint; value: Buffer | null; syscall_id: bigint | null };
 
-/** A mem_accesses row's value as the bytes it was in memory: an integer's `size` bytes, little-endian. */
+/** A mem_accesses row's value as the bytes it was in memory. */
 function memoryBytes(row: Omit<MemRow, 'value'> & { value: bigint | Buffer | null }): MemRow {
-  if (typeof row.value !== 'bigint') return row as MemRow;
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64LE(BigInt.asUintN(64, row.value));
-  return { ...row, value: bytes.subarray(0, Number(row.size)) };
+  return typeof row.value === 'bigint' ? { ...row, value: lowBytes(row.value, Number(row.size)) } : row as MemRow;
 }
 
 /** One recorded instruction of a thread, as the walk hands it out. */

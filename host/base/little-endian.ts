@@ -1,6 +1,7 @@
 // Little-endian integers wider than 32 bits, as numbers. The formats' wide fields hold addresses
 // (48 bits) and counts, ids and times that stay below 2^53, where a number is exact; DataView's
-// BigInt accessors would allocate on every hot-path read.
+// BigInt accessors would allocate on every hot-path read. And a 64-bit value's bytes as they lie
+// in memory.
 
 const TWO_32 = 4294967296;
 
@@ -23,4 +24,11 @@ export function writeU48(v: DataView, at: number, value: number): void {
 export function writeU64(v: DataView, at: number, value: number): void {
   v.setUint32(at, value, true);
   v.setUint32(at + 4, Math.floor(value / TWO_32), true);
+}
+
+/** An integer's low `size` bytes (at most 8), little-endian: a value as it lies in memory. */
+export function lowBytes(value: bigint, size: number): Buffer {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64LE(BigInt.asUintN(64, value));
+  return bytes.subarray(0, size);
 }

@@ -91,9 +91,11 @@ ahead_submit (ChunkAhead * a, int now)
   int idle = a->decoded == a->submitted;
   pthread_mutex_unlock (&a->lock);
   /* Slots are decoded in order: here only when none is waiting for the thread. */
-  if (!(now && idle) && !a->running)
+  int here = now && idle;
+  if (!here && !a->running)
     start (a);
-  if (idle && (now || !a->running))
+  /* Without the thread, none ever waits for it. */
+  if (here || !a->running)
   {
     AheadChunk * chunk = &a->slots[a->submitted % AHEAD_CHUNKS];
     chunk->rc = a->decode (a->context, chunk);

@@ -4,7 +4,7 @@ import type { RegisterSet } from '../model/registers.js';
 import type { TraceDb } from './database.js';
 import { InsnChunk } from './insn-chunk.js';
 import { buildFilter } from './insn-value-filter.js';
-import { encodeInsnChunk } from './stored-codec.js';
+import { encodeInsnRegs } from './stored-codec.js';
 
 /** A layout an earlier ingest stored: its record payload, read again to decode its runs. */
 export interface StoredLayout {
@@ -130,8 +130,8 @@ export class InsnWriter {
   private store(chunk: InsnChunk): void {
     this.open.delete(chunk.threadId);
     if (chunk.insns === 0) return;
-    const { codec, runs, regs, mems } = encodeInsnChunk(chunk.runs.data(), chunk.regs.data(), chunk.mems.data());
-    const id = Number(this.insertChunk.run(chunk.threadId, chunk.firstSeq, chunk.lastSeq, chunk.insns, codec, runs, mems,
+    const { codec, data: regs } = encodeInsnRegs(chunk.regs.data());
+    const id = Number(this.insertChunk.run(chunk.threadId, chunk.firstSeq, chunk.lastSeq, chunk.insns, codec, chunk.runs.data(), chunk.mems.data(),
       buildFilter(chunk.hashes, chunk.hashCount)).lastInsertRowid);
     this.insertRegWrites.run(id, regs);
     this.insertMemValues.run(id, chunk.memValues.data());

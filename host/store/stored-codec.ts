@@ -19,14 +19,14 @@ export function encodeRecords(records: Buffer): Encoded {
 }
 
 /**
- * An instruction chunk's columns (records.json insnChunk): its register values, the bulk of it,
- * compressed where they are large enough; its runs and memory addresses as they are, so that a
- * scan of them has nothing to decompress on the connection's thread (insn-tables.c decodes them
- * on another).
+ * An instruction chunk's codec and its register values as stored (records.json insnChunk): the
+ * values, the bulk of a chunk, compressed where they are large enough; its runs and memory
+ * addresses stay as they are whatever the codec, so that a scan of them has nothing to decompress
+ * on the connection's thread (insn-tables.c decodes them on another).
  */
-export function encodeInsnChunk(runs: Buffer, regs: Buffer, mems: Buffer): { codec: number; runs: Buffer; regs: Buffer; mems: Buffer } {
+export function encodeInsnRegs(regs: Buffer): Encoded {
   const r = encodeRecords(regs);
-  return { codec: r.codec === StoredCodec.deflate ? StoredCodec.deflateRegs : StoredCodec.raw, runs, regs: r.data, mems };
+  return { codec: r.codec === StoredCodec.deflate ? StoredCodec.deflateRegs : StoredCodec.raw, data: r.data };
 }
 
 /**
