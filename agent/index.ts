@@ -4,6 +4,7 @@ import { ApiTable } from './apis.js';
 import { ForkGuard } from './forks.js';
 import { checkFuncSpec, FuncScope } from './func-scope.js';
 import { fridaRanges } from './frida-code.js';
+import { keepFridaThroughExit } from './frida-destructors.js';
 import { watchFaultsAndExit } from './lifecycle.js';
 import { post } from './messages.js';
 import { ModuleWatcher } from './modules.js';
@@ -95,6 +96,7 @@ rpc.exports = {
     r.outbox.start(r.options.drainIntervalMs, direct);
     r.forks.watch();
     watchFaultsAndExit(r.outbox, r.forks, () => r.tracer.skippedSites);
+    keepFridaThroughExit();
     new SignalHandlers(r.threads).watch();
     const spawnedMainSelected = r.options.spawned && selection(r.options)(Process.id);
     const mainAtStart = spawnedMainSelected && followMainThreadAtStart(r);

@@ -7,7 +7,7 @@
 // Where there is no such `main` (Android apps, forked from zygote with their main thread deep in
 // the runtime; static runtimes), it is followed from the moment the host resumes the process.
 import { findMain, type CodeReader } from './program-entry.js';
-import { elfImage, PT_DYNAMIC } from './elf-image.js';
+import { elfImage } from './elf-image.js';
 import { targetArch } from './target.js';
 
 /** Frida's view of the running process, in the form findMain reads. */
@@ -57,14 +57,8 @@ const DT_PREINIT_ARRAYSZ = 33;
 /** The program's own functions that run before main, in the order the C library runs them. */
 function initFunctions(main: Module): NativePointer[] {
   const image = elfImage(main);
-  const [dynamic] = image?.segments(PT_DYNAMIC) ?? [];
-  if (image === null || dynamic === undefined) return [];
-  const tags = new Map<number, UInt64>();
-  for (let entry = dynamic.start; ; entry = entry.add(16)) {
-    const tag = entry.readU64().toNumber();
-    if (tag === 0) break;
-    tags.set(tag, entry.add(8).readU64());
-  }
+  if (image === null) return [];
+  const tags = image.dynamic();
   // Array entries are relocated by now: they hold the functions' addresses.
   const first = (array: number, size: number) => (tags.has(array) && (tags.get(size)?.toNumber() ?? 0) >= 8 ? [image.at(tags.get(array)!).readPointer()] : []);
   return [...first(DT_PREINIT_ARRAY, DT_PREINIT_ARRAYSZ), ...(tags.has(DT_INIT) ? [image.at(tags.get(DT_INIT)!)] : []), ...first(DT_INIT_ARRAY, DT_INIT_ARRAYSZ)]

@@ -26,7 +26,8 @@ export function build(name: string, flags: string[] = [], output = name): void {
 
 export function recordTrace(name: string, args: string[], programArgs: string[] = []): string {
   const db = join(dir, `${name}-${Math.random().toString(36).slice(2)}.db`);
-  const r = runCli(['record', '-o', db, ...args, '-f', program(name), ...programArgs]);
+  // In the scratch directory: what a target writes where it runs (a -pg build's gmon.out) stays there.
+  const r = runCli(['record', '-o', db, ...args, '-f', program(name), ...programArgs], { cwd: dir });
   assert.equal(r.code, 0, `record ${name}: ${r.stderr}\n${r.stdout}`);
   return db;
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { packagePath } from '../host/base/paths.js';
 import { build, count, program, query, recordTrace, scratch, skip } from './live-harness.js';
 import { CLI, runCli, until } from './helpers.js';
 
@@ -92,7 +93,7 @@ test('library calls the program makes are those ltrace -c counts', { skip: peerS
 test('calls per function are those uftrace records of a -pg build', { skip: peerSkip('uftrace') }, () => {
   build('calls', ['-pg'], 'calls-pg');
   const data = scratch('uftrace.data');
-  assert.equal(spawnSync('uftrace', ['record', '-d', data, program('calls-pg')], { stdio: 'ignore' }).status, 0);
+  assert.equal(spawnSync('uftrace', ['record', '-d', data, program('calls-pg')], { stdio: 'ignore', cwd: scratch('.') }).status, 0);
   const report = spawnSync('uftrace', ['report', '-d', data, '-f', 'call'], { encoding: 'utf8' }).stdout;
   const theirs = new Map([...report.matchAll(/^\s*(\d+)\s+(\w+)\s*$/gm)].map((m) => [m[2], Number(m[1])]));
   const db = recordTrace('calls-pg', ['--events', 'call,ret']);
@@ -233,6 +234,27 @@ test('the main thread is followed through exit: an exit handler\'s write is reco
   const db = recordTrace('peers', []);
   assert.deepEqual(query(db, "SELECT arg2 FROM syscall_log WHERE name = 'write' ORDER BY seq DESC LIMIT 1"), [{ arg2: 4 }]);
   assert.equal(count(db, "SELECT count(*) FROM calls WHERE callee = 'peers!at_exit'"), 1);
+});
+
+test('a program recorded to its end exits: 6 recordings of 10M instructions, the target gone each time', { skip }, async () => {
+  // The bench's loop: at its exit the drain and the agent's timers are still busy.
+  const loop = program('hash-loop');
+  const cc = spawnSync('gcc', ['-O2', '-o', loop, packagePath('test', 'bench', 'hash-loop.c')], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  for (let run = 0; run < 6; run++) {
+    const db = scratch(`exits-${run}.db`);
+    const done = scratch(`exits-${run}.ns`);
+    const host: ChildProcess = spawn(process.execPath, [CLI, 'record', '-o', db, '--events', 'insn', '-f', loop, '1250000', done], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => host.on('exit', (code) => resolve(code)));
+    assert.ok(await until(() => existsSync(done)), `run ${run}: the loop finished its work`);
+    // Its work done, the target returns from main: it must be gone soon after.
+    const pids = () => spawnSync('pgrep', ['-f', `^${loop} 1250000 ${done}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    const gone = await until(() => pids().length === 0);
+    for (const pid of pids()) process.kill(pid, 'SIGKILL');
+    assert.ok(gone, `run ${run}: the target was still there after its work was done`);
+    assert.equal(await exited, 0);
+    assert.equal(count(db, "SELECT count(*) FROM trace WHERE end_detail = 'exit status 0'"), 1, `run ${run}`);
+  }
 });
 
 test('a recording that ends with no events is a failure, and the trace is kept', { skip }, () => {
