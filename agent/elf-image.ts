@@ -6,6 +6,22 @@ export const PT_LOAD = 1;
 export const PT_DYNAMIC = 2;
 export const PT_NOTE = 4;
 
+export const DT_INIT = 12;
+export const DT_INIT_ARRAY = 25;
+export const DT_FINI_ARRAY = 26;
+export const DT_INIT_ARRAYSZ = 27;
+export const DT_FINI_ARRAYSZ = 28;
+export const DT_PREINIT_ARRAY = 32;
+export const DT_PREINIT_ARRAYSZ = 33;
+
+/** A module's dynamic section, as the loader left it. */
+export interface DynamicSection {
+  /** A tag's value; undefined where the section has no such entry. */
+  get(tag: number): UInt64 | undefined;
+  /** The entries of an array of functions (DT_INIT_ARRAY with DT_INIT_ARRAYSZ, ...): relocated by now, their addresses. */
+  functions(array: number, size: number): NativePointer[];
+}
+
 export interface ElfImage {
   /** Where a link-time address of the image is in the process. */
   at(address: UInt64 | number): NativePointer;
@@ -13,8 +29,8 @@ export interface ElfImage {
   segments(type: number): { start: NativePointer; size: number }[];
   /** The entry point, relocated. */
   entry: NativePointer;
-  /** The dynamic section's entries, tag to value; empty without one. */
-  dynamic(): Map<number, UInt64>;
+  /** The dynamic section; without one, it has no entries. */
+  dynamic(): DynamicSection;
 }
 
 /** The image of a 64-bit ELF module loaded at `base`; null for anything else (a 32-bit process, an unreadable header). */
@@ -37,12 +53,21 @@ export function elfImage({ base: header }: { base: NativePointer }): ElfImage | 
       dynamic() {
         const tags = new Map<number, UInt64>();
         const [section] = segments(PT_DYNAMIC);
-        if (section === undefined) return tags;
-        for (let entry = section.start; ; entry = entry.add(16)) {
+        for (let entry = section?.start; entry !== undefined; entry = entry.add(16)) {
           const tag = entry.readU64().toNumber();
-          if (tag === 0) return tags;
+          // DT_NULL ends the section.
+          if (tag === 0) break;
           tags.set(tag, entry.add(8).readU64());
         }
+        return {
+          get: (tag) => tags.get(tag),
+          functions(array, size) {
+            const start = tags.get(array);
+            if (start === undefined) return [];
+            const count = Math.floor((tags.get(size)?.toNumber() ?? 0) / Process.pointerSize);
+            return Array.from({ length: count }, (_, i) => at(start).add(i * Process.pointerSize).readPointer());
+          },
+        };
       },
     };
   } catch {

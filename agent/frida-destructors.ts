@@ -6,11 +6,8 @@
 // destructors do nothing: the process ends at _exit, which needs nothing freed. A detach
 // reverts the replacements before Frida unloads its library, where they must run. A forked
 // child, whose copy of the runtime has none of its threads, hung in them at its exit.
-import { elfImage } from './elf-image.js';
+import { DT_FINI_ARRAY, DT_FINI_ARRAYSZ, elfImage } from './elf-image.js';
 import { fridaLibraryBases } from './frida-code.js';
-
-const DT_FINI_ARRAY = 26;
-const DT_FINI_ARRAYSZ = 28;
 
 /** Kept alive for as long as the replacements use it. */
 let nothing: NativePointer | null = null;
@@ -32,14 +29,7 @@ function doNothing(): NativePointer {
 export function keepFridaThroughExit(): void {
   nothing ??= doNothing();
   for (const base of fridaLibraryBases()) {
-    const image = elfImage({ base });
-    const tags = image?.dynamic();
-    const array = tags?.get(DT_FINI_ARRAY);
-    if (image === null || tags === undefined || array === undefined) continue;
-    const count = (tags.get(DT_FINI_ARRAYSZ)?.toNumber() ?? 0) / Process.pointerSize;
-    for (let i = 0; i < count; i++) {
-      // Entries are relocated by now: they hold the functions' addresses.
-      const destructor = image.at(array).add(i * Process.pointerSize).readPointer();
+    for (const destructor of elfImage({ base })?.dynamic().functions(DT_FINI_ARRAY, DT_FINI_ARRAYSZ) ?? []) {
       if (destructor.isNull()) continue;
       try {
         Interceptor.replace(destructor, nothing);

@@ -7,7 +7,7 @@
 // Where there is no such `main` (Android apps, forked from zygote with their main thread deep in
 // the runtime; static runtimes), it is followed from the moment the host resumes the process.
 import { findMain, type CodeReader } from './program-entry.js';
-import { elfImage } from './elf-image.js';
+import { DT_INIT, DT_INIT_ARRAY, DT_INIT_ARRAYSZ, DT_PREINIT_ARRAY, DT_PREINIT_ARRAYSZ, elfImage } from './elf-image.js';
 import { targetArch } from './target.js';
 
 /** Frida's view of the running process, in the form findMain reads. */
@@ -48,20 +48,14 @@ export function programMain(): NativePointer | null {
   return found === null ? null : ptr(found.toString());
 }
 
-const DT_INIT = 12;
-const DT_INIT_ARRAY = 25;
-const DT_INIT_ARRAYSZ = 27;
-const DT_PREINIT_ARRAY = 32;
-const DT_PREINIT_ARRAYSZ = 33;
-
 /** The program's own functions that run before main, in the order the C library runs them. */
 function initFunctions(main: Module): NativePointer[] {
   const image = elfImage(main);
   if (image === null) return [];
-  const tags = image.dynamic();
-  // Array entries are relocated by now: they hold the functions' addresses.
-  const first = (array: number, size: number) => (tags.has(array) && (tags.get(size)?.toNumber() ?? 0) >= 8 ? [image.at(tags.get(array)!).readPointer()] : []);
-  return [...first(DT_PREINIT_ARRAY, DT_PREINIT_ARRAYSZ), ...(tags.has(DT_INIT) ? [image.at(tags.get(DT_INIT)!)] : []), ...first(DT_INIT_ARRAY, DT_INIT_ARRAYSZ)]
+  const dynamic = image.dynamic();
+  const init = dynamic.get(DT_INIT);
+  const first = (array: number, size: number) => dynamic.functions(array, size).slice(0, 1);
+  return [...first(DT_PREINIT_ARRAY, DT_PREINIT_ARRAYSZ), ...(init === undefined ? [] : [image.at(init)]), ...first(DT_INIT_ARRAY, DT_INIT_ARRAYSZ)]
     .filter((p) => !p.isNull() && p.compare(main.base) >= 0 && p.compare(main.base.add(main.size)) < 0);
 }
 

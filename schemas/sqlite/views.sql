@@ -16,9 +16,8 @@
 --     bytes, the integer loaded or stored (little-endian, as a register holds it), wider ones
 --     their bytes in memory order; value NULL where not recorded. Rows with syscall_id are the
 --     bytes the kernel wrote into an output buffer during that syscall, as its return captured
---     it; their seq is the thread's
---     next instruction (NULL until it is stored). Filters on address (= or a range) read only
---     the chunks that touch those pages
+--     it; their seq is the thread's next instruction (NULL until it is stored). Filters on
+--     address (= or a range) read only the chunks that touch those pages
 --   insn_rows(seq, thread_id, address, location_id, size, run_seq), what insns names
 --     these three from insn_chunks (host/store/insn-tables.c): rows come in seq order, and
 --     filters on seq, thread_id, reg, value, address and access read only the chunks that can match
